@@ -1,0 +1,1 @@
+//! poolstorm: the load driver and scenario harness (built in the following issues).

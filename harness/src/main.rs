@@ -1,0 +1,6 @@
+//! The `poolstorm` binary.
+
+fn main() {
+    eprintln!("poolstorm: not built yet");
+    std::process::exit(2);
+}

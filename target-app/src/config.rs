@@ -1,0 +1,355 @@
+//! Command-line flags (each with a `TARGET_APP_*` environment fallback) and their validation.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// How long `--acquire-timeout none` waits: long enough to be "forever" for any experiment,
+/// short enough that sqlx's `Instant + timeout` arithmetic cannot overflow.
+pub const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// Most milliseconds a handler may hold its connection (`--hold-ms`, `?hold_ms=`).
+pub const MAX_HOLD_MS: u64 = 60_000;
+
+/// The target-app configuration, as parsed from flags and environment.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "target-app",
+    version,
+    about = "Reproduces two real connection-pool deadlocks against SQLite or MySQL/MariaDB",
+    long_about = "Reproduces two real connection-pool deadlocks against SQLite or MySQL/MariaDB.\n\n\
+Mode 1 (FastAPI + SQLAlchemy + anyio): GET /mode1/dependency runs a blocking handler on a bounded \
+pool of --threads jobs; its session teardown goes through --teardown. GET /mode1/async and \
+GET /mode1/per-operation are the known fixes.\n\
+Mode 2 (HikariCP + Hibernate): POST /mode2/messages inserts a row on connection A and takes its id \
+per --id-strategy (`table` takes a second connection B for every id).\n\n\
+Observe with GET /debug/pool (JSON), GET /metrics (Prometheus), GET /health.\n\
+Once bound it prints one line `listening on http://ADDR` to stdout. SIGTERM/SIGINT shut it down; \
+after --shutdown-grace it exits even when requests are stuck (exit status 1, else 0).",
+    after_help = "Every flag can also be set with its environment variable, e.g. TARGET_APP_POOL_MAX=4.\n\
+Use IP addresses, not host names, in database URLs (names are resolved once at start).\n\
+Examples:\n  target-app --threads 8 --pool-max 4 --acquire-timeout none\n  \
+target-app --database-url mysql://root@127.0.0.1:3306/poolstorm --threads 16 --pool-max 10 --id-strategy table"
+)]
+pub struct Config {
+    /// Database URL: `sqlite://PATH` or `mysql://USER:PASS@IP:PORT/DB` (`mariadb://` also works).
+    /// Default: a SQLite file in a fresh temporary directory, removed at exit.
+    #[arg(long, env = "TARGET_APP_DATABASE_URL", value_name = "URL", value_parser = parse_database_url)]
+    pub database_url: Option<DatabaseUrl>,
+
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(
+        long,
+        env = "TARGET_APP_LISTEN",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:0"
+    )]
+    pub listen: SocketAddr,
+
+    /// Most connections the pool opens (HikariCP maximumPoolSize, sqlx max_connections).
+    #[arg(long, env = "TARGET_APP_POOL_MAX", allow_negative_numbers = true, value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub pool_max: u32,
+
+    /// Connections the pool keeps open when idle (must not exceed --pool-max).
+    #[arg(long, env = "TARGET_APP_POOL_MIN", allow_negative_numbers = true, value_name = "N", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub pool_min: u32,
+
+    /// Seconds to wait for a pooled connection before answering 503 `pool_timeout`,
+    /// or `none` to wait forever (SQLAlchemy pool_timeout=None).
+    #[arg(long, env = "TARGET_APP_ACQUIRE_TIMEOUT", allow_negative_numbers = true, value_name = "SECONDS|none", default_value = "30",
+          value_parser = parse_acquire_timeout)]
+    pub acquire_timeout: AcquireTimeout,
+
+    /// Size of the bounded blocking pool (anyio's CapacityLimiter: 40 tokens; Tn in mode 2).
+    #[arg(long, env = "TARGET_APP_THREADS", allow_negative_numbers = true, value_name = "N", default_value_t = 40,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub threads: u32,
+
+    /// Where mode 1's session teardown runs: on the same bounded pool (`shared`, deadlocks),
+    /// on its own limiter (`separate`, FastAPI >= 0.82), or inside the handler job (`inline`).
+    #[arg(long, env = "TARGET_APP_TEARDOWN", value_enum, default_value_t = Teardown::Shared)]
+    pub teardown: Teardown,
+
+    /// Milliseconds a mode-1 handler holds its connection (the seed's time.sleep(1)), 0..=60000.
+    #[arg(long, env = "TARGET_APP_HOLD_MS", allow_negative_numbers = true, value_name = "MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_HOLD_MS))]
+    pub hold_ms: u64,
+
+    /// How mode 2 allocates message ids.
+    #[arg(long, env = "TARGET_APP_ID_STRATEGY", value_enum, default_value_t = IdStrategy::Table)]
+    pub id_strategy: IdStrategy,
+
+    /// Milliseconds a mode-2 request works inside its transaction on connection A before it
+    /// needs an id (reads, business logic), 0..=60000. 0 is a bare `repository.save()`.
+    #[arg(long, env = "TARGET_APP_WORK_MS", allow_negative_numbers = true, value_name = "MS", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_HOLD_MS))]
+    pub work_ms: u64,
+
+    /// Ids per block for `pooled-lo` and `pooled-lotl` (Hibernate increment_size).
+    #[arg(long, env = "TARGET_APP_ID_BLOCK", allow_negative_numbers = true, value_name = "N", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub id_block: u32,
+
+    /// Seconds to wait for in-flight requests after SIGTERM/SIGINT before exiting anyway.
+    #[arg(long, env = "TARGET_APP_SHUTDOWN_GRACE", allow_negative_numbers = true, value_name = "SECONDS", default_value = "5",
+          value_parser = parse_seconds)]
+    pub shutdown_grace: SecondsArg,
+}
+
+/// Where mode 1's request-scoped session is torn down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Teardown {
+    /// A second job on the same bounded pool as the handler (FastAPI < 0.82): deadlocks.
+    Shared,
+    /// A job on its own limiter (FastAPI >= 0.82, PR #5122).
+    Separate,
+    /// Inside the handler job, before it gives its thread back.
+    Inline,
+}
+
+/// How mode 2 allocates ids (Hibernate optimizers and the alternatives).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdStrategy {
+    /// A second connection for every id (table-based sequence, no optimizer).
+    Table,
+    /// A second connection once per block of --id-block ids, one block shared by all threads.
+    PooledLo,
+    /// A second connection once per block, one block per worker thread.
+    PooledLotl,
+    /// AUTO_INCREMENT / INTEGER PRIMARY KEY on connection A.
+    Identity,
+    /// The sequence row updated inside A's own transaction.
+    SameConn,
+}
+
+impl IdStrategy {
+    /// Most connections one request holds at once with this strategy (Cm).
+    pub fn connections_per_request(self) -> u32 {
+        match self {
+            Self::Table | Self::PooledLo | Self::PooledLotl => 2,
+            Self::Identity | Self::SameConn => 1,
+        }
+    }
+}
+
+/// `--acquire-timeout`: a bound or forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcquireTimeout {
+    After(Duration),
+    Never,
+}
+
+impl AcquireTimeout {
+    /// The duration handed to the pool; `Never` becomes [`FOREVER`].
+    pub fn as_duration(self) -> Duration {
+        match self {
+            Self::After(d) => d,
+            Self::Never => FOREVER,
+        }
+    }
+
+    /// Milliseconds, or `None` for forever (as shown in `/debug/pool`).
+    pub fn as_millis(self) -> Option<u64> {
+        match self {
+            Self::After(d) => Some(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            Self::Never => None,
+        }
+    }
+}
+
+/// A duration given in (fractional) seconds on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecondsArg(pub Duration);
+
+/// Which database engine a URL points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    Sqlite,
+    Mysql,
+}
+
+/// A validated database URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    pub engine: Engine,
+    pub url: String,
+}
+
+impl DatabaseUrl {
+    /// A SQLite database in the file at `path`, created when missing.
+    pub fn sqlite_file(path: &std::path::Path) -> Self {
+        Self {
+            engine: Engine::Sqlite,
+            url: format!("sqlite://{}?mode=rwc", path.display()),
+        }
+    }
+
+    /// The URL with any password replaced by `***`, for logs and `/debug/pool`.
+    pub fn redacted(&self) -> String {
+        let Some((scheme, rest)) = self.url.split_once("://") else {
+            return self.url.clone();
+        };
+        match rest.split_once('@') {
+            Some((userinfo, host)) => {
+                let user = userinfo.split(':').next().unwrap_or_default();
+                if userinfo.contains(':') {
+                    format!("{scheme}://{user}:***@{host}")
+                } else {
+                    self.url.clone()
+                }
+            }
+            None => self.url.clone(),
+        }
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_database_url(s)
+    }
+}
+
+fn parse_database_url(s: &str) -> Result<DatabaseUrl, String> {
+    let scheme = s
+        .split_once(':')
+        .map(|(scheme, _)| scheme)
+        .unwrap_or_default();
+    let engine = match scheme {
+        "sqlite" => Engine::Sqlite,
+        "mysql" | "mariadb" => Engine::Mysql,
+        _ => {
+            return Err(format!(
+                "unsupported scheme `{scheme}`: expected sqlite://PATH, mysql://USER:PASS@IP:PORT/DB or mariadb://..."
+            ));
+        }
+    };
+    if engine == Engine::Mysql && !s.contains("://") {
+        return Err("expected mysql://USER:PASS@IP:PORT/DB".to_owned());
+    }
+    Ok(DatabaseUrl {
+        engine,
+        url: s.to_owned(),
+    })
+}
+
+fn parse_acquire_timeout(s: &str) -> Result<AcquireTimeout, String> {
+    if s.eq_ignore_ascii_case("none") {
+        return Ok(AcquireTimeout::Never);
+    }
+    let SecondsArg(d) = parse_seconds(s)?;
+    if d.is_zero() {
+        return Err("must be more than 0 seconds, or `none` to wait forever".to_owned());
+    }
+    Ok(AcquireTimeout::After(d))
+}
+
+fn parse_seconds(s: &str) -> Result<SecondsArg, String> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if !(0.0..=86_400.0).contains(&secs) {
+        return Err(format!("`{s}` is out of range 0..=86400 seconds"));
+    }
+    Ok(SecondsArg(Duration::from_secs_f64(secs)))
+}
+
+impl Config {
+    /// Parses flags and environment, exiting with status 2 and a message naming the flag on
+    /// bad input (clap's convention).
+    pub fn parse_or_exit() -> Self {
+        let config = Self::parse();
+        if let Err(message) = config.check() {
+            let mut cmd = <Self as clap::CommandFactory>::command();
+            cmd.error(clap::error::ErrorKind::ArgumentConflict, message)
+                .exit();
+        }
+        config
+    }
+
+    /// Checks rules that span several flags.
+    pub fn check(&self) -> Result<(), String> {
+        if self.pool_min > self.pool_max {
+            return Err(format!(
+                "--pool-min ({}) must not exceed --pool-max ({})",
+                self.pool_min, self.pool_max
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Config::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_mirror_the_anchors() {
+        let c = Config::try_parse_from(["target-app"]).unwrap();
+        assert_eq!(c.threads, 40);
+        assert_eq!(c.pool_max, 10);
+        assert_eq!(
+            c.acquire_timeout,
+            AcquireTimeout::After(Duration::from_secs(30))
+        );
+        assert_eq!(c.hold_ms, 1000);
+        assert_eq!(c.teardown, Teardown::Shared);
+        assert_eq!(c.listen.to_string(), "127.0.0.1:0");
+    }
+
+    #[test]
+    fn acquire_timeout_accepts_seconds_and_none() {
+        assert_eq!(parse_acquire_timeout("none"), Ok(AcquireTimeout::Never));
+        assert_eq!(
+            parse_acquire_timeout("1.5"),
+            Ok(AcquireTimeout::After(Duration::from_millis(1500)))
+        );
+        assert!(parse_acquire_timeout("0").is_err());
+        assert!(parse_acquire_timeout("soon").is_err());
+    }
+
+    #[test]
+    fn database_url_rejects_unknown_schemes() {
+        assert!(
+            parse_database_url("postgres://x")
+                .unwrap_err()
+                .contains("unsupported scheme")
+        );
+        assert_eq!(
+            parse_database_url("mariadb://root@127.0.0.1/db")
+                .unwrap()
+                .engine,
+            Engine::Mysql
+        );
+    }
+
+    #[test]
+    fn redaction_hides_passwords_only() {
+        let u = parse_database_url("mysql://app:secret@127.0.0.1:3306/db").unwrap();
+        assert_eq!(u.redacted(), "mysql://app:***@127.0.0.1:3306/db");
+        let u = parse_database_url("mysql://root@127.0.0.1:3306/db").unwrap();
+        assert_eq!(u.redacted(), "mysql://root@127.0.0.1:3306/db");
+    }
+
+    #[test]
+    fn pool_min_above_pool_max_is_rejected() {
+        let c =
+            Config::try_parse_from(["target-app", "--pool-max", "2", "--pool-min", "3"]).unwrap();
+        assert!(c.check().unwrap_err().contains("--pool-min"));
+    }
+}
