@@ -4,7 +4,7 @@ CARGO ?= cargo
 # Tests wait on sockets and sleeps far more than they compute.
 TEST_THREADS ?= 4
 
-.PHONY: help build demo test lint fmt clippy clean
+.PHONY: help build demo test lint fmt clippy bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ fmt:
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+bench: ## poolstorm vs wrk vs oha on loopback (installs wrk and oha when missing)
+	python3 scripts/bench.py
 
 clean:
 	$(CARGO) clean

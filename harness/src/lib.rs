@@ -1,1 +1,58 @@
-//! poolstorm: the load driver and scenario harness (built in the following issues).
+//! poolstorm: a locust-like load driver that floods target-app (or any HTTP service) and
+//! measures what a starving connection pool does to it.
+//!
+//! Data flow: [`cli`] (flags) -> [`commands`] (validated [`load::LoadPlan`]) -> [`driver`]
+//! (worker threads sending requests, recording locally) -> [`metrics`] (collector: timeline,
+//! stalls, totals) -> [`report`] (terminal, JSON, CSV, interval log) -> [`gate`] (`--fail-if`)
+//! -> exit status.
+
+pub mod cli;
+pub mod commands;
+pub mod driver;
+pub mod duration;
+pub mod expr;
+pub mod gate;
+pub mod load;
+pub mod metrics;
+pub mod progress;
+pub mod report;
+pub mod stub;
+
+use cli::{Cli, Command};
+use commands::{Exit, UsageError};
+
+/// Runs a parsed command line to its exit status, printing errors to stderr.
+pub fn run(cli: &Cli) -> u8 {
+    let threads = match &cli.command {
+        Command::Stub(args) => args.threads.max(1),
+        Command::Load(_) => 1,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build();
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("poolstorm: cannot start the runtime: {err}");
+            return 1;
+        }
+    };
+    let result = runtime.block_on(async {
+        match &cli.command {
+            Command::Load(args) => commands::load::execute(args).await,
+            Command::Stub(args) => commands::stub::execute(args).await,
+        }
+    });
+    match result {
+        Ok(exit) => exit.code(),
+        Err(err) if err.is::<UsageError>() => {
+            eprintln!("poolstorm: error: {err}");
+            Exit::Usage.code()
+        }
+        Err(err) => {
+            eprintln!("poolstorm: {err:#}");
+            Exit::Failed.code()
+        }
+    }
+}

@@ -1,6 +1,9 @@
 //! The `poolstorm` binary.
 
-fn main() {
-    eprintln!("poolstorm: not built yet");
-    std::process::exit(2);
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+fn main() -> ExitCode {
+    ExitCode::from(harness::run(&harness::cli::Cli::parse()))
 }

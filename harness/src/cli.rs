@@ -1,0 +1,235 @@
+//! The command line: `poolstorm load` (black-box load against any HTTP URL) and
+//! `poolstorm stub` (a programmable test server). Raw flags only; `commands::*` turns them into
+//! validated plans.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::progress::ProgressMode;
+
+/// poolstorm: a load driver and harness that makes connection-pool starvation visible.
+#[derive(Debug, Parser)]
+#[command(name = "poolstorm", version, propagate_version = true)]
+#[command(
+    after_help = "Exit status: 0 done, 1 a --fail-if condition held, 2 bad input, 130 interrupted."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Flood an HTTP URL (black box) and report latency, outcomes, throughput and stalls.
+    Load(Box<LoadArgs>),
+    /// Serve the programmable stub used by tests and `make bench` (/ok, /delay?ms=, /status?code=,
+    /// /pool-timeout, /hang).
+    Stub(StubArgs),
+}
+
+/// `poolstorm load`.
+#[derive(Debug, Args)]
+#[command(after_help = LOAD_HELP)]
+pub struct LoadArgs {
+    /// Target URL (http:// only). Without --task it is also the one request sent; with --task,
+    /// task paths are appended to its path.
+    pub url: String,
+
+    /// Closed model: users that each send, wait for the answer, think, and repeat.
+    #[arg(
+        long,
+        value_name = "N",
+        conflicts_with = "rate",
+        allow_negative_numbers = true,
+        help_heading = "Load model"
+    )]
+    pub users: Option<u32>,
+
+    /// Closed model: users started per second (default: all at once).
+    #[arg(
+        long,
+        value_name = "R",
+        conflicts_with = "rate",
+        allow_negative_numbers = true,
+        help_heading = "Load model"
+    )]
+    pub spawn_rate: Option<f64>,
+
+    /// Closed model: think time between one user's requests, `MIN..MAX` or one value
+    /// (e.g. `100ms..500ms`; default 0).
+    #[arg(
+        long,
+        value_name = "MIN..MAX",
+        conflicts_with = "rate",
+        help_heading = "Load model"
+    )]
+    pub wait: Option<String>,
+
+    /// Open model: requests started per second on a fixed schedule; latency counts from each
+    /// request's intended start, and starts with every slot busy are counted as dropped.
+    #[arg(
+        long,
+        value_name = "RPS",
+        allow_negative_numbers = true,
+        help_heading = "Load model"
+    )]
+    pub rate: Option<f64>,
+
+    /// Open model: most requests in flight at once (k6's maxVUs).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1000,
+        requires = "rate",
+        allow_negative_numbers = true,
+        help_heading = "Load model"
+    )]
+    pub max_in_flight: u32,
+
+    /// Stop starting requests after this long (e.g. 30s, 2m). Default 10s unless --requests.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        allow_hyphen_values = true,
+        help_heading = "Bounds"
+    )]
+    pub duration: Option<String>,
+
+    /// Stop after starting this many requests.
+    #[arg(
+        long,
+        value_name = "N",
+        allow_negative_numbers = true,
+        help_heading = "Bounds"
+    )]
+    pub requests: Option<u64>,
+
+    /// Longest wait for one request's full response; then it counts as `timeout`.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "60s",
+        help_heading = "Bounds"
+    )]
+    pub timeout: String,
+
+    /// HTTP method of the URL's request (without --task).
+    #[arg(
+        short = 'X',
+        long,
+        value_name = "METHOD",
+        default_value = "GET",
+        help_heading = "Requests"
+    )]
+    pub method: String,
+
+    /// Header for every request, `NAME:VALUE` (repeatable).
+    #[arg(
+        short = 'H',
+        long = "header",
+        value_name = "NAME:VALUE",
+        help_heading = "Requests"
+    )]
+    pub headers: Vec<String>,
+
+    /// Body of the URL's request (without --task).
+    #[arg(
+        long,
+        value_name = "TEXT",
+        conflicts_with = "body_file",
+        help_heading = "Requests"
+    )]
+    pub body: Option<String>,
+
+    /// Body of the URL's request, read from a file.
+    #[arg(long, value_name = "FILE", help_heading = "Requests")]
+    pub body_file: Option<PathBuf>,
+
+    /// A weighted task (repeatable): `METHOD PATH [weight=N] [name=NAME] [header=K:V]...
+    /// [body=TEXT|body=@FILE]`; body= comes last.
+    #[arg(long = "task", value_name = "TASK", conflicts_with_all = ["body", "body_file"], help_heading = "Requests")]
+    pub tasks: Vec<String>,
+
+    /// Report a stall when nothing completes for this long while requests are in flight.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "3s",
+        help_heading = "Measuring"
+    )]
+    pub stall_window: String,
+
+    /// Threads sending requests, each with its own event loop (default: one per CPU).
+    #[arg(
+        long,
+        value_name = "N",
+        allow_negative_numbers = true,
+        help_heading = "Measuring"
+    )]
+    pub workers: Option<usize>,
+
+    /// Seed for task choice and think times (default: random).
+    #[arg(long, value_name = "N", help_heading = "Measuring")]
+    pub seed: Option<u64>,
+
+    /// Write the JSON report here.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub json: Option<PathBuf>,
+
+    /// Write the CSV summary (a row per task and `all`) here.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub csv: Option<PathBuf>,
+
+    /// Write the HdrHistogram interval log (V2+DEFLATE, 1 s intervals, µs) here.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub hlog: Option<PathBuf>,
+
+    /// Fail the run (exit 1) when this condition holds (repeatable), e.g. `error_ratio > 0.01`,
+    /// `p99_ms > 500`, `stalled`.
+    #[arg(long = "fail-if", value_name = "CONDITION", help_heading = "Output")]
+    pub fail_if: Vec<String>,
+
+    /// Live progress on stderr.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto, help_heading = "Output")]
+    pub progress: ProgressMode,
+}
+
+const LOAD_HELP: &str = "\
+Outcomes, counted apart: ok (2xx), http_<status>, pool_timeout (a response whose JSON `error` is
+`pool_timeout`), timeout, connect (refused, reset), other, aborted (cut off by Ctrl-C).
+
+--fail-if names: requests completed ok errors error_ratio timeouts timeout_ratio pool_timeouts
+pool_timeout_ratio connect_errors dropped rps ok_rps mean_ms p50_ms p90_ms p99_ms p999_ms max_ms
+stalls stalled; operators + - * / % < <= > >= == != && || !.
+
+Examples:
+  poolstorm load http://127.0.0.1:8080/health --users 64 --duration 30s
+  poolstorm load http://127.0.0.1:8080 --rate 500 --duration 1m \\
+      --task 'GET /mode1/async weight=3' \\
+      --task 'POST /mode2/messages body={\"title\": \"t\", \"contents\": \"c\"}' \\
+      --json out.json --hlog out.hlog --fail-if 'p99_ms > 500' --fail-if stalled";
+
+/// `poolstorm stub`.
+#[derive(Debug, Args)]
+pub struct StubArgs {
+    /// Address to listen on; port 0 picks a free port. Prints `listening on http://ADDR`.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+
+    /// Threads serving requests.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,200 @@
+//! The load driver: worker threads (one event loop each) send the requests, a collector on
+//! the caller's task merges what they report into a timeline, stalls and totals, streams
+//! interval histograms to the `.hlog`, and feeds the live view.
+
+mod client;
+mod http1;
+mod worker;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+pub use client::{Connection, PrepareError, Prepared};
+
+use crate::load::{LoadPlan, TargetError, TaskPicker};
+use crate::metrics::{Collected, Collector, Live, TICK, TICKS_PER_SECOND};
+use crate::report::hlog::HlogWriter;
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    #[error(transparent)]
+    Prepare(#[from] PrepareError),
+    #[error("cannot start worker thread: {0}")]
+    Thread(std::io::Error),
+    #[error("writing the interval log: {0}")]
+    Hlog(std::io::Error),
+}
+
+/// Read-only state every worker shares.
+#[derive(Debug)]
+struct Shared {
+    plan: LoadPlan,
+    prepared: Vec<Prepared>,
+    picker: TaskPicker,
+    addr: std::net::SocketAddr,
+    workers: usize,
+    start: Instant,
+    deadline: Option<Instant>,
+    /// Requests still allowed to start (`--requests`).
+    budget: Option<AtomicU64>,
+    stop: CancellationToken,
+    /// Largest latency histograms track exactly.
+    highest: Duration,
+}
+
+impl Shared {
+    /// Whether a new request may start now (the duration is not over and nobody said stop).
+    fn may_start(&self) -> bool {
+        !self.stop.is_cancelled() && self.deadline.is_none_or(|d| Instant::now() < d)
+    }
+
+    /// Takes one request from the budget.
+    fn claim(&self) -> bool {
+        self.budget.as_ref().is_none_or(|b| {
+            b.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_ok()
+        })
+    }
+
+    /// Sleeps until `when`; false when the duration ends first. (Ctrl-C aborts the sleeping
+    /// task instead.)
+    async fn sleep_until(&self, when: Instant) -> bool {
+        match self.deadline {
+            Some(deadline) if when >= deadline => {
+                tokio::time::sleep_until(deadline).await;
+                false
+            }
+            _ => {
+                tokio::time::sleep_until(when).await;
+                self.may_start()
+            }
+        }
+    }
+
+    /// (tick, second) of an instant, counted from the start.
+    fn position(&self, at: Instant) -> (u32, u32) {
+        let tick =
+            u32::try_from(at.saturating_duration_since(self.start).as_millis() / TICK.as_millis())
+                .unwrap_or(u32::MAX);
+        (tick, tick / TICKS_PER_SECOND)
+    }
+}
+
+/// Where a run's live view and interval log go.
+pub struct Sinks<'a> {
+    /// Called about four times a second with the run so far.
+    pub live: &'a mut (dyn FnMut(&Live) + Send),
+    pub hlog: Option<HlogWriter>,
+}
+
+impl std::fmt::Debug for Sinks<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sinks")
+            .field("hlog", &self.hlog.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything a finished run measured.
+#[derive(Debug)]
+pub struct RunOutput {
+    pub started_at: SystemTime,
+    pub elapsed: Duration,
+    pub interrupted: bool,
+    pub collected: Collected,
+}
+
+/// How often the live view is refreshed.
+const LIVE_EVERY: Duration = Duration::from_millis(250);
+
+/// Runs `plan` to its end (duration, request count, or `stop`), then returns what it measured.
+/// Never waits longer than the duration plus one request timeout (plus a tick).
+pub async fn run(
+    plan: &LoadPlan,
+    mut sinks: Sinks<'_>,
+    stop: CancellationToken,
+) -> Result<RunOutput, DriverError> {
+    let addr = plan.target.resolve().await?;
+    let prepared = plan
+        .tasks
+        .iter()
+        .map(|t| Prepared::new(&plan.target, t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let workers = plan.workers.max(1);
+    let highest =
+        (plan.timeout * 2).max(Duration::from_secs(10)) + plan.duration.unwrap_or_default();
+    let start = Instant::now();
+    let started_at = SystemTime::now();
+    let shared = Arc::new(Shared {
+        plan: plan.clone(),
+        picker: TaskPicker::new(&plan.tasks),
+        prepared,
+        addr,
+        workers,
+        start,
+        deadline: plan.duration.map(|d| start + d),
+        budget: plan.requests.map(AtomicU64::new),
+        stop: stop.clone(),
+        highest,
+    });
+    if let Some(hlog) = &mut sinks.hlog {
+        hlog.begin(started_at, &plan.tasks)
+            .map_err(DriverError::Hlog)?;
+    }
+
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut threads = Vec::with_capacity(workers);
+    for worker in 0..workers {
+        let (shared, tx) = (Arc::clone(&shared), tx.clone());
+        let thread = std::thread::Builder::new()
+            .name(format!("poolstorm-worker-{worker}"))
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("worker runtime");
+                tokio::task::LocalSet::new().block_on(&runtime, worker::run(worker, shared, tx));
+            });
+        threads.push(thread.map_err(DriverError::Thread)?);
+    }
+    drop(tx);
+
+    let names: Vec<String> = plan.tasks.iter().map(|t| t.name.clone()).collect();
+    let mut collector = Collector::new(
+        workers,
+        names,
+        highest,
+        plan.stall_window,
+        sinks.hlog.take(),
+    );
+    let mut refresh = tokio::time::interval(LIVE_EVERY);
+    loop {
+        tokio::select! {
+            report = rx.recv() => match report {
+                Some(report) => collector.on_report(report).map_err(DriverError::Hlog)?,
+                None => break,
+            },
+            _ = refresh.tick() => (sinks.live)(&collector.live(start.elapsed())),
+        }
+    }
+    for thread in threads {
+        let _ = thread.join();
+    }
+    let elapsed = start.elapsed();
+    (sinks.live)(&collector.live(elapsed));
+    let collected = collector.finish(elapsed).map_err(DriverError::Hlog)?;
+    Ok(RunOutput {
+        started_at,
+        elapsed,
+        interrupted: stop.is_cancelled(),
+        collected,
+    })
+}

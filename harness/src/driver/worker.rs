@@ -1,0 +1,260 @@
+//! A worker thread: its own single-threaded event loop running a share of the users (closed
+//! model) or of the schedule (open model), recording into its own [`Recorder`], and reporting
+//! to the collector every tick. One loop serves both models; only the pacing differs.
+//!
+//! Stopping early (Ctrl-C) aborts the worker's tasks; a request in flight at that moment is
+//! recorded as `aborted` by its [`InFlight`] guard, so nothing on the hot path waits on the
+//! shared stop signal.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::Shared;
+use super::client::Connection;
+use crate::load::Model;
+use crate::metrics::{Kind, Outcome, Recorder, Report, TICK};
+
+type Rec = Rc<RefCell<Recorder>>;
+
+/// Runs worker `worker` to completion on the current thread's `LocalSet`.
+pub(super) async fn run(worker: usize, shared: Arc<Shared>, tx: mpsc::UnboundedSender<Report>) {
+    let recorder: Rec = Rc::new(RefCell::new(Recorder::new(
+        shared.prepared.len(),
+        shared.highest,
+    )));
+    let ticker = tokio::task::spawn_local(ticks(
+        worker,
+        Arc::clone(&shared),
+        Rc::clone(&recorder),
+        tx.clone(),
+    ));
+    let mut senders = JoinSet::new();
+    match shared.plan.model {
+        Model::Closed {
+            users, spawn_rate, ..
+        } => {
+            for user in (0..users as usize).filter(|user| user % shared.workers == worker) {
+                let delay = spawn_rate.map_or(Duration::ZERO, |rate| {
+                    Duration::from_secs_f64(user as f64 / rate)
+                });
+                senders.spawn_local(closed_user(
+                    user,
+                    delay,
+                    Arc::clone(&shared),
+                    Rc::clone(&recorder),
+                ));
+            }
+        }
+        Model::Open {
+            rate,
+            max_in_flight,
+        } => {
+            senders.spawn_local(open_schedule(
+                worker,
+                rate,
+                max_in_flight,
+                Arc::clone(&shared),
+                Rc::clone(&recorder),
+            ));
+        }
+    }
+    let mut stopping = false;
+    loop {
+        tokio::select! {
+            joined = senders.join_next() => if joined.is_none() { break },
+            () = shared.stop.cancelled(), if !stopping => {
+                stopping = true;
+                senders.abort_all();
+            }
+        }
+    }
+    ticker.abort();
+    let _ = ticker.await;
+    let (tick, second) = shared.position(Instant::now());
+    let mut r = recorder.borrow_mut();
+    let _ = tx.send(Report::Tick {
+        worker,
+        tick,
+        counts: r.take_tick(),
+    });
+    let _ = tx.send(Report::Interval {
+        worker,
+        second,
+        per_task: r.take_interval(),
+    });
+    drop(r);
+    let recorder = Rc::try_unwrap(recorder)
+        .expect("every sender task has ended")
+        .into_inner();
+    let _ = tx.send(Report::Done {
+        worker,
+        totals: recorder.into_totals(),
+    });
+}
+
+/// Every tick: the counters since the last one; on each new second, the interval's latencies.
+async fn ticks(
+    worker: usize,
+    shared: Arc<Shared>,
+    recorder: Rec,
+    tx: mpsc::UnboundedSender<Report>,
+) {
+    let mut interval = tokio::time::interval_at(shared.start + TICK, TICK);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut closed_seconds = 0;
+    loop {
+        interval.tick().await;
+        let (tick, second) = shared.position(Instant::now());
+        let mut r = recorder.borrow_mut();
+        let _ = tx.send(Report::Tick {
+            worker,
+            tick: tick.saturating_sub(1),
+            counts: r.take_tick(),
+        });
+        if second > closed_seconds {
+            let _ = tx.send(Report::Interval {
+                worker,
+                second: second - 1,
+                per_task: r.take_interval(),
+            });
+            closed_seconds = second;
+        }
+    }
+}
+
+/// A request in flight: if its task is aborted before it finishes, dropping the guard records
+/// it as `aborted`.
+struct InFlight<'a> {
+    recorder: &'a Rec,
+    task: usize,
+    since: Instant,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let outcome = Outcome::no_response(Kind::Aborted);
+        self.recorder
+            .borrow_mut()
+            .finished(self.task, outcome, self.since.elapsed());
+    }
+}
+
+/// Sends one request on `conn` and records it with latency counted from `since`.
+async fn send_one(
+    shared: &Shared,
+    recorder: &Rec,
+    conn: &mut Connection,
+    rng: &mut fastrand::Rng,
+    since: Instant,
+) {
+    let task = shared.picker.pick(rng);
+    recorder.borrow_mut().started();
+    let guard = InFlight {
+        recorder,
+        task,
+        since,
+    };
+    let outcome = conn.send(&shared.prepared[task], shared.plan.timeout).await;
+    std::mem::forget(guard);
+    recorder
+        .borrow_mut()
+        .finished(task, outcome, since.elapsed());
+}
+
+/// A closed-model user: start after `delay`, then request, think, repeat until told to stop.
+async fn closed_user(user: usize, delay: Duration, shared: Arc<Shared>, recorder: Rec) {
+    if !shared.sleep_until(shared.start + delay).await {
+        return;
+    }
+    let Model::Closed {
+        wait: (wait_min, wait_max),
+        ..
+    } = shared.plan.model
+    else {
+        unreachable!("closed users run the closed model")
+    };
+    let mut rng = fastrand::Rng::with_seed(
+        shared.plan.seed ^ (user as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    );
+    let mut conn = Connection::new(shared.addr);
+    while shared.may_start() && shared.claim() {
+        send_one(&shared, &recorder, &mut conn, &mut rng, Instant::now()).await;
+        if wait_max > Duration::ZERO {
+            let think = wait_min + (wait_max - wait_min).mul_f64(rng.f64());
+            if !shared.sleep_until(Instant::now() + think).await {
+                return;
+            }
+        }
+    }
+}
+
+/// This worker's share of an open-model schedule: `rate / workers` starts per second, each
+/// handed to a free slot (a connection) or counted as dropped when every slot is busy.
+async fn open_schedule(
+    worker: usize,
+    rate: f64,
+    max_in_flight: u32,
+    shared: Arc<Shared>,
+    recorder: Rec,
+) {
+    let workers = shared.workers as f64;
+    let slots = (max_in_flight as usize).div_ceil(shared.workers).max(1);
+    let free: Rc<RefCell<Vec<usize>>> = Rc::new(RefCell::new((0..slots).rev().collect()));
+    let mut starts = Vec::with_capacity(slots);
+    // Dropped with this task when the run is aborted, which aborts every slot.
+    let mut slot_tasks = JoinSet::new();
+    for slot in 0..slots {
+        let (start_tx, start_rx) = mpsc::unbounded_channel::<Instant>();
+        starts.push(start_tx);
+        slot_tasks.spawn_local(open_slot(
+            slot,
+            worker,
+            start_rx,
+            Arc::clone(&shared),
+            Rc::clone(&recorder),
+            Rc::clone(&free),
+        ));
+    }
+    let first = shared.start + Duration::from_secs_f64(worker as f64 / rate);
+    let per_worker = rate / workers;
+    for k in 0u64.. {
+        let intended = first + Duration::from_secs_f64(k as f64 / per_worker);
+        if !shared.sleep_until(intended).await || !shared.claim() {
+            break;
+        }
+        let slot = free.borrow_mut().pop();
+        match slot {
+            Some(slot) => {
+                let _ = starts[slot].send(intended);
+            }
+            None => recorder.borrow_mut().dropped(),
+        }
+    }
+    drop(starts);
+    while slot_tasks.join_next().await.is_some() {}
+}
+
+/// One open-model slot: sends a request for each intended start it is given.
+async fn open_slot(
+    slot: usize,
+    worker: usize,
+    mut starts: mpsc::UnboundedReceiver<Instant>,
+    shared: Arc<Shared>,
+    recorder: Rec,
+    free: Rc<RefCell<Vec<usize>>>,
+) {
+    let mut rng = fastrand::Rng::with_seed(
+        shared.plan.seed ^ ((worker << 32 | slot) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    );
+    let mut conn = Connection::new(shared.addr);
+    while let Some(intended) = starts.recv().await {
+        send_one(&shared, &recorder, &mut conn, &mut rng, intended).await;
+        free.borrow_mut().push(slot);
+    }
+}

@@ -1,0 +1,50 @@
+//! Durations as people type them: `250ms`, `3s`, `1m30s`, or a bare number of seconds.
+
+use std::time::Duration;
+
+/// Parses `250ms`, `3s`, `1m30s` (humantime syntax) or a bare number of seconds (`2.5`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<f64>() {
+        if !secs.is_finite() || secs < 0.0 {
+            return Err(format!("`{text}` is not a duration: it must be 0 or more"));
+        }
+        return Ok(Duration::from_secs_f64(secs));
+    }
+    humantime::parse_duration(text).map_err(|e| {
+        format!("`{text}` is not a duration ({e}); try 500ms, 3s, 1m30s or a number of seconds")
+    })
+}
+
+/// Formats a duration compactly for terminals: `850ms`, `3.2s`, `1m05s`.
+pub fn short(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        format!("{}m{:02}s", ms / 60_000, (ms % 60_000) / 1000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_and_bare_seconds_parse() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2.5"), Ok(Duration::from_millis(2500)));
+        assert!(parse_duration("-1").is_err());
+        assert!(parse_duration("soon").unwrap_err().contains("try 500ms"));
+    }
+
+    #[test]
+    fn short_forms_read_well() {
+        assert_eq!(short(Duration::from_millis(850)), "850ms");
+        assert_eq!(short(Duration::from_millis(3200)), "3.2s");
+        assert_eq!(short(Duration::from_secs(65)), "1m05s");
+    }
+}

@@ -1,0 +1,14 @@
+//! Measuring: outcomes, latency histograms, worker-local recording, the collector that merges
+//! it, and stall detection.
+
+mod collector;
+mod histogram;
+mod outcome;
+mod recorder;
+mod stall;
+
+pub use collector::{Collected, Collector, Live, Second};
+pub use histogram::{Latency, SIGFIGS, Summary};
+pub use outcome::{Kind, Outcome, StatusCounts};
+pub use recorder::{KindCounts, Recorder, Report, TICK, TICKS_PER_SECOND, TaskTotals, TickCounts};
+pub use stall::{Stall, find_stalls};

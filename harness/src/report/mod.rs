@@ -1,0 +1,275 @@
+//! The report of one load run (the JSON document, schema `poolstorm.load/v1`), built from what
+//! the driver measured, and its renderings: terminal summary, JSON, CSV and the interval log.
+
+pub mod csv;
+pub mod hlog;
+pub mod json;
+pub mod text;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::driver::RunOutput;
+use crate::load::{LoadPlan, Model};
+use crate::metrics::{Kind, Second, Stall, Summary, TaskTotals};
+
+/// Identifies the JSON layout; bumped when a field changes meaning.
+pub const SCHEMA: &str = "poolstorm.load/v1";
+
+/// How the load was paced, flattened for reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelReport {
+    /// `closed` or `open`.
+    pub kind: String,
+    pub users: Option<u32>,
+    pub spawn_rate: Option<f64>,
+    pub wait_min_s: Option<f64>,
+    pub wait_max_s: Option<f64>,
+    pub rate: Option<f64>,
+    pub max_in_flight: Option<u32>,
+}
+
+/// The run's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    pub duration_s: Option<f64>,
+    pub requests: Option<u64>,
+    pub timeout_s: f64,
+    pub workers: usize,
+    pub stall_window_s: f64,
+    pub seed: u64,
+}
+
+/// Request counts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Requests {
+    /// Requests started.
+    pub total: u64,
+    /// Requests that finished with an outcome other than `aborted`.
+    pub completed: u64,
+    /// Open model: starts dropped because every slot was busy.
+    pub dropped: u64,
+}
+
+/// One task's results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskReport {
+    pub name: String,
+    pub method: String,
+    pub path: String,
+    pub weight: u32,
+    pub requests: u64,
+    pub outcomes: BTreeMap<String, u64>,
+    pub status_codes: BTreeMap<String, u64>,
+    pub throughput_rps: f64,
+    /// Every finished request (responses of any status, timeouts, connection errors).
+    pub latency_us: Summary,
+    /// 2xx responses only.
+    pub ok_latency_us: Summary,
+}
+
+/// A `--fail-if` condition and whether it held.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    pub condition: String,
+    /// True when the condition held, which fails the run.
+    pub failed: bool,
+}
+
+/// The whole report of a load run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadReport {
+    pub schema: String,
+    pub target: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    /// How long the run really took, drain included.
+    pub elapsed_s: f64,
+    /// Ended early by SIGINT/SIGTERM.
+    pub interrupted: bool,
+    pub model: ModelReport,
+    pub settings: Settings,
+    pub requests: Requests,
+    /// Finished requests by outcome: `ok`, `http_<status>`, `pool_timeout`, `timeout`,
+    /// `connect`, `other`, `aborted` (zero counts left out, except `ok`).
+    pub outcomes: BTreeMap<String, u64>,
+    /// Responses by HTTP status.
+    pub status_codes: BTreeMap<String, u64>,
+    /// Completed requests per second of elapsed time.
+    pub throughput_rps: f64,
+    pub ok_rps: f64,
+    /// Completed requests that were not `ok`, over completed requests.
+    pub error_ratio: f64,
+    pub latency_us: Summary,
+    pub ok_latency_us: Summary,
+    pub tasks: Vec<TaskReport>,
+    pub timeline: Vec<Second>,
+    pub stalls: Vec<Stall>,
+    pub checks: Vec<Check>,
+}
+
+fn outcomes_of(totals: &TaskTotals) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::from([("ok".to_owned(), totals.kinds[Kind::Ok.index()])]);
+    for (status, n) in totals
+        .statuses
+        .iter()
+        .filter(|(s, _)| !(200..300).contains(s))
+    {
+        out.insert(format!("http_{status}"), n);
+    }
+    // pool_timeout responses were counted by status too; they are their own outcome.
+    if let Some(n) = out.get_mut("http_503") {
+        *n -= totals.kinds[Kind::PoolTimeout.index()].min(*n);
+        if *n == 0 {
+            out.remove("http_503");
+        }
+    }
+    for kind in [
+        Kind::PoolTimeout,
+        Kind::Timeout,
+        Kind::Connect,
+        Kind::Other,
+        Kind::Aborted,
+    ] {
+        let n = totals.kinds[kind.index()];
+        if n > 0 {
+            out.insert(kind.name().to_owned(), n);
+        }
+    }
+    out
+}
+
+/// Completed requests that were not `ok`, from an outcome map.
+pub fn errors(outcomes: &BTreeMap<String, u64>) -> u64 {
+    outcomes
+        .iter()
+        .filter(|(k, _)| *k != "ok" && *k != "aborted")
+        .map(|(_, n)| n)
+        .sum()
+}
+
+fn statuses_of(totals: &TaskTotals) -> BTreeMap<String, u64> {
+    totals
+        .statuses
+        .iter()
+        .map(|(s, n)| (s.to_string(), n))
+        .collect()
+}
+
+fn completed(totals: &TaskTotals) -> u64 {
+    totals.kinds.iter().sum::<u64>() - totals.kinds[Kind::Aborted.index()]
+}
+
+impl LoadReport {
+    /// Builds the report of a finished run.
+    pub fn new(plan: &LoadPlan, run: &RunOutput) -> Self {
+        let elapsed = run.elapsed.as_secs_f64().max(1e-9);
+        let collected = &run.collected;
+        let tasks = collected
+            .tasks
+            .iter()
+            .zip(&plan.tasks)
+            .map(|((name, totals), spec)| TaskReport {
+                name: name.clone(),
+                method: spec.method.clone(),
+                path: spec.path.clone(),
+                weight: spec.weight,
+                requests: totals.kinds.iter().sum(),
+                outcomes: outcomes_of(totals),
+                status_codes: statuses_of(totals),
+                throughput_rps: completed(totals) as f64 / elapsed,
+                latency_us: totals.all.summary(),
+                ok_latency_us: totals.ok.summary(),
+            })
+            .collect();
+        let mut all = collected
+            .tasks
+            .first()
+            .map(|(_, t)| t.clone())
+            .expect("at least one task");
+        collected
+            .tasks
+            .iter()
+            .skip(1)
+            .for_each(|(_, t)| all.merge(t));
+        let done = completed(&all);
+        let ok = all.kinds[Kind::Ok.index()];
+        Self {
+            schema: SCHEMA.to_owned(),
+            target: plan.target.url.clone(),
+            started_at: humantime::format_rfc3339_millis(run.started_at).to_string(),
+            elapsed_s: run.elapsed.as_secs_f64(),
+            interrupted: run.interrupted,
+            model: model_report(&plan.model),
+            settings: Settings {
+                duration_s: plan.duration.map(|d| d.as_secs_f64()),
+                requests: plan.requests,
+                timeout_s: plan.timeout.as_secs_f64(),
+                workers: plan.workers,
+                stall_window_s: plan.stall_window.as_secs_f64(),
+                seed: plan.seed,
+            },
+            requests: Requests {
+                total: collected.started,
+                completed: done,
+                dropped: collected.dropped,
+            },
+            outcomes: outcomes_of(&all),
+            status_codes: statuses_of(&all),
+            throughput_rps: done as f64 / elapsed,
+            ok_rps: ok as f64 / elapsed,
+            error_ratio: if done == 0 {
+                0.0
+            } else {
+                (done - ok) as f64 / done as f64
+            },
+            latency_us: all.all.summary(),
+            ok_latency_us: all.ok.summary(),
+            tasks,
+            timeline: collected.timeline.clone(),
+            stalls: collected.stalls.clone(),
+            checks: Vec::new(),
+        }
+    }
+
+    /// Finished requests with this outcome name (`ok`, `pool_timeout`, `http_500`, ...).
+    pub fn outcome(&self, name: &str) -> u64 {
+        self.outcomes.get(name).copied().unwrap_or_default()
+    }
+}
+
+fn model_report(model: &Model) -> ModelReport {
+    let blank = ModelReport {
+        kind: String::new(),
+        users: None,
+        spawn_rate: None,
+        wait_min_s: None,
+        wait_max_s: None,
+        rate: None,
+        max_in_flight: None,
+    };
+    match *model {
+        Model::Closed {
+            users,
+            spawn_rate,
+            wait,
+        } => ModelReport {
+            kind: "closed".to_owned(),
+            users: Some(users),
+            spawn_rate,
+            wait_min_s: Some(wait.0.as_secs_f64()),
+            wait_max_s: Some(wait.1.as_secs_f64()),
+            ..blank
+        },
+        Model::Open {
+            rate,
+            max_in_flight,
+        } => ModelReport {
+            kind: "open".to_owned(),
+            rate: Some(rate),
+            max_in_flight: Some(max_in_flight),
+            ..blank
+        },
+    }
+}

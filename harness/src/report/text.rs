@@ -1,0 +1,147 @@
+//! The terminal summary printed at the end of a run.
+
+use std::fmt::Write as _;
+
+use super::{LoadReport, errors};
+use crate::metrics::Summary;
+
+/// A latency in µs, in the unit that reads best: `812µs`, `12.3ms`, `1.23s`.
+pub fn latency(us: u64) -> String {
+    match us {
+        0..1_000 => format!("{us}µs"),
+        1_000..1_000_000 => format!("{:.1}ms", us as f64 / 1e3),
+        _ => format!("{:.2}s", us as f64 / 1e6),
+    }
+}
+
+/// Thousands separated by commas.
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn latency_cells(s: &Summary) -> String {
+    [s.p50, s.p90, s.p99, s.p999, s.max]
+        .iter()
+        .map(|v| format!("{:>9}", latency(*v)))
+        .collect()
+}
+
+/// Renders the summary.
+pub fn render(r: &LoadReport) -> String {
+    let mut out = String::new();
+    let model = match r.model.kind.as_str() {
+        "open" => format!("open model, {} req/s", r.model.rate.unwrap_or_default()),
+        _ => format!("closed model, {} users", r.model.users.unwrap_or_default()),
+    };
+    let interrupted = if r.interrupted { "  (interrupted)" } else { "" };
+    let _ = writeln!(
+        out,
+        "\npoolstorm load {}  {model}  {:.1}s{interrupted}",
+        r.target, r.elapsed_s
+    );
+    let _ = writeln!(
+        out,
+        "  requests   {} started, {} completed, {} dropped",
+        count(r.requests.total),
+        count(r.requests.completed),
+        count(r.requests.dropped)
+    );
+    let outcomes: Vec<String> = r
+        .outcomes
+        .iter()
+        .map(|(k, n)| format!("{k} {}", count(*n)))
+        .collect();
+    let _ = writeln!(out, "  outcomes   {}", outcomes.join(" · "));
+    let _ = writeln!(
+        out,
+        "  throughput {:.1} req/s (ok {:.1}/s), error ratio {:.4}",
+        r.throughput_rps, r.ok_rps, r.error_ratio
+    );
+    let width = r
+        .tasks
+        .iter()
+        .map(|t| t.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    let _ = writeln!(
+        out,
+        "\n  {:<width$} {:>10} {:>10} {:>9} {:>10} {:>9}{:>9}{:>9}{:>9}{:>9}",
+        "task", "requests", "ok", "errors", "req/s", "p50", "p90", "p99", "p99.9", "max"
+    );
+    let rows = r.tasks.iter().map(|t| {
+        (
+            t.name.as_str(),
+            t.requests,
+            &t.outcomes,
+            t.throughput_rps,
+            &t.latency_us,
+        )
+    });
+    let all = std::iter::once((
+        "all",
+        r.requests.total,
+        &r.outcomes,
+        r.throughput_rps,
+        &r.latency_us,
+    ));
+    for (name, requests, outcomes, rps, lat) in rows.chain(
+        if r.tasks.len() > 1 { Some(all) } else { None }
+            .into_iter()
+            .flatten(),
+    ) {
+        let ok = outcomes.get("ok").copied().unwrap_or_default();
+        let errors = errors(outcomes);
+        let _ = writeln!(
+            out,
+            "  {name:<width$} {:>10} {:>10} {:>9} {:>10.1} {}",
+            count(requests),
+            count(ok),
+            count(errors),
+            rps,
+            latency_cells(lat)
+        );
+    }
+    if r.stalls.is_empty() {
+        let _ = writeln!(out, "\n  stalls     none");
+    }
+    for s in &r.stalls {
+        let ongoing = if s.ongoing {
+            ", still stalled at the end"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "\n  STALL      at {:.1}s for {:.1}s with up to {} requests in flight{ongoing}",
+            s.onset_s, s.length_s, s.in_flight_max
+        );
+    }
+    for c in &r.checks {
+        let verdict = if c.failed { "FAILED" } else { "passed" };
+        let _ = writeln!(out, "  fail-if    {}: {verdict}", c.condition);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(latency(812), "812µs");
+        assert_eq!(latency(12_345), "12.3ms");
+        assert_eq!(latency(1_234_567), "1.23s");
+        assert_eq!(count(1_234_567), "1,234,567");
+        assert_eq!(count(999), "999");
+    }
+}

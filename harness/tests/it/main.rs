@@ -1,0 +1,9 @@
+//! poolstorm's integration tests: the driver in-process and the binary as a child process,
+//! against the programmable stub on port 0 over real loopback HTTP.
+
+mod support;
+
+mod cli;
+mod files;
+mod outcomes;
+mod pacing;

@@ -1,0 +1,54 @@
+//! Test support: the real CLI parsing path into a plan, the driver run in-process against the
+//! stub on port 0, and the `poolstorm` binary for exit codes and signals.
+
+use std::time::Duration;
+
+use clap::Parser as _;
+use harness::cli::{Cli, Command, LoadArgs};
+use harness::commands::load::plan;
+use harness::driver::{self, Sinks};
+use harness::report::LoadReport;
+use tokio_util::sync::CancellationToken;
+
+/// `poolstorm load ARGS...` parsed as the binary would (arguments split on whitespace).
+pub(crate) fn load_args(args: &str) -> LoadArgs {
+    load_argv(&args.split_whitespace().collect::<Vec<_>>())
+}
+
+/// `poolstorm load ARGV...` parsed as the binary would.
+pub(crate) fn load_argv(argv: &[&str]) -> LoadArgs {
+    let argv = ["poolstorm", "load"]
+        .into_iter()
+        .chain(argv.iter().copied());
+    match Cli::try_parse_from(argv).expect("valid arguments").command {
+        Command::Load(args) => *args,
+        Command::Stub(_) => unreachable!("a load command line"),
+    }
+}
+
+/// Runs `poolstorm load ARGS...` in-process and returns its report and how long it took.
+pub(crate) async fn load(args: &str) -> (LoadReport, Duration) {
+    load_with(&load_args(args), CancellationToken::new()).await
+}
+
+pub(crate) async fn load_with(args: &LoadArgs, stop: CancellationToken) -> (LoadReport, Duration) {
+    let plan = plan(args).expect("a valid plan");
+    let started = std::time::Instant::now();
+    let mut live = |_: &harness::metrics::Live| {};
+    let run = driver::run(
+        &plan,
+        Sinks {
+            live: &mut live,
+            hlog: None,
+        },
+        stop,
+    )
+    .await
+    .expect("run");
+    (LoadReport::new(&plan, &run), started.elapsed())
+}
+
+/// The `poolstorm` binary.
+pub(crate) fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_poolstorm")
+}

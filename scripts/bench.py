@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""make bench: poolstorm, wrk and oha, one after another, against the same trivial endpoint.
+
+Each tool runs ROUNDS times for DURATION seconds with CONNECTIONS connections against
+`poolstorm stub` (GET /ok) on 127.0.0.1. With two CPUs or more the stub is pinned to CPU 0
+and the tools to the others (taskset), so they do not fight the server for its core and runs
+repeat; the table shows the median req/s, its p50/p99 and
+the peak RSS (VmHWM, sampled every 20 ms) of that median run, with ratios to poolstorm. A last row measures
+poolstorm's peak RSS with 1,000 users. Installs wrk (apt-get) and oha (cargo install) when
+they are missing.
+
+usage: scripts/bench.py [--rounds N] [--duration S] [--connections C] [--users-rss U]
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+POOLSTORM = os.path.join(ROOT, "target", "release", "poolstorm")
+
+
+def ensure_tools():
+    if not shutil.which("wrk"):
+        print("bench: installing wrk from Debian", file=sys.stderr)
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        subprocess.run(sudo + ["apt-get", "update", "-qq"], check=True)
+        subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    if not shutil.which("oha"):
+        print("bench: installing oha from crates.io (a few minutes)", file=sys.stderr)
+        subprocess.run(["cargo", "install", "oha", "--locked"], check=True)
+
+
+def peak_rss_kb(pid, stop, peak):
+    """Samples VmHWM (the kernel's high-water mark of resident memory) until told to stop.
+
+    wait4's ru_maxrss is no use here: for a child of a fork it includes the forking
+    process's own memory from before exec."""
+    while not stop.is_set():
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        peak[0] = max(peak[0], int(line.split()[1]))
+        except (FileNotFoundError, ProcessLookupError):
+            return
+        stop.wait(0.02)
+
+
+def pinned(cmd, cpus):
+    """cmd restricted to `cpus` ("0", "1-3") when taskset exists and the machine has 2+ CPUs."""
+    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
+        return ["taskset", "-c", cpus] + cmd
+    return cmd
+
+
+CLIENT_CPUS = f"1-{(os.cpu_count() or 2) - 1}"
+
+
+def run(cmd):
+    """Runs cmd on the client CPUs; returns (stdout, peak RSS in MB, seconds)."""
+    cmd = pinned(cmd, CLIENT_CPUS)
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    stop, peak = threading.Event(), [0]
+    sampler = threading.Thread(target=peak_rss_kb, args=(proc.pid, stop, peak))
+    sampler.start()
+    out = proc.stdout.read()
+    proc.wait()
+    stop.set()
+    sampler.join()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} exited {proc.returncode}")
+    return out, peak[0] / 1024.0, time.monotonic() - started
+
+
+def wrk_unit(text):
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+
+def bench_wrk(url, args):
+    out, rss, _ = run(["wrk", "-t2", f"-c{args.connections}", f"-d{args.duration}s", "--latency", url])
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = wrk_unit(re.search(r"\s50%\s+(\S+)", out).group(1))
+    p99 = wrk_unit(re.search(r"\s99%\s+(\S+)", out).group(1))
+    return rps, p50, p99, rss
+
+
+def bench_oha(url, args):
+    cmd = ["oha", "-c", str(args.connections), "-z", f"{args.duration}s", "--no-tui", "--output-format", "json", url]
+    out, rss, _ = run(cmd)
+    data = json.loads(out)
+    pct = data["latencyPercentiles"]
+    return data["summary"]["requestsPerSec"], pct["p50"] * 1e3, pct["p99"] * 1e3, rss
+
+
+def bench_poolstorm(url, args, users=None):
+    with tempfile.TemporaryDirectory() as tmp:
+        report = os.path.join(tmp, "r.json")
+        cmd = [POOLSTORM, "load", url, "--users", str(users or args.connections),
+               "--duration", f"{args.duration}s", "--progress", "none", "--json", report]
+        _, rss, _ = run(cmd)
+        with open(report) as f:
+            data = json.load(f)
+    lat = data["latency_us"]
+    return data["throughput_rps"], lat["p50"] / 1e3, lat["p99"] / 1e3, rss
+
+
+def median_run(fn, url, args):
+    runs = sorted((fn(url, args) for _ in range(args.rounds)), key=lambda r: r[0])
+    return runs[len(runs) // 2], [r[0] for r in runs]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--duration", type=int, default=8)
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--users-rss", type=int, default=1000)
+    args = p.parse_args()
+    ensure_tools()
+    subprocess.run(["cargo", "build", "--release", "--workspace", "--quiet"], cwd=ROOT, check=True)
+
+    stub = subprocess.Popen(pinned([POOLSTORM, "stub", "--threads", "1"], "0"), stdout=subprocess.PIPE, text=True)
+    try:
+        base = stub.stdout.readline().strip().removeprefix("listening on ")
+        url = f"{base}/ok"
+        results = {}
+        for name, fn in [("poolstorm", bench_poolstorm), ("wrk", bench_wrk), ("oha", bench_oha)]:
+            results[name] = median_run(fn, url, args)
+            print(f"bench: {name}: req/s per round {[round(x) for x in results[name][1]]}", file=sys.stderr)
+        big = bench_poolstorm(url, args, users=args.users_rss)
+    finally:
+        stub.terminate()
+        stub.wait()
+
+    ours = results["poolstorm"][0]
+    pin = " (stub on CPU 0, tools on CPUs " + CLIENT_CPUS + ")" if pinned([], "0") else ""
+    print(f"\n{args.connections} connections, {args.duration} s per run, median of {args.rounds} runs, "
+          f"against `poolstorm stub --threads 1` GET /ok on 127.0.0.1, {os.cpu_count()} CPUs{pin}\n")
+    print("| tool | req/s | poolstorm / tool | p50 ms | p99 ms | peak RSS MB |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name in ["poolstorm", "wrk", "oha"]:
+        rps, p50, p99, rss = results[name][0]
+        print(f"| {name} | {rps:,.0f} | {ours[0] / rps:.2f}x | {p50:.3f} | {p99:.3f} | {rss:.1f} |")
+    rps, p50, p99, rss = big
+    print(f"| poolstorm, {args.users_rss} users | {rps:,.0f} | | {p50:.3f} | {p99:.3f} | {rss:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
