@@ -4,7 +4,7 @@ CARGO ?= cargo
 # Tests wait on sockets and sleeps far more than they compute.
 TEST_THREADS ?= 4
 
-.PHONY: help build demo test lint fmt clippy bench clean
+.PHONY: help build release demo scenarios scenarios-mariadb test lint fmt clippy bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -12,9 +12,17 @@ help: ## List the targets
 build: ## Build both programs (debug)
 	$(CARGO) build --workspace
 
-demo: ## Show both deadlocks and their fixes on SQLite (needs only Rust)
+release:
 	$(CARGO) build --workspace --release
-	scripts/demo.sh target/release/target-app
+
+demo: release ## Both deadlocks and their fixes on SQLite, ending with the comparison tables (needs only Rust)
+	target/release/poolstorm run --quick scenarios/mode1-threadpool.toml scenarios/mode2-sequence.toml
+
+scenarios: release ## The CI scenario set, --quick, on DB (default sqlite; or mariadb-local, or a mysql:// URL)
+	scripts/scenarios.sh $(or $(DB),sqlite)
+
+scenarios-mariadb: release ## The CI scenario set on a throwaway MariaDB (or POOLSTORM_MYSQL_URL)
+	scripts/with-mariadb.sh sh -c 'scripts/scenarios.sh "$$POOLSTORM_MYSQL_URL"'
 
 test: ## Run every test; MySQL tests get a throwaway MariaDB (or POOLSTORM_MYSQL_URL)
 	$(CARGO) build --workspace --tests

@@ -22,6 +22,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run scenario files: every cell against a fresh target-app and database, with verdicts,
+    /// expectations and reports in results/<scenario>/<timestamp>/.
+    Run(RunArgs),
+    /// Check scenario files without running them.
+    Validate(ValidateArgs),
     /// Flood an HTTP URL (black box) and report latency, outcomes, throughput and stalls.
     Load(Box<LoadArgs>),
     /// Serve the programmable stub used by tests and `make bench` (/ok, /delay?ms=, /status?code=,
@@ -210,6 +215,55 @@ Examples:
       --task 'GET /mode1/async weight=3' \\
       --task 'POST /mode2/messages body={\"title\": \"t\", \"contents\": \"c\"}' \\
       --json out.json --hlog out.hlog --fail-if 'p99_ms > 500' --fail-if stalled";
+
+/// Options shared by `run` and `validate`: which files and what the command line changes.
+#[derive(Debug, Args)]
+pub struct ScenarioArgs {
+    /// Scenario files (TOML; see scenarios/README.md).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Override a parameter in every cell (repeatable), e.g. `--set duration=30s`,
+    /// `--set pool_max=17`, `--set target.url=http://127.0.0.1:8080`. Overriding a matrix axis
+    /// leaves one value for it.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+
+    /// Database backend for every scenario: sqlite, mariadb-local, container, or a
+    /// mysql://USER:PASS@IP:PORT URL.
+    #[arg(long, value_name = "BACKEND")]
+    pub db: Option<String>,
+
+    /// Use each scenario's [quick] values (shorter runs, for CI).
+    #[arg(long)]
+    pub quick: bool,
+}
+
+/// `poolstorm run`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: 0 every rule held in every cell, 1 a cell or rule failed, \
+2 bad input or a backend that cannot start, 130 interrupted (results so far are kept)."
+)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub scenarios: ScenarioArgs,
+
+    /// Where results go: DIR/<scenario>/<timestamp>/.
+    #[arg(long, value_name = "DIR", default_value = "results")]
+    pub out: PathBuf,
+
+    /// Live progress on stderr.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+}
+
+/// `poolstorm validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub scenarios: ScenarioArgs,
+}
 
 /// `poolstorm stub`.
 #[derive(Debug, Args)]

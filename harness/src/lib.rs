@@ -6,17 +6,24 @@
 //! stalls, totals) -> [`report`] (terminal, JSON, CSV, interval log) -> [`gate`] (`--fail-if`)
 //! -> exit status.
 
+pub mod app;
 pub mod cli;
 pub mod commands;
+pub mod database;
 pub mod driver;
 pub mod duration;
+pub mod experiment;
 pub mod expr;
+pub mod fetch;
 pub mod gate;
 pub mod load;
 pub mod metrics;
 pub mod progress;
 pub mod report;
+pub mod sampler;
+pub mod scenario;
 pub mod stub;
+pub mod verdict;
 
 use cli::{Cli, Command};
 use commands::{Exit, UsageError};
@@ -25,7 +32,7 @@ use commands::{Exit, UsageError};
 pub fn run(cli: &Cli) -> u8 {
     let threads = match &cli.command {
         Command::Stub(args) => args.threads.max(1),
-        Command::Load(_) => 1,
+        Command::Load(_) | Command::Run(_) | Command::Validate(_) => 2,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
@@ -41,6 +48,8 @@ pub fn run(cli: &Cli) -> u8 {
     let result = runtime.block_on(async {
         match &cli.command {
             Command::Load(args) => commands::load::execute(args).await,
+            Command::Run(args) => commands::scenarios::run(args).await,
+            Command::Validate(args) => commands::scenarios::validate(args),
             Command::Stub(args) => commands::stub::execute(args).await,
         }
     });

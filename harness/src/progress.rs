@@ -28,6 +28,7 @@ pub struct Progress {
     total: Option<Duration>,
     next_plain: Duration,
     drawn: bool,
+    label: String,
 }
 
 impl Progress {
@@ -43,7 +44,14 @@ impl Progress {
             total,
             next_plain: Duration::from_secs(1),
             drawn: false,
+            label: String::new(),
         }
+    }
+
+    /// Puts `label` (a scenario cell, say) in front of every line.
+    pub fn with_label(mut self, label: String) -> Self {
+        self.label = label;
+        self
     }
 
     /// The progress text for a moment of the run.
@@ -56,7 +64,8 @@ impl Progress {
         let timeouts = live.count(Kind::Timeout);
         let errors = live.completed() - ok - live.count(Kind::Aborted) - timeouts;
         let mut text = format!(
-            "{elapsed:>13}  {:>9.0} req/s  ok {}  errors {}  timeouts {}  in flight {}",
+            "{}{elapsed:>13}  {:>9.0} req/s  ok {}  errors {}  timeouts {}  in flight {}",
+            self.label,
             live.recent_rps,
             count(ok),
             count(errors),

@@ -47,6 +47,7 @@ pub async fn serve(mut config: Config) -> anyhow::Result<ExitCode> {
     let addr = listener.local_addr()?;
     let grace = config.shutdown_grace.0;
     let app = App::new(config, Arc::clone(&db));
+    let state = Arc::clone(&app);
 
     {
         let mut stdout = std::io::stdout().lock();
@@ -66,13 +67,24 @@ pub async fn serve(mut config: Config) -> anyhow::Result<ExitCode> {
     tracing::info!(grace_ms = grace.as_millis() as u64, "shutting down");
     let _ = stop_tx.send(true);
     let deadline = tokio::time::Instant::now() + grace;
-    let drained = tokio::time::timeout_at(deadline, server).await.is_ok();
+    // Requests whose clients left still run (as in Starlette): wait for their jobs too.
+    let drained = tokio::time::timeout_at(deadline, async {
+        let _ = server.await;
+        while !state.is_idle() {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .is_ok();
     if !drained {
         let stuck = db.snapshot();
+        let blocking = state.workers.gauges();
         tracing::warn!(
             in_use = stuck.in_use,
             waiting = stuck.waiting,
-            "grace period over with requests stuck; exiting"
+            busy = blocking.busy,
+            queued = blocking.queued,
+            "grace period over with work stuck; exiting"
         );
         return Ok(ExitCode::FAILURE);
     }

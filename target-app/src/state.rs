@@ -42,4 +42,12 @@ impl App {
             config,
         })
     }
+
+    /// No request, blocking job or teardown is left.
+    pub fn is_idle(&self) -> bool {
+        let (workers, teardowns) = (self.workers.gauges(), self.teardown_pool.gauges());
+        self.registry.in_flight.get() == 0
+            && workers.busy + workers.queued + teardowns.busy + teardowns.queued == 0
+            && self.teardown_pending.get() == 0
+    }
 }

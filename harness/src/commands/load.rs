@@ -4,7 +4,6 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
@@ -12,80 +11,12 @@ use tokio_util::sync::CancellationToken;
 use super::{Exit, UsageError};
 use crate::cli::LoadArgs;
 use crate::driver::{self, Sinks};
-use crate::duration::parse_duration;
 use crate::expr::Expr;
 use crate::gate;
-use crate::load::{LoadPlan, Model, Target, TaskSpec, task};
+use crate::load::{LoadPlan, LoadSettings, Target, TaskSpec, task};
 use crate::progress::Progress;
 use crate::report::hlog::HlogWriter;
 use crate::report::{LoadReport, csv, json, text};
-
-const DEFAULT_USERS: u32 = 10;
-const DEFAULT_DURATION: Duration = Duration::from_secs(10);
-
-fn duration_flag(flag: &str, text: &str) -> Result<Duration, UsageError> {
-    parse_duration(text).map_err(|m| UsageError::new(flag, m))
-}
-
-fn positive(flag: &str, d: Duration) -> Result<Duration, UsageError> {
-    if d.is_zero() {
-        Err(UsageError::new(flag, "must be more than 0"))
-    } else {
-        Ok(d)
-    }
-}
-
-/// `MIN..MAX` or a single value.
-fn parse_wait(text: &str) -> Result<(Duration, Duration), UsageError> {
-    let (min, max) = text.split_once("..").unwrap_or((text, text));
-    let (min, max) = (duration_flag("--wait", min)?, duration_flag("--wait", max)?);
-    if min > max {
-        return Err(UsageError::new(
-            "--wait",
-            format!("MIN ({min:?}) is more than MAX ({max:?})"),
-        ));
-    }
-    Ok((min, max))
-}
-
-fn model(args: &LoadArgs) -> Result<Model, UsageError> {
-    if let Some(rate) = args.rate {
-        if !(rate.is_finite() && rate > 0.0) {
-            return Err(UsageError::new(
-                "--rate",
-                "must be a positive number of requests per second",
-            ));
-        }
-        if args.max_in_flight == 0 {
-            return Err(UsageError::new("--max-in-flight", "must be at least 1"));
-        }
-        return Ok(Model::Open {
-            rate,
-            max_in_flight: args.max_in_flight,
-        });
-    }
-    let users = args.users.unwrap_or(DEFAULT_USERS);
-    if users == 0 {
-        return Err(UsageError::new("--users", "must be at least 1"));
-    }
-    if let Some(r) = args.spawn_rate.filter(|r| !(r.is_finite() && *r > 0.0)) {
-        return Err(UsageError::new(
-            "--spawn-rate",
-            format!("must be a positive number of users per second, got {r}"),
-        ));
-    }
-    let wait = args
-        .wait
-        .as_deref()
-        .map(parse_wait)
-        .transpose()?
-        .unwrap_or_default();
-    Ok(Model::Closed {
-        users,
-        spawn_rate: args.spawn_rate,
-        wait,
-    })
-}
 
 fn tasks(args: &LoadArgs, target: &Target) -> Result<Vec<TaskSpec>, UsageError> {
     let mut global = Vec::new();
@@ -123,46 +54,31 @@ fn tasks(args: &LoadArgs, target: &Target) -> Result<Vec<TaskSpec>, UsageError> 
 
 /// Turns `poolstorm load` flags into a plan, naming the flag on any bad value.
 pub fn plan(args: &LoadArgs) -> Result<LoadPlan, UsageError> {
+    if args.users.is_some() && args.rate.is_some() {
+        return Err(UsageError::new("--users", "cannot be used with --rate"));
+    }
     let mut target = Target::parse(&args.url).map_err(|e| UsageError::new("URL", e.to_string()))?;
     if args.tasks.is_empty() {
         // The URL's own path is the one task's path.
         target.base_path.clear();
     }
     let tasks = tasks(args, &target)?;
-    let model = model(args)?;
-    let requests = match args.requests {
-        Some(0) => return Err(UsageError::new("--requests", "must be at least 1")),
-        other => other,
+    let settings = LoadSettings {
+        users: args.users,
+        spawn_rate: args.spawn_rate,
+        wait: args.wait.clone(),
+        rate: args.rate,
+        max_in_flight: args.max_in_flight,
+        duration: args.duration.clone(),
+        requests: args.requests,
+        timeout: args.timeout.clone(),
+        stall_window: args.stall_window.clone(),
+        workers: args.workers,
+        seed: args.seed,
     };
-    let duration = match &args.duration {
-        Some(text) => Some(positive("--duration", duration_flag("--duration", text)?)?),
-        None if requests.is_none() => Some(DEFAULT_DURATION),
-        None => None,
-    };
-    let timeout = positive("--timeout", duration_flag("--timeout", &args.timeout)?)?;
-    let stall_window = positive(
-        "--stall-window",
-        duration_flag("--stall-window", &args.stall_window)?,
-    )?;
-    let cpus = std::thread::available_parallelism().map_or(2, usize::from);
-    let mut workers = args.workers.unwrap_or(cpus);
-    if !(1..=256).contains(&workers) {
-        return Err(UsageError::new("--workers", "must be from 1 to 256"));
-    }
-    if let Model::Closed { users, .. } = model {
-        workers = workers.min(users as usize);
-    }
-    Ok(LoadPlan {
-        target,
-        tasks,
-        model,
-        duration,
-        requests,
-        timeout,
-        workers,
-        stall_window,
-        seed: args.seed.unwrap_or_else(|| fastrand::u64(..)),
-    })
+    settings
+        .into_plan(target, tasks)
+        .map_err(|e| UsageError::new(e.field.flag(), e.message))
 }
 
 /// Output files, created before the run so a bad path fails first.

@@ -1,6 +1,7 @@
 //! One module per subcommand; each turns its flags into work and returns an [`Exit`].
 
 pub mod load;
+pub mod scenarios;
 pub mod stub;
 
 /// How the program ends.

@@ -1,6 +1,7 @@
 //! What to send and how fast: the validated description of one load run, built from
 //! `poolstorm load` flags or from a scenario, and handed to the driver.
 
+pub mod settings;
 pub mod target;
 pub mod task;
 
@@ -8,6 +9,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use settings::{Field, LoadSettings, SettingsError};
 pub use target::{Target, TargetError};
 pub use task::{TaskError, TaskPicker, TaskSpec};
 

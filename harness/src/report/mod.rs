@@ -1,9 +1,13 @@
 //! The report of one load run (the JSON document, schema `poolstorm.load/v1`), built from what
 //! the driver measured, and its renderings: terminal summary, JSON, CSV and the interval log.
 
+pub mod cells_csv;
+pub mod comparison;
 pub mod csv;
 pub mod hlog;
 pub mod json;
+pub mod junit;
+pub mod scenario;
 pub mod text;
 
 use std::collections::BTreeMap;

@@ -132,15 +132,7 @@ async fn sigint_ends_the_run_early_and_still_writes_the_files() {
         .spawn()
         .unwrap();
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let pid = child.id().unwrap().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .await
-            .unwrap()
-            .success()
-    );
+    crate::support::interrupt(&child).await;
     let out = tokio::time::timeout(Duration::from_secs(5), child.wait_with_output())
         .await
         .unwrap()

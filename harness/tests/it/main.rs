@@ -7,3 +7,4 @@ mod cli;
 mod files;
 mod outcomes;
 mod pacing;
+mod scenarios;

@@ -22,7 +22,7 @@ pub(crate) fn load_argv(argv: &[&str]) -> LoadArgs {
         .chain(argv.iter().copied());
     match Cli::try_parse_from(argv).expect("valid arguments").command {
         Command::Load(args) => *args,
-        Command::Stub(_) => unreachable!("a load command line"),
+        _ => unreachable!("a load command line"),
     }
 }
 
@@ -51,4 +51,15 @@ pub(crate) async fn load_with(args: &LoadArgs, stop: CancellationToken) -> (Load
 /// The `poolstorm` binary.
 pub(crate) fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_poolstorm")
+}
+
+/// Sends SIGINT to a child process, as Ctrl-C in a terminal would.
+pub(crate) async fn interrupt(child: &tokio::process::Child) {
+    let pid = child.id().expect("still running").to_string();
+    let sent = tokio::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await
+        .expect("kill -INT");
+    assert!(sent.success());
 }

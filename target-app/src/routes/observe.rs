@@ -68,6 +68,7 @@ pub struct ConfigSnapshot {
     pub hold_ms: u64,
     pub id_strategy: IdStrategy,
     pub id_block: u32,
+    pub work_ms: u64,
     /// Cm of the configured id strategy, for the pool-sizing formula Tn x (Cm - 1) + 1.
     pub id_strategy_connections: u32,
     pub database: String,
@@ -111,6 +112,7 @@ impl Snapshot {
                 hold_ms: c.hold_ms,
                 id_strategy: c.id_strategy,
                 id_block: c.id_block,
+                work_ms: c.work_ms,
                 id_strategy_connections: c.id_strategy.connections_per_request(),
                 database: c
                     .database_url

@@ -1,0 +1,101 @@
+//! `poolstorm run` and `poolstorm validate`: scenario files loaded and checked first (all
+//! errors at once, exit 2), then run one after another.
+
+use super::{Exit, UsageError, load::cancel_on_signal};
+use crate::cli::{RunArgs, ScenarioArgs, ValidateArgs};
+use crate::experiment::{self, RunError, RunOptions};
+use crate::report::comparison;
+use crate::scenario::{self, Backend, Overrides, Scenario};
+
+fn overrides(args: &ScenarioArgs) -> Result<Overrides, UsageError> {
+    let mut set = Vec::new();
+    for pair in &args.set {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| UsageError::new("--set", format!("`{pair}`: expected KEY=VALUE")))?;
+        set.push((key.trim().to_owned(), value.trim().to_owned()));
+    }
+    let db = args
+        .db
+        .as_deref()
+        .map(Backend::parse)
+        .transpose()
+        .map_err(|m| UsageError::new("--db", m))?;
+    Ok(Overrides {
+        set,
+        quick: args.quick,
+        db,
+    })
+}
+
+/// Loads every file; all their errors in one message.
+fn load_all(args: &ScenarioArgs) -> Result<Vec<Scenario>, UsageError> {
+    let overrides = overrides(args)?;
+    let mut loaded = Vec::new();
+    let mut errors = Vec::new();
+    for file in &args.files {
+        match scenario::load(file, &overrides) {
+            Ok(s) => loaded.push(s),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    if errors.is_empty() {
+        Ok(loaded)
+    } else {
+        Err(UsageError::new(
+            "scenario",
+            format!("\n  {}", errors.join("\n  ")),
+        ))
+    }
+}
+
+/// Runs `poolstorm validate`.
+pub fn validate(args: &ValidateArgs) -> anyhow::Result<Exit> {
+    for s in load_all(&args.scenarios)? {
+        println!(
+            "ok: {} ({}: {} cells, {} rules)",
+            s.path.display(),
+            s.name,
+            s.cells.len(),
+            s.rules.len()
+        );
+    }
+    Ok(Exit::Done)
+}
+
+/// Runs `poolstorm run`.
+pub async fn run(args: &RunArgs) -> anyhow::Result<Exit> {
+    let scenarios = load_all(&args.scenarios)?;
+    let stop = tokio_util::sync::CancellationToken::new();
+    cancel_on_signal(&stop);
+    let options = RunOptions {
+        out: args.out.clone(),
+        progress: args.progress,
+        set: args.scenarios.set.clone(),
+        quick: args.scenarios.quick,
+    };
+    let mut failed = false;
+    for scenario in &scenarios {
+        if stop.is_cancelled() {
+            break;
+        }
+        match experiment::run_scenario(scenario, &options, &stop).await {
+            Ok((report, dir)) => {
+                print!("{}", comparison::terminal(&report));
+                println!("  results: {}\n", dir.display());
+                failed |= !report.passed;
+            }
+            Err(RunError::Setup(message)) => {
+                return Err(UsageError::new(&scenario.path.display().to_string(), message).into());
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(if stop.is_cancelled() {
+        Exit::Interrupted
+    } else if failed {
+        Exit::Failed
+    } else {
+        Exit::Done
+    })
+}

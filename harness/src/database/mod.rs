@@ -1,0 +1,192 @@
+//! Databases for scenario cells: a fresh, empty database per cell from the scenario's
+//! backend (a SQLite file, a throwaway local MariaDB, a container, or a MySQL URL), and direct
+//! reads of the messages table for the mode-2 integrity check.
+
+mod mariadb_local;
+
+use std::path::PathBuf;
+
+use sqlx::Connection as _;
+
+pub use mariadb_local::LocalServer;
+
+use crate::scenario::Backend;
+
+/// Why a database could not be provided.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DatabaseError {
+    #[error("{0}")]
+    Setup(String),
+    #[error("database: {0}")]
+    Sql(String),
+}
+
+impl From<std::io::Error> for DatabaseError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Setup(e.to_string())
+    }
+}
+
+impl From<sqlx::Error> for DatabaseError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Sql(e.to_string())
+    }
+}
+
+/// Where cells get their databases from, for one scenario run.
+#[derive(Debug)]
+pub enum Databases {
+    /// Each cell gets a new file in this directory.
+    Sqlite { dir: tempfile::TempDir },
+    /// Each cell gets a new database on this server (`mysql://...` without a database).
+    Mysql {
+        server_url: String,
+        local: Option<Box<LocalServer>>,
+    },
+}
+
+/// One cell's database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellDatabase {
+    /// What target-app gets as `--database-url`.
+    pub url: String,
+    /// The file, for SQLite.
+    pub file: Option<PathBuf>,
+}
+
+/// Counts in the messages table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MessageCounts {
+    pub rows: u64,
+    pub distinct_ids: u64,
+}
+
+fn server_of(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("mysql", url));
+    let authority = rest.split(['/', '?']).next().unwrap_or(rest);
+    format!("{scheme}://{authority}")
+}
+
+impl Databases {
+    /// Gets the backend ready: a temp dir, a started local server, or a reachable URL.
+    pub async fn start(backend: &Backend) -> Result<Self, DatabaseError> {
+        sqlx::any::install_default_drivers();
+        match backend {
+            Backend::Sqlite => Ok(Databases::Sqlite {
+                dir: tempfile::Builder::new().prefix("poolstorm-sqlite-").tempdir().map_err(DatabaseError::from)?,
+            }),
+            Backend::MariadbLocal => {
+                let local = LocalServer::start().await?;
+                Ok(Databases::Mysql { server_url: local.url.clone(), local: Some(Box::new(local)) })
+            }
+            Backend::Container => Err(DatabaseError::Setup(
+                "the container backend needs a Docker engine and is not available in this build yet; \
+                 use sqlite, mariadb-local or a mysql:// URL"
+                    .to_owned(),
+            )),
+            Backend::Url(url) => {
+                let server_url = server_of(url);
+                let conn = sqlx::AnyConnection::connect(&format!("{server_url}/")).await.map_err(|e| {
+                    DatabaseError::Setup(format!("cannot connect to {server_url}: {e}"))
+                })?;
+                let _ = conn.close().await;
+                Ok(Databases::Mysql { server_url, local: None })
+            }
+        }
+    }
+
+    /// A fresh, empty database for one cell, named after the scenario and the cell.
+    pub async fn for_cell(
+        &self,
+        scenario: &str,
+        cell: usize,
+    ) -> Result<CellDatabase, DatabaseError> {
+        let name: String = format!("ps_{scenario}_{cell:02}")
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .take(64)
+            .collect();
+        match self {
+            Databases::Sqlite { dir } => {
+                let file = dir.path().join(format!("{name}.db"));
+                let _ = std::fs::remove_file(&file);
+                Ok(CellDatabase {
+                    url: format!("sqlite://{}?mode=rwc", file.display()),
+                    file: Some(file),
+                })
+            }
+            Databases::Mysql { server_url, .. } => {
+                let mut conn = sqlx::AnyConnection::connect(&format!("{server_url}/"))
+                    .await
+                    .map_err(DatabaseError::from)?;
+                // `name` is [a-z0-9_] only; identifiers cannot be bound.
+                for statement in [
+                    format!("DROP DATABASE IF EXISTS `{name}`"),
+                    format!("CREATE DATABASE `{name}`"),
+                ] {
+                    sqlx::query(sqlx::AssertSqlSafe(statement))
+                        .execute(&mut conn)
+                        .await
+                        .map_err(DatabaseError::from)?;
+                }
+                let _ = conn.close().await;
+                Ok(CellDatabase {
+                    url: format!("{server_url}/{name}"),
+                    file: None,
+                })
+            }
+        }
+    }
+
+    /// Stops a local server; removes temp files.
+    pub async fn stop(self) {
+        match self {
+            Databases::Sqlite { dir } => drop(dir),
+            Databases::Mysql { local, .. } => {
+                if let Some(local) = local {
+                    local.stop().await;
+                }
+            }
+        }
+    }
+
+    /// `sqlite`, `mariadb-local (mysql://root@127.0.0.1:PORT)`, ...
+    pub fn describe(&self) -> String {
+        match self {
+            Databases::Sqlite { dir } => format!("sqlite (files in {})", dir.path().display()),
+            Databases::Mysql {
+                server_url,
+                local: Some(_),
+            } => format!("mariadb-local ({server_url})"),
+            Databases::Mysql {
+                server_url,
+                local: None,
+            } => server_url.clone(),
+        }
+    }
+}
+
+impl CellDatabase {
+    /// Reads the messages table directly (when the app cannot answer, e.g. deadlocked).
+    pub async fn message_counts(&self) -> Result<MessageCounts, DatabaseError> {
+        let mut conn = sqlx::AnyConnection::connect(&self.url)
+            .await
+            .map_err(DatabaseError::from)?;
+        let (rows, distinct_ids): (i64, i64) =
+            sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT id) FROM messages")
+                .fetch_one(&mut conn)
+                .await
+                .map_err(DatabaseError::from)?;
+        let _ = conn.close().await;
+        Ok(MessageCounts {
+            rows: rows as u64,
+            distinct_ids: distinct_ids as u64,
+        })
+    }
+}

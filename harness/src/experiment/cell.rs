@@ -1,0 +1,305 @@
+//! One cell, start to end: a fresh database, target-app started with the cell's flags, the
+//! load with the server's pool sampled at 4 Hz (and stopped early on a confirmed deadlock
+//! when asked), the mode-2 integrity check, the app stopped, the verdict and the rules.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::{expect, integrity};
+use crate::app::{AppExit, ManagedApp};
+use crate::database::Databases;
+use crate::driver::{self, Sinks};
+use crate::load::{LoadPlan, LoadSettings, Target, TaskSpec};
+use crate::metrics::Live;
+use crate::progress::{Progress, ProgressMode};
+use crate::report::LoadReport;
+use crate::report::hlog::HlogWriter;
+use crate::report::scenario::{CellReport, Integrity, Peaks};
+use crate::sampler::Sampler;
+use crate::scenario::params::{PARAMS, ParamValue, Section};
+use crate::scenario::{Cell, Scenario, TargetSpec, render};
+use crate::verdict::{self, PoolSample};
+
+/// What every cell of a scenario run shares.
+#[derive(Debug)]
+pub(super) struct Context<'a> {
+    pub(super) scenario: &'a Scenario,
+    pub(super) databases: Option<&'a Databases>,
+    pub(super) binary: Option<&'a Path>,
+    /// The results folder.
+    pub(super) dir: &'a Path,
+    /// Cancelled by Ctrl-C.
+    pub(super) stop: &'a CancellationToken,
+    pub(super) progress: ProgressMode,
+}
+
+/// target-app flags for a cell: every app parameter, defaults included.
+pub fn app_flags(cell: &Cell) -> Vec<String> {
+    PARAMS
+        .iter()
+        .filter(|p| p.section == Section::App)
+        .filter_map(|p| Some(p.flag(cell.get(p.name)?)))
+        .flatten()
+        .collect()
+}
+
+/// The cell's load plan against `base_url`.
+pub fn plan(scenario: &Scenario, cell: &Cell, base_url: &str) -> Result<LoadPlan, String> {
+    let target = Target::parse(base_url).map_err(|e| e.to_string())?;
+    let mut tasks = Vec::new();
+    for t in &scenario.tasks {
+        let headers = t
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), render(v, cell)))
+            .collect();
+        let body = Bytes::from(render(&t.body, cell));
+        let mut task = TaskSpec::new(&t.method, &render(&t.path, cell), headers, body, t.weight)
+            .map_err(|e| e.to_string())?;
+        if let Some(name) = &t.name {
+            task.name = render(name, cell);
+        }
+        tasks.push(task);
+    }
+    let int = |name: &str| match cell.get(name) {
+        Some(ParamValue::Int(n)) => Some(*n),
+        _ => None,
+    };
+    let float = |name: &str| match cell.get(name) {
+        Some(ParamValue::Float(x)) => Some(*x),
+        Some(ParamValue::Int(n)) => Some(*n as f64),
+        _ => None,
+    };
+    let text = |name: &str| cell.get(name).map(ToString::to_string);
+    let settings = LoadSettings {
+        users: int("users").map(|n| n as u32),
+        spawn_rate: float("spawn_rate"),
+        wait: text("wait"),
+        rate: float("rate"),
+        max_in_flight: int("max_in_flight").map_or(1000, |n| n as u32),
+        duration: text("duration"),
+        requests: int("requests").map(|n| n as u64),
+        timeout: text("timeout").unwrap_or_else(|| "60s".to_owned()),
+        stall_window: format!("{}ms", scenario.stall.window.as_millis()),
+        workers: None,
+        seed: None,
+    };
+    settings.into_plan(target, tasks).map_err(|e| e.to_string())
+}
+
+/// A cell's report before it has results.
+fn blank(cell: &Cell, flags: Vec<String>) -> CellReport {
+    CellReport {
+        index: cell.index,
+        label: cell.label(),
+        slug: cell.slug(),
+        varying: cell.varying.clone(),
+        params: cell.values.clone(),
+        app_flags: flags,
+        judgement: None,
+        stopped_on_deadlock: false,
+        load: None,
+        pool_samples: Vec::new(),
+        peaks: Peaks::default(),
+        integrity: None,
+        rules: Vec::new(),
+        app_exit: None,
+        error: None,
+        files: Vec::new(),
+    }
+}
+
+/// A cell that could not run.
+fn failed(cell: &Cell, scenario: &Scenario, flags: Vec<String>, error: String) -> CellReport {
+    let rules = expect::evaluate(scenario, cell, Err(&error));
+    CellReport {
+        rules,
+        error: Some(error),
+        ..blank(cell, flags)
+    }
+}
+
+/// Runs one cell.
+pub(super) async fn run(ctx: &Context<'_>, cell: &Cell) -> CellReport {
+    let scenario = ctx.scenario;
+    let flags = match scenario.target {
+        TargetSpec::Managed { .. } => app_flags(cell),
+        TargetSpec::External { .. } => Vec::new(),
+    };
+    let cells_dir = ctx.dir.join("cells");
+    let log_name = format!("cells/{}.target-app.log", cell.slug());
+    let hlog_name = format!("cells/{}.hlog", cell.slug());
+    let _ = std::fs::create_dir_all(&cells_dir);
+
+    // The target: a fresh database and app, or the external URL.
+    let (base_url, app, db) = match (&scenario.target, ctx.databases, ctx.binary) {
+        (TargetSpec::External { url }, _, _) => (url.clone(), None, None),
+        (TargetSpec::Managed { .. }, Some(databases), Some(binary)) => {
+            let db = match databases.for_cell(&scenario.name, cell.index).await {
+                Ok(db) => db,
+                Err(e) => return failed(cell, scenario, flags, e.to_string()),
+            };
+            let mut all = flags.clone();
+            all.extend(["--database-url".to_owned(), db.url.clone()]);
+            match ManagedApp::start(binary, &all, &ctx.dir.join(&log_name)).await {
+                Ok(app) => (app.base_url.clone(), Some(app), Some(db)),
+                Err(e) => return failed(cell, scenario, flags, e.to_string()),
+            }
+        }
+        (TargetSpec::Managed { .. }, _, _) => {
+            return failed(
+                cell,
+                scenario,
+                flags,
+                "a managed target needs target-app and a database".to_owned(),
+            );
+        }
+    };
+    let plan = match plan(scenario, cell, &base_url) {
+        Ok(plan) => plan,
+        Err(e) => {
+            if let Some(app) = app {
+                app.stop().await;
+            }
+            return failed(cell, scenario, flags, format!("load: {e}"));
+        }
+    };
+
+    let (report, samples, stopped) = match drive(ctx, cell, &plan, &base_url, &hlog_name).await {
+        Ok(driven) => driven,
+        Err(e) => {
+            if let Some(app) = app {
+                app.stop().await;
+            }
+            return failed(cell, scenario, flags, e);
+        }
+    };
+    let integrity = match integrity::counted(&report) {
+        Some((created, unanswered)) => Some(check_integrity(&base_url, created, unanswered).await),
+        None => None,
+    };
+    let app_exit: Option<AppExit> = match app {
+        Some(app) => Some(app.stop().await),
+        None => None,
+    };
+    let integrity = match (integrity, &db) {
+        // The app could not answer (its pool was stuck): read the table now that it is gone.
+        (Some(Err((created, unanswered))), Some(db)) => {
+            Some(match integrity::from_database(db).await {
+                Ok(counts) => integrity::judge("database", counts, created, unanswered),
+                Err(e) => unchecked(
+                    created,
+                    unanswered,
+                    format!("cannot read the messages table: {e}"),
+                ),
+            })
+        }
+        (Some(Err((created, unanswered))), None) => Some(unchecked(
+            created,
+            unanswered,
+            "the target did not answer /mode2/messages/stats".to_owned(),
+        )),
+        (Some(Ok(i)), _) => Some(i),
+        (None, _) => None,
+    };
+
+    let judgement = verdict::judge(&report, &samples, &scenario.thresholds);
+    let rules = expect::evaluate(scenario, cell, Ok((&report, &judgement)));
+    let mut files = vec![hlog_name];
+    if app_exit.is_some() {
+        files.push(log_name);
+    }
+    CellReport {
+        peaks: Peaks::of(&samples),
+        judgement: Some(judgement),
+        stopped_on_deadlock: stopped,
+        load: Some(report),
+        pool_samples: samples,
+        integrity,
+        rules,
+        app_exit,
+        files,
+        ..blank(cell, flags)
+    }
+}
+
+fn unchecked(created: u64, unanswered: u64, message: String) -> Integrity {
+    Integrity {
+        source: "none".to_owned(),
+        rows: 0,
+        distinct_ids: 0,
+        created,
+        unanswered,
+        passed: false,
+        message,
+    }
+}
+
+/// Asks the endpoint; `Err` carries the counts for a direct read later.
+async fn check_integrity(
+    base_url: &str,
+    created: u64,
+    unanswered: u64,
+) -> Result<Integrity, (u64, u64)> {
+    match integrity::from_endpoint(base_url).await {
+        Some(counts) => Ok(integrity::judge("endpoint", counts, created, unanswered)),
+        None => Err((created, unanswered)),
+    }
+}
+
+/// The load with the sampler beside it; stops early on a confirmed deadlock when the
+/// scenario asks. Returns the report, the samples and whether it stopped early.
+async fn drive(
+    ctx: &Context<'_>,
+    cell: &Cell,
+    plan: &LoadPlan,
+    base_url: &str,
+    hlog_name: &str,
+) -> Result<(LoadReport, Vec<PoolSample>, bool), String> {
+    let scenario = ctx.scenario;
+    let cell_stop = ctx.stop.child_token();
+    let sampler = Sampler::start(base_url.to_owned(), Instant::now());
+    let latest = sampler.latest();
+    let stopped = Arc::new(AtomicBool::new(false));
+    let label = format!(
+        "[{}/{}] {} ",
+        cell.index,
+        scenario.cells.len(),
+        cell.label()
+    );
+    let mut progress = Progress::new(ctx.progress, plan.duration).with_label(label);
+    let stop_on_deadlock = scenario.stall.stop_on_deadlock;
+    let mut live = |l: &Live| {
+        progress.update(l);
+        let saturated = latest
+            .lock()
+            .expect("sample lock")
+            .is_some_and(|s| s.saturated());
+        if stop_on_deadlock && l.stalled_for.is_some() && saturated && !cell_stop.is_cancelled() {
+            stopped.store(true, Ordering::SeqCst);
+            cell_stop.cancel();
+        }
+    };
+    let hlog = HlogWriter::create(&ctx.dir.join(hlog_name)).ok();
+    let run = driver::run(
+        plan,
+        Sinks {
+            live: &mut live,
+            hlog,
+        },
+        cell_stop.clone(),
+    )
+    .await;
+    progress.finish();
+    let samples = sampler.finish().await;
+    let run = run.map_err(|e| e.to_string())?;
+    let mut report = LoadReport::new(plan, &run);
+    // Stopping on a deadlock is the cell's own decision, not an interruption of the run.
+    report.interrupted = ctx.stop.is_cancelled();
+    Ok((report, samples, stopped.load(Ordering::SeqCst)))
+}

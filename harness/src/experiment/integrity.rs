@@ -1,0 +1,138 @@
+//! The mode-2 data check: after a cell that inserted messages, the rows, their distinct ids
+//! and the 201 responses the load counted must agree. An insert whose answer never arrived may
+//! or may not have committed, so the rows must lie between the 201s and the 201s plus those.
+
+use std::time::Duration;
+
+use crate::database::{CellDatabase, MessageCounts};
+use crate::fetch;
+use crate::report::LoadReport;
+use crate::report::scenario::Integrity;
+
+/// Whether a task inserts messages.
+pub(super) fn inserts(method: &str, path: &str) -> bool {
+    method == "POST" && path.split('?').next() == Some("/mode2/messages")
+}
+
+/// 201s and unanswered inserts over the tasks that insert.
+pub(super) fn counted(report: &LoadReport) -> Option<(u64, u64)> {
+    let tasks: Vec<_> = report
+        .tasks
+        .iter()
+        .filter(|t| inserts(&t.method, &t.path))
+        .collect();
+    if tasks.is_empty() {
+        return None;
+    }
+    let created = tasks
+        .iter()
+        .map(|t| t.status_codes.get("201").copied().unwrap_or_default())
+        .sum();
+    let unanswered = tasks
+        .iter()
+        .flat_map(|t| {
+            ["timeout", "connect", "other", "aborted"]
+                .map(|k| t.outcomes.get(k).copied().unwrap_or_default())
+        })
+        .sum();
+    Some((created, unanswered))
+}
+
+/// Asks the app (`/mode2/messages/stats`), which a stuck pool cannot answer.
+pub(super) async fn from_endpoint(base_url: &str) -> Option<MessageCounts> {
+    let doc = fetch::get_json(base_url, "/mode2/messages/stats", Duration::from_secs(3))
+        .await
+        .ok()?;
+    Some(MessageCounts {
+        rows: doc["rows"].as_u64()?,
+        distinct_ids: doc["distinct_ids"].as_u64()?,
+    })
+}
+
+/// Reads the table directly, once the app is gone.
+pub(super) async fn from_database(db: &CellDatabase) -> Result<MessageCounts, String> {
+    db.message_counts().await.map_err(|e| e.to_string())
+}
+
+/// Judges the counts.
+pub(super) fn judge(
+    source: &str,
+    counts: MessageCounts,
+    created: u64,
+    unanswered: u64,
+) -> Integrity {
+    let MessageCounts { rows, distinct_ids } = counts;
+    let mut problems = Vec::new();
+    if distinct_ids != rows {
+        problems.push(format!(
+            "{rows} rows but {distinct_ids} distinct ids: an id was reused"
+        ));
+    }
+    if rows < created {
+        problems.push(format!(
+            "{created} inserts answered 201 but only {rows} rows: inserts were lost"
+        ));
+    }
+    if rows > created + unanswered {
+        problems.push(format!(
+            "{rows} rows for {created} answered and {unanswered} unanswered inserts: phantom rows"
+        ));
+    }
+    let passed = problems.is_empty();
+    let message = if passed {
+        format!(
+            "{rows} rows, {distinct_ids} distinct ids, {created} answered 201 ({unanswered} unanswered)"
+        )
+    } else {
+        problems.join("; ")
+    };
+    Integrity {
+        source: source.to_owned(),
+        rows,
+        distinct_ids,
+        created,
+        unanswered,
+        passed,
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(rows: u64, distinct_ids: u64) -> MessageCounts {
+        MessageCounts { rows, distinct_ids }
+    }
+
+    #[test]
+    fn rows_must_cover_every_201_and_nothing_unexplained() {
+        assert!(judge("endpoint", counts(100, 100), 100, 0).passed);
+        assert!(
+            judge("endpoint", counts(103, 103), 100, 5).passed,
+            "up to 5 unanswered inserts may have landed"
+        );
+        assert!(
+            judge("endpoint", counts(99, 99), 100, 5)
+                .message
+                .contains("inserts were lost")
+        );
+        assert!(
+            judge("endpoint", counts(106, 106), 100, 5)
+                .message
+                .contains("phantom rows")
+        );
+        assert!(
+            judge("database", counts(100, 98), 100, 0)
+                .message
+                .contains("an id was reused")
+        );
+    }
+
+    #[test]
+    fn only_posts_to_the_messages_route_insert() {
+        assert!(inserts("POST", "/mode2/messages"));
+        assert!(!inserts("GET", "/mode2/messages/stats"));
+        assert!(!inserts("POST", "/mode1/async"));
+    }
+}

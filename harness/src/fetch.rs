@@ -1,0 +1,83 @@
+//! A plain `GET` for the harness's own questions to the target (`/health`, `/debug/pool`,
+//! `/mode2/messages/stats`): one connection per call, a bounded wait, the whole body back.
+//! Not on any measured path.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Empty};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use crate::load::Target;
+
+/// Why a GET failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("GET {url}: {reason}")]
+pub struct FetchError {
+    pub url: String,
+    pub reason: String,
+}
+
+/// `GET base_url + path`, waiting at most `timeout` for the status and body.
+pub async fn get(
+    base_url: &str,
+    path: &str,
+    timeout: Duration,
+) -> Result<(u16, Bytes), FetchError> {
+    let url = format!("{}{path}", base_url.trim_end_matches('/'));
+    let fail = |reason: String| FetchError {
+        url: url.clone(),
+        reason,
+    };
+    let target = Target::parse(&url).map_err(|e| fail(e.to_string()))?;
+    let work = async {
+        let addr = target.resolve().await.map_err(|e| e.to_string())?;
+        let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(connection);
+        let request = Request::get(&target.path)
+            .header(hyper::header::HOST, &target.authority)
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| e.to_string())?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok::<_, String>((status, body))
+    };
+    match tokio::time::timeout(timeout, work).await {
+        Ok(result) => result.map_err(fail),
+        Err(_) => Err(fail(format!("no answer within {timeout:?}"))),
+    }
+}
+
+/// `GET` and parse the body as JSON, requiring a 200.
+pub async fn get_json(
+    base_url: &str,
+    path: &str,
+    timeout: Duration,
+) -> Result<serde_json::Value, FetchError> {
+    let (status, body) = get(base_url, path, timeout).await?;
+    let url = format!("{base_url}{path}");
+    if status != 200 {
+        return Err(FetchError {
+            url,
+            reason: format!("status {status}"),
+        });
+    }
+    serde_json::from_slice(&body).map_err(|e| FetchError {
+        url,
+        reason: format!("not JSON: {e}"),
+    })
+}

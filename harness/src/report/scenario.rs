@@ -1,0 +1,146 @@
+//! The report of a `poolstorm run` of one scenario (`report.json`, schema
+//! `poolstorm.run/v1`): the resolved scenario, and per cell its parameters, verdict, load
+//! report, pool samples, integrity check and rule results. Rewritten after every cell.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use super::LoadReport;
+use crate::app::AppExit;
+use crate::scenario::params::ParamValue;
+use crate::verdict::{Judgement, PoolSample, Verdict};
+
+/// Identifies the JSON layout.
+pub const SCHEMA: &str = "poolstorm.run/v1";
+
+/// What was run, enough to run it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioInfo {
+    pub name: String,
+    pub description: String,
+    pub file: String,
+    /// The scenario file's text as it was read.
+    pub source: String,
+    pub target: String,
+    pub backend: String,
+    pub database: String,
+    pub quick: bool,
+    /// `--set` overrides, as given.
+    pub set: Vec<String>,
+}
+
+/// The highest values the server's pool samples reached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Peaks {
+    pub pool_max: u64,
+    pub pool_in_use: u64,
+    pub pool_waiting: u64,
+    pub blocking_threads: u64,
+    pub blocking_busy: u64,
+    pub blocking_queued: u64,
+    pub teardown_pending: u64,
+}
+
+impl Peaks {
+    pub fn of(samples: &[PoolSample]) -> Self {
+        samples.iter().fold(Self::default(), |p, s| Self {
+            pool_max: p.pool_max.max(s.pool_max),
+            pool_in_use: p.pool_in_use.max(s.pool_in_use),
+            pool_waiting: p.pool_waiting.max(s.pool_waiting),
+            blocking_threads: p.blocking_threads.max(s.blocking_threads),
+            blocking_busy: p.blocking_busy.max(s.blocking_busy),
+            blocking_queued: p.blocking_queued.max(s.blocking_queued),
+            teardown_pending: p.teardown_pending.max(s.teardown_pending),
+        })
+    }
+}
+
+/// Mode 2: every 201 is one row with its own id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Integrity {
+    /// `endpoint` (`/mode2/messages/stats`) or `database` (read directly when the app was stuck).
+    pub source: String,
+    pub rows: u64,
+    pub distinct_ids: u64,
+    /// 201 responses counted by the load.
+    pub created: u64,
+    /// Inserts whose answer never arrived (timeouts, connection errors, aborted): each may or
+    /// may not have committed.
+    pub unanswered: u64,
+    pub passed: bool,
+    pub message: String,
+}
+
+/// One expectation checked on one cell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleResult {
+    pub rule: String,
+    pub passed: bool,
+    /// What was found (and, when it failed, what was expected).
+    pub details: String,
+}
+
+/// One cell's results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellReport {
+    pub index: usize,
+    pub label: String,
+    pub slug: String,
+    /// The values that make this cell different, in declared order.
+    pub varying: IndexMap<String, ParamValue>,
+    /// Every parameter's effective value.
+    pub params: BTreeMap<String, ParamValue>,
+    /// target-app's command line (managed targets).
+    pub app_flags: Vec<String>,
+    /// `None` when the cell could not run.
+    pub judgement: Option<Judgement>,
+    pub stopped_on_deadlock: bool,
+    pub load: Option<LoadReport>,
+    pub pool_samples: Vec<PoolSample>,
+    pub peaks: Peaks,
+    pub integrity: Option<Integrity>,
+    pub rules: Vec<RuleResult>,
+    pub app_exit: Option<AppExit>,
+    /// Why the cell could not run.
+    pub error: Option<String>,
+    /// The interval log and target-app's log, relative to the results folder.
+    pub files: Vec<String>,
+}
+
+impl CellReport {
+    pub fn verdict(&self) -> Option<Verdict> {
+        self.judgement.as_ref().map(|j| j.verdict)
+    }
+
+    /// It ran, its integrity check (if any) held, and every rule that applies passed.
+    pub fn passed(&self) -> bool {
+        self.error.is_none()
+            && self.integrity.as_ref().is_none_or(|i| i.passed)
+            && self.rules.iter().all(|r| r.passed)
+    }
+}
+
+/// The whole run of a scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioReport {
+    pub schema: String,
+    pub scenario: ScenarioInfo,
+    pub started_at: String,
+    /// Every cell ran.
+    pub complete: bool,
+    pub interrupted: bool,
+    /// Complete, and every cell passed.
+    pub passed: bool,
+    pub cells: Vec<CellReport>,
+}
+
+impl ScenarioReport {
+    /// Reads a `report.json`.
+    pub fn read(path: &Path) -> std::io::Result<Self> {
+        let file = std::fs::File::open(path)?;
+        serde_json::from_reader(std::io::BufReader::new(file)).map_err(std::io::Error::other)
+    }
+}

@@ -1,0 +1,231 @@
+use std::path::Path;
+
+use super::*;
+
+fn parse_with(text: &str, overrides: &Overrides) -> Result<Scenario, ScenarioError> {
+    parse(Path::new("t.toml"), text, overrides)
+}
+
+fn parse_text(text: &str) -> Result<Scenario, ScenarioError> {
+    parse_with(text, &Overrides::default())
+}
+
+const BASE: &str = r#"
+name = "t"
+[app]
+threads = 8
+[load]
+users = 4
+duration = "5s"
+[[tasks]]
+path = "/mode1/{route}"
+[vars]
+route = "dependency"
+"#;
+
+#[test]
+fn cells_then_matrix_expand_in_declared_order_first_axis_slowest() {
+    let text = format!(
+        "{BASE}\n[[cells]]\nroute = \"dependency\"\n[[cells]]\nroute = \"async\"\n[matrix]\npool_max = [2, 4]\nteardown = [\"shared\", \"separate\"]\n"
+    );
+    let s = parse_text(&text).unwrap();
+    let labels: Vec<String> = s.cells.iter().map(Cell::label).collect();
+    assert_eq!(
+        labels,
+        [
+            "route=dependency,pool_max=2,teardown=shared",
+            "route=dependency,pool_max=2,teardown=separate",
+            "route=dependency,pool_max=4,teardown=shared",
+            "route=dependency,pool_max=4,teardown=separate",
+            "route=async,pool_max=2,teardown=shared",
+            "route=async,pool_max=2,teardown=separate",
+            "route=async,pool_max=4,teardown=shared",
+            "route=async,pool_max=4,teardown=separate",
+        ]
+    );
+    assert_eq!(s.cells[5].index, 6);
+    assert_eq!(
+        s.cells[5].slug(),
+        "06-route-async_pool_max-2_teardown-separate"
+    );
+    assert_eq!(s.cells[0].get("threads"), Some(&ParamValue::Int(8)));
+    assert_eq!(
+        s.cells[0].get("hold_ms"),
+        Some(&ParamValue::Int(1000)),
+        "target-app's default"
+    );
+    assert_eq!(render("/mode1/{route}", &s.cells[4]), "/mode1/async");
+}
+
+#[test]
+fn errors_point_at_file_line_and_column_with_the_allowed_values() {
+    let e = parse_text(&BASE.replace("threads = 8", "threads = 8\ncolour = 3")).unwrap_err();
+    assert_eq!(e.location, "t.toml:5:1");
+    assert!(
+        e.message
+            .contains("unknown parameter `colour`; allowed: threads, pool_max"),
+        "{}",
+        e.message
+    );
+    let e = parse_text(&format!(
+        "{BASE}\n[matrix]\nteardown = [\"shared\", \"later\"]\n"
+    ))
+    .unwrap_err();
+    assert_eq!(e.location, "t.toml:14:23", "the value's opening quote");
+    assert!(
+        e.message.contains("one of shared, separate, inline"),
+        "{}",
+        e.message
+    );
+    let e = parse_text(&BASE.replace("[load]", "[load]\nthreads = 2")).unwrap_err();
+    assert!(
+        e.message
+            .contains("unknown parameter `threads`; allowed: users"),
+        "app flags belong in [app]: {}",
+        e.message
+    );
+    let e = parse_text(&BASE.replace("name = \"t\"", "name = \"t\"\nbogus = 1")).unwrap_err();
+    assert!(e.location.starts_with("t.toml:3:"), "{e}");
+    assert!(e.message.contains("unknown field `bogus`"), "{}", e.message);
+}
+
+#[test]
+fn rules_reject_unknown_names_at_their_column() {
+    let text = format!(
+        "{BASE}\n[[expect]]\nwhen = \"pool_max >= treads * (cm - 1) + 1\"\nverdict = \"healthy\"\n"
+    );
+    let e = parse_text(&text).unwrap_err();
+    assert_eq!(e.location, "t.toml:14:21", "where `treads` starts");
+    assert!(e.message.contains("unknown name `treads`"), "{}", e.message);
+    let text = format!("{BASE}\n[[expect]]\nverdict = \"stuck\"\n");
+    assert!(
+        parse_text(&text)
+            .unwrap_err()
+            .message
+            .contains("unknown verdict `stuck`")
+    );
+    let text = format!("{BASE}\n[[expect]]\nwhen = \"true\"\n");
+    assert!(
+        parse_text(&text)
+            .unwrap_err()
+            .message
+            .contains("needs something to check")
+    );
+}
+
+#[test]
+fn rules_see_parameters_vars_and_derived_names() {
+    let text = format!(
+        "{BASE}\n[matrix]\npool_max = [16, 17]\n[[expect]]\nwhen = 'pool_max >= threads * (cm - 1) + 1 && route == \"dependency\" && engine == \"sqlite\"'\nverdict = [\"healthy\", \"degraded\"]\n"
+    );
+    let s = parse_text(&text.replace("threads = 8", "threads = 16")).unwrap();
+    let rule = &s.rules[0];
+    let holds: Vec<bool> = s
+        .cells
+        .iter()
+        .map(|c| {
+            rule.when
+                .as_ref()
+                .unwrap()
+                .holds(&|n| s.lookup(c, n))
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        holds,
+        [false, true],
+        "table ids: cm = 2, so 16 x 1 + 1 = 17"
+    );
+    assert_eq!(rule.verdicts, [Verdict::Healthy, Verdict::Degraded]);
+}
+
+#[test]
+fn set_overrides_every_cell_and_collapses_its_axis() {
+    let text = format!("{BASE}\n[matrix]\npool_max = [2, 4]\n");
+    let overrides = Overrides {
+        set: vec![
+            ("pool_max".into(), "9".into()),
+            ("users".into(), "7".into()),
+        ],
+        ..Overrides::default()
+    };
+    let s = parse_with(&text, &overrides).unwrap();
+    assert!(
+        s.cells
+            .iter()
+            .all(|c| c.get("pool_max") == Some(&ParamValue::Int(9)) && c.varying.is_empty())
+    );
+    assert_eq!(s.cells[0].get("users"), Some(&ParamValue::Int(7)));
+    let bad = Overrides {
+        set: vec![("pool_mx".into(), "9".into())],
+        ..Overrides::default()
+    };
+    let e = parse_with(&text, &bad).unwrap_err();
+    assert_eq!(e.location, "--set pool_mx=9");
+    assert!(e.message.contains("unknown parameter `pool_mx`"));
+}
+
+#[test]
+fn quick_values_apply_only_with_quick() {
+    let text = format!("{BASE}\n[quick]\nduration = \"2s\"\n");
+    assert_eq!(
+        parse_text(&text).unwrap().cells[0].get("duration"),
+        Some(&ParamValue::Text("5s".into()))
+    );
+    let quick = Overrides {
+        quick: true,
+        ..Overrides::default()
+    };
+    assert_eq!(
+        parse_with(&text, &quick).unwrap().cells[0].get("duration"),
+        Some(&ParamValue::Text("2s".into()))
+    );
+}
+
+#[test]
+fn external_targets_take_no_app_flags_and_templates_need_known_names() {
+    let text = BASE.replace(
+        "name = \"t\"",
+        "name = \"t\"\n[target]\nkind = \"external\"\nurl = \"http://127.0.0.1:9/\"",
+    );
+    assert!(
+        parse_text(&text)
+            .unwrap_err()
+            .message
+            .contains("is a target-app flag")
+    );
+    let e = parse_text(&BASE.replace("/mode1/{route}", "/mode1/{rout}")).unwrap_err();
+    assert!(
+        e.message.contains("`{rout}` names no parameter or var"),
+        "{}",
+        e.message
+    );
+    assert_eq!(
+        placeholders(r#"{"title": "{route}"}"#),
+        ["route"],
+        "JSON braces are not placeholders"
+    );
+}
+
+#[test]
+fn database_backends_parse_and_unknown_ones_list_the_choices() {
+    let text = BASE.replace(
+        "name = \"t\"",
+        "name = \"t\"\n[database]\nbackend = \"oracle\"",
+    );
+    let e = parse_text(&text).unwrap_err();
+    assert!(
+        e.message
+            .contains("use sqlite, mariadb-local, container, or url with a mysql://"),
+        "{}",
+        e.message
+    );
+    let text = BASE.replace(
+        "name = \"t\"",
+        "name = \"t\"\n[database]\nbackend = \"url\"\nurl = \"mysql://root@127.0.0.1:3306\"",
+    );
+    assert_eq!(
+        parse_text(&text).unwrap().backend,
+        Backend::Url("mysql://root@127.0.0.1:3306".into())
+    );
+}

@@ -1,0 +1,410 @@
+//! `poolstorm run` and `validate` end to end: the shipped scenarios parse, the harness's idea
+//! of target-app's defaults matches target-app's own, and tiny scenarios run for real (the
+//! binary, target-app children, SQLite and MariaDB) with their verdicts and files checked.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use harness::report::scenario::ScenarioReport;
+use harness::scenario::{self, Overrides, params};
+use harness::verdict::Verdict;
+use tokio::process::Command;
+
+use crate::support::binary;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// target-app as cargo built it for this workspace, beside poolstorm.
+fn target_app() -> PathBuf {
+    let path = Path::new(binary()).with_file_name("target-app");
+    assert!(
+        path.is_file(),
+        "{} is missing: build the workspace (`cargo build --workspace`)",
+        path.display()
+    );
+    path
+}
+
+/// The MySQL server the tests use (`make test` starts one).
+fn mysql_url() -> String {
+    std::env::var("POOLSTORM_MYSQL_URL").expect(
+        "this test needs a MySQL/MariaDB server: run `make test` or set POOLSTORM_MYSQL_URL=mysql://USER:PASS@IP:PORT",
+    )
+}
+
+#[test]
+fn every_shipped_scenario_parses_in_full_and_quick_form() {
+    let mut found = 0;
+    for entry in std::fs::read_dir(repo().join("scenarios")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            found += 1;
+            for quick in [false, true] {
+                let s = scenario::load(
+                    &path,
+                    &Overrides {
+                        quick,
+                        ..Overrides::default()
+                    },
+                )
+                .unwrap_or_else(|e| panic!("{e}"));
+                assert!(
+                    !s.cells.is_empty() && !s.rules.is_empty(),
+                    "{}",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert_eq!(
+        found, 5,
+        "mode1-threadpool, mode1-sweep, mode2-sequence, mode2-sweep, blackbox"
+    );
+}
+
+#[tokio::test]
+async fn parameter_defaults_are_target_apps_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    let app = harness::app::ManagedApp::start(&target_app(), &[], &log)
+        .await
+        .unwrap();
+    let doc = harness::fetch::get_json(&app.base_url, "/debug/pool", Duration::from_secs(5))
+        .await
+        .unwrap();
+    app.stop().await;
+    let config = &doc["config"];
+    for p in params::PARAMS
+        .iter()
+        .filter(|p| p.section == params::Section::App)
+    {
+        let ours = p.default_value().unwrap().to_string();
+        let theirs = match p.name {
+            "acquire_timeout" => {
+                (config["acquire_timeout_ms"].as_u64().unwrap() / 1000).to_string()
+            }
+            name => match &config[name] {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            },
+        };
+        assert_eq!(ours, theirs, "default of {}", p.name);
+    }
+}
+
+/// A mode-1 cell that deadlocks, its fix, and a mode-2 cell that locks below the formula.
+const TINY: &str = r#"
+name = "tiny"
+description = "one deadlock, one fix, one pool lock"
+[app]
+threads = 4
+pool_max = 2
+acquire_timeout = "none"
+hold_ms = 100
+[load]
+users = 8
+duration = "4s"
+timeout = "20s"
+[vars]
+route = "mode1/dependency"
+[[tasks]]
+path = "/{route}"
+[[cells]]
+route = "mode1/dependency"
+[[cells]]
+route = "mode1/per-operation"
+[stall]
+window = "2s"
+stop_on_deadlock = true
+[[expect]]
+when = 'route == "mode1/dependency"'
+verdict = "deadlocked"
+[[expect]]
+when = 'route != "mode1/dependency"'
+verdict = "healthy"
+"#;
+
+const TINY_MODE2: &str = r#"
+name = "tiny2"
+[app]
+threads = 4
+pool_max = 4
+acquire_timeout = 30
+work_ms = 200
+[load]
+users = 4
+duration = "4s"
+[[tasks]]
+method = "POST"
+path = "/mode2/messages"
+json = { title = "t", contents = "c" }
+[matrix]
+pool_max = [4, 5]
+[stall]
+window = "2s"
+stop_on_deadlock = true
+[[expect]]
+when = "pool_max < threads * (cm - 1) + 1"
+verdict = "deadlocked"
+[[expect]]
+when = "pool_max >= threads * (cm - 1) + 1"
+verdict = "healthy"
+"#;
+
+async fn run(files: &[&Path], db: &str, out: &Path) -> std::process::Output {
+    Command::new(binary())
+        .arg("run")
+        .args(files)
+        .args(["--db", db, "--progress", "none", "--out"])
+        .arg(out)
+        .output()
+        .await
+        .unwrap()
+}
+
+fn latest_results(out: &Path, name: &str) -> PathBuf {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(out.join(name))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    dirs.pop().unwrap()
+}
+
+async fn tiny_scenarios_reach_their_verdicts_and_write_every_file(db: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let (one, two) = (dir.path().join("tiny.toml"), dir.path().join("tiny2.toml"));
+    std::fs::write(&one, TINY).unwrap();
+    std::fs::write(&two, TINY_MODE2).unwrap();
+    let out = dir.path().join("results");
+    let output = run(&[&one, &two], db, &out).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("DEADLOCKED"), "{stdout}");
+
+    let results = latest_results(&out, "tiny");
+    let report = ScenarioReport::read(&results.join("report.json")).unwrap();
+    assert!(report.passed && report.complete);
+    assert_eq!(
+        report.scenario.source, TINY,
+        "the scenario travels with its results"
+    );
+    let verdicts: Vec<_> = report.cells.iter().map(|c| c.verdict().unwrap()).collect();
+    assert_eq!(verdicts, [Verdict::Deadlocked, Verdict::Healthy]);
+    let stuck = &report.cells[0];
+    assert!(stuck.stopped_on_deadlock);
+    assert_eq!((stuck.peaks.pool_in_use, stuck.peaks.pool_max), (2, 2));
+    assert_eq!(
+        stuck.app_exit.map(|e| e.code),
+        Some(Some(1)),
+        "a stuck app exits 1"
+    );
+    assert!(
+        stuck
+            .judgement
+            .as_ref()
+            .unwrap()
+            .evidence
+            .contains("teardown is queued")
+    );
+    for file in ["report.json", "report.csv", "report.md", "junit.xml"] {
+        assert!(results.join(file).is_file(), "{file}");
+    }
+    for c in &report.cells {
+        for f in &c.files {
+            assert!(results.join(f).is_file(), "{f}");
+        }
+    }
+    let junit = std::fs::read_to_string(results.join("junit.xml")).unwrap();
+    assert!(junit.contains("tests=\"4\" failures=\"0\""), "{junit}");
+    let csv = std::fs::read_to_string(results.join("report.csv")).unwrap();
+    assert_eq!(
+        csv.lines().count(),
+        3,
+        "a header and one row per cell and task"
+    );
+    assert!(csv.lines().next().unwrap().contains("param_pool_max"));
+
+    let report = ScenarioReport::read(&latest_results(&out, "tiny2").join("report.json")).unwrap();
+    let verdicts: Vec<_> = report.cells.iter().map(|c| c.verdict().unwrap()).collect();
+    assert_eq!(
+        verdicts,
+        [Verdict::Deadlocked, Verdict::Healthy],
+        "Tn = 4: pool 4 locks, 5 does not"
+    );
+    for c in &report.cells {
+        let integrity = c.integrity.as_ref().expect("mode-2 cells are checked");
+        assert!(integrity.passed, "{}", integrity.message);
+    }
+    assert_eq!(
+        report.cells[0].integrity.as_ref().unwrap().source,
+        "database",
+        "a locked app cannot answer"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiny_scenarios_run_on_sqlite() {
+    tiny_scenarios_reach_their_verdicts_and_write_every_file("sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiny_scenarios_run_on_mariadb() {
+    tiny_scenarios_reach_their_verdicts_and_write_every_file(&mysql_url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_local_starts_and_removes_a_throwaway_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("one.toml");
+    let one_cell = TINY
+        .replace("[[cells]]\nroute = \"mode1/dependency\"\n", "")
+        .replace("duration = \"4s\"", "duration = \"1s\"");
+    std::fs::write(&file, one_cell).unwrap();
+    let output = run(&[&file], "mariadb-local", &dir.path().join("results")).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let report = ScenarioReport::read(
+        &latest_results(&dir.path().join("results"), "tiny").join("report.json"),
+    )
+    .unwrap();
+    assert!(
+        report
+            .scenario
+            .database
+            .starts_with("mariadb-local (mysql://root@127.0.0.1:"),
+        "{}",
+        report.scenario.database
+    );
+    let leftovers = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("poolstorm-mariadb-")
+        })
+        .count();
+    assert_eq!(leftovers, 0, "the throwaway datadir is removed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_expectation_exits_1_and_names_the_cell_and_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("wrong.toml");
+    let wrong = TINY
+        .replace("verdict = \"deadlocked\"", "verdict = \"healthy\"")
+        .replace("duration = \"4s\"", "duration = \"3s\"");
+    std::fs::write(
+        &file,
+        wrong.replace("[[cells]]\nroute = \"mode1/per-operation\"\n", ""),
+    )
+    .unwrap();
+    let output = run(&[&file], "sqlite", &dir.path().join("results")).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAILED:\n  - cell 1 (route=mode1/dependency)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("verdict deadlocked, expected healthy"),
+        "{stdout}"
+    );
+    let junit = std::fs::read_to_string(
+        latest_results(&dir.path().join("results"), "tiny").join("junit.xml"),
+    )
+    .unwrap();
+    assert!(junit.contains("failures=\"1\""), "{junit}");
+}
+
+#[tokio::test]
+async fn bad_scenarios_exit_2_with_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(
+        &file,
+        TINY.replace("hold_ms = 100", "hold_ms = 100\npool_size = 3"),
+    )
+    .unwrap();
+    for command in ["validate", "run"] {
+        let output = Command::new(binary())
+            .arg(command)
+            .arg(&file)
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "{}:9:1: unknown parameter `pool_size`",
+                file.display()
+            )),
+            "{stderr}"
+        );
+    }
+    let output = Command::new(binary())
+        .args(["validate", "--db", "oracle"])
+        .arg(&file)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("--db: unknown database backend `oracle`")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_keeps_the_cells_that_finished() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("long.toml");
+    std::fs::write(
+        &file,
+        TINY.replace("duration = \"4s\"", "duration = \"30s\"")
+            .replace("stop_on_deadlock = true", "stop_on_deadlock = true\n"),
+    )
+    .unwrap();
+    let out = dir.path().join("results");
+    let child = Command::new(binary())
+        .arg("run")
+        .arg(&file)
+        .args(["--db", "sqlite", "--progress", "none", "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Cell 1 deadlocks and stops after the 2 s stall window; cell 2 runs for 30 s.
+    let results = loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if let Ok(entries) = std::fs::read_dir(out.join("tiny")) {
+            let dir = entries.map(|e| e.unwrap().path()).next().unwrap();
+            if ScenarioReport::read(&dir.join("report.json")).is_ok_and(|r| r.cells.len() == 1) {
+                break dir;
+            }
+        }
+    };
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    crate::support::interrupt(&child).await;
+    let output = tokio::time::timeout(Duration::from_secs(15), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(130));
+    let report = ScenarioReport::read(&results.join("report.json")).unwrap();
+    assert!(report.interrupted && !report.complete && !report.passed);
+    assert_eq!(report.cells.len(), 2, "the interrupted cell is kept too");
+    assert_eq!(report.cells[0].verdict(), Some(Verdict::Deadlocked));
+    assert!(report.cells[1].load.as_ref().unwrap().interrupted);
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The CI scenario set in --quick form on one database backend:
+#   scripts/scenarios.sh sqlite                 # embedded, a temp file per cell
+#   scripts/scenarios.sh mysql://USER@IP:PORT   # a running server, a fresh database per cell
+#   scripts/scenarios.sh mariadb-local          # a throwaway server poolstorm starts itself
+# The managed scenarios run with --db; blackbox.toml runs against a target-app started here on
+# the same backend (a file for sqlite, database `blackbox` on a server). Results: results/.
+set -euo pipefail
+db=${1:?usage: scripts/scenarios.sh sqlite|mariadb-local|mysql://USER@IP:PORT}
+bin=${POOLSTORM_BIN:-target/release}
+out=${POOLSTORM_OUT:-results}
+
+status=0
+"$bin/poolstorm" run --quick --db "$db" --out "$out" --progress plain \
+  scenarios/mode1-threadpool.toml scenarios/mode1-sweep.toml \
+  scenarios/mode2-sequence.toml scenarios/mode2-sweep.toml || status=$?
+
+case "$db" in
+  sqlite) app_db=() ;;
+  mysql://*|mariadb://*) app_db=(--database-url "${db%/}/blackbox") ;;
+  *) echo "scenarios: blackbox.toml needs sqlite or a mysql:// URL, skipping it for $db" >&2; exit "$status" ;;
+esac
+log=$(mktemp)
+"$bin/target-app" "${app_db[@]}" --pool-max 10 --threads 40 >"$log" 2>"$log.err" &
+app=$!
+trap 'kill "$app" 2>/dev/null || true; wait "$app" 2>/dev/null || true; rm -f "$log" "$log.err"' EXIT
+for _ in $(seq 100); do grep -q listening "$log" && break; sleep 0.1; done
+url=$(sed 's/listening on //' "$log")
+"$bin/poolstorm" run --quick --out "$out" --progress plain --set "target.url=$url" scenarios/blackbox.toml || status=$?
+exit "$status"
