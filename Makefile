@@ -4,7 +4,7 @@ CARGO ?= cargo
 # Tests wait on sockets and sleeps far more than they compute.
 TEST_THREADS ?= 4
 
-.PHONY: help build release demo scenarios scenarios-mariadb test lint fmt clippy bench clean
+.PHONY: help build release demo scenarios scenarios-mariadb compose-up compose-run compose-down test lint fmt clippy bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -12,8 +12,8 @@ help: ## List the targets
 build: ## Build both programs (debug)
 	$(CARGO) build --workspace
 
-release:
-	$(CARGO) build --workspace --release
+release: ## Both programs, release build from the locked dependency set (as the Dockerfile builds them)
+	$(CARGO) build --release --locked --workspace
 
 demo: release ## Both deadlocks and their fixes on SQLite, ending with the comparison tables (needs only Rust)
 	target/release/poolstorm run --quick scenarios/mode1-threadpool.toml scenarios/mode2-sequence.toml
@@ -35,6 +35,19 @@ fmt:
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+COMPOSE ?= docker compose
+SCENARIO ?= scenarios/mode2-sweep.toml
+
+compose-up: ## MySQL 8.4 and target-app on :8080 in containers (needs Docker)
+	$(COMPOSE) up --build --detach --wait mysql target-app
+
+compose-run: ## Run SCENARIO in containers on MySQL (DB=mariadb: MariaDB 11; ARGS: more flags); results in ./results
+	mkdir -p results
+	SCENARIO=$(SCENARIO) POOLSTORM_ARGS='$(ARGS)' $(COMPOSE) $(if $(filter mariadb,$(DB)),--profile mariadb run --rm harness-mariadb,run --rm harness)
+
+compose-down: ## Stop and remove the containers
+	$(COMPOSE) --profile run --profile mariadb down --remove-orphans
 
 bench: ## poolstorm vs wrk vs oha on loopback (installs wrk and oha when missing)
 	python3 scripts/bench.py

@@ -2,12 +2,14 @@
 //! backend (a SQLite file, a throwaway local MariaDB, a container, or a MySQL URL), and direct
 //! reads of the messages table for the mode-2 integrity check.
 
+mod container;
 mod mariadb_local;
 
 use std::path::PathBuf;
 
 use sqlx::Connection as _;
 
+pub use container::{ContainerServer, MYSQL_TAG, engine_address, engine_answers};
 pub use mariadb_local::LocalServer;
 
 use crate::scenario::Backend;
@@ -41,8 +43,15 @@ pub enum Databases {
     /// Each cell gets a new database on this server (`mysql://...` without a database).
     Mysql {
         server_url: String,
-        local: Option<Box<LocalServer>>,
+        owned: Option<Server>,
     },
+}
+
+/// A server poolstorm started and must stop.
+#[derive(Debug)]
+pub enum Server {
+    Local(Box<LocalServer>),
+    Container(Box<ContainerServer>),
 }
 
 /// One cell's database.
@@ -73,24 +82,37 @@ impl Databases {
         sqlx::any::install_default_drivers();
         match backend {
             Backend::Sqlite => Ok(Databases::Sqlite {
-                dir: tempfile::Builder::new().prefix("poolstorm-sqlite-").tempdir().map_err(DatabaseError::from)?,
+                dir: tempfile::Builder::new()
+                    .prefix("poolstorm-sqlite-")
+                    .tempdir()
+                    .map_err(DatabaseError::from)?,
             }),
             Backend::MariadbLocal => {
                 let local = LocalServer::start().await?;
-                Ok(Databases::Mysql { server_url: local.url.clone(), local: Some(Box::new(local)) })
+                Ok(Databases::Mysql {
+                    server_url: local.url.clone(),
+                    owned: Some(Server::Local(Box::new(local))),
+                })
             }
-            Backend::Container => Err(DatabaseError::Setup(
-                "the container backend needs a Docker engine and is not available in this build yet; \
-                 use sqlite, mariadb-local or a mysql:// URL"
-                    .to_owned(),
-            )),
+            Backend::Container => {
+                let container = ContainerServer::start().await?;
+                Ok(Databases::Mysql {
+                    server_url: container.url.clone(),
+                    owned: Some(Server::Container(Box::new(container))),
+                })
+            }
             Backend::Url(url) => {
                 let server_url = server_of(url);
-                let conn = sqlx::AnyConnection::connect(&format!("{server_url}/")).await.map_err(|e| {
-                    DatabaseError::Setup(format!("cannot connect to {server_url}: {e}"))
-                })?;
+                let conn = sqlx::AnyConnection::connect(&format!("{server_url}/"))
+                    .await
+                    .map_err(|e| {
+                        DatabaseError::Setup(format!("cannot connect to {server_url}: {e}"))
+                    })?;
                 let _ = conn.close().await;
-                Ok(Databases::Mysql { server_url, local: None })
+                Ok(Databases::Mysql {
+                    server_url,
+                    owned: None,
+                })
             }
         }
     }
@@ -148,11 +170,15 @@ impl Databases {
     pub async fn stop(self) {
         match self {
             Databases::Sqlite { dir } => drop(dir),
-            Databases::Mysql { local, .. } => {
-                if let Some(local) = local {
-                    local.stop().await;
-                }
-            }
+            Databases::Mysql {
+                owned: Some(Server::Local(local)),
+                ..
+            } => local.stop().await,
+            Databases::Mysql {
+                owned: Some(Server::Container(container)),
+                ..
+            } => container.stop().await,
+            Databases::Mysql { owned: None, .. } => {}
         }
     }
 
@@ -162,11 +188,17 @@ impl Databases {
             Databases::Sqlite { dir } => format!("sqlite (files in {})", dir.path().display()),
             Databases::Mysql {
                 server_url,
-                local: Some(_),
+                owned: Some(Server::Local(_)),
             } => format!("mariadb-local ({server_url})"),
             Databases::Mysql {
                 server_url,
-                local: None,
+                owned: Some(Server::Container(_)),
+            } => {
+                format!("container mysql:{MYSQL_TAG} ({server_url})")
+            }
+            Databases::Mysql {
+                server_url,
+                owned: None,
             } => server_url.clone(),
         }
     }

@@ -306,25 +306,28 @@ impl Resolver<'_> {
             .iter()
             .find(|(k, _)| k == "target.url")
             .map(|(_, v)| v.clone());
-        let Some(t) = &raw.target else {
-            return Ok(match url_override {
-                Some(url) => TargetSpec::External { url },
-                None => TargetSpec::Managed { binary: None },
-            });
-        };
-        let t = t.get_ref();
-        let kind = t.kind.as_ref().map(|k| (k.get_ref().as_str(), k.span()));
+        let t = raw.target.as_ref().map(Spanned::get_ref);
+        let kind = t
+            .and_then(|t| t.kind.as_ref())
+            .map(|k| (k.get_ref().as_str(), k.span()));
         match kind {
             None | Some(("managed", _)) => {
-                if let Some(url) = &t.url {
+                if let Some(url) = url_override {
+                    return Err(ScenarioError {
+                        location: format!("--set target.url={url}"),
+                        message: "target.url is for scenarios with [target] kind = \"external\"; this one manages target-app".to_owned(),
+                    });
+                }
+                if let Some(url) = t.and_then(|t| t.url.as_ref()) {
                     return self.error(url.span(), "target.url is for kind = \"external\"");
                 }
                 Ok(TargetSpec::Managed {
-                    binary: t.binary.as_ref().map(PathBuf::from),
+                    binary: t.and_then(|t| t.binary.as_ref()).map(PathBuf::from),
                 })
             }
             Some(("external", span)) => {
-                let url = match (url_override, &t.url) {
+                let written = t.and_then(|t| t.url.as_ref());
+                let url = match (url_override, written) {
                     (Some(url), _) => url,
                     (None, Some(url)) => url.get_ref().clone(),
                     (None, None) => {
@@ -332,10 +335,8 @@ impl Resolver<'_> {
                     }
                 };
                 crate::load::Target::parse(&url).map_err(|e| {
-                    self.at.error(
-                        t.url.as_ref().map(Spanned::span),
-                        format!("target.url: {e}"),
-                    )
+                    self.at
+                        .error(written.map(Spanned::span), format!("target.url: {e}"))
                 })?;
                 Ok(TargetSpec::External { url })
             }

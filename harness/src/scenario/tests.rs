@@ -229,3 +229,30 @@ fn database_backends_parse_and_unknown_ones_list_the_choices() {
         Backend::Url("mysql://root@127.0.0.1:3306".into())
     );
 }
+
+#[test]
+fn target_url_overrides_only_external_targets() {
+    let set = Overrides {
+        set: vec![("target.url".into(), "http://127.0.0.1:1/".into())],
+        ..Overrides::default()
+    };
+    let e = parse_with(BASE, &set).unwrap_err();
+    assert!(
+        e.message.contains("this one manages target-app"),
+        "{}",
+        e.message
+    );
+    let external = BASE
+        .replace(
+            "name = \"t\"",
+            "name = \"t\"\n[target]\nkind = \"external\"\nurl = \"http://127.0.0.1:9/\"",
+        )
+        .replace("[app]\nthreads = 8\n", "");
+    let s = parse_with(&external, &set).unwrap();
+    assert_eq!(
+        s.target,
+        TargetSpec::External {
+            url: "http://127.0.0.1:1/".into()
+        }
+    );
+}

@@ -4,6 +4,7 @@
 mod support;
 
 mod cli;
+mod containers;
 mod files;
 mod outcomes;
 mod pacing;

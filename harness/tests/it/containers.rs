@@ -1,0 +1,442 @@
+//! The container paths, which no Docker engine here can run: `docker-compose config` must
+//! accept docker-compose.yml, and every command, flag, scenario, make target, script, image
+//! tag and binary that docker-compose.yml, the Dockerfile and the CI workflow name must exist
+//! in this repository, so they cannot drift from the code. The `container` backend runs for
+//! real when an engine answers, and otherwise must fail at once saying what to use instead.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use clap::CommandFactory as _;
+use harness::cli::Cli;
+use yaml_rust2::{Yaml, YamlLoader};
+
+use crate::support::binary;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+fn read(name: &str) -> String {
+    std::fs::read_to_string(repo().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// A script or Dockerfile without its comment lines.
+fn code(name: &str) -> String {
+    read(name)
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn yaml(name: &str) -> Yaml {
+    YamlLoader::load_from_str(&read(name))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+        .remove(0)
+}
+
+/// Every string in a YAML document.
+fn strings(doc: &Yaml, out: &mut Vec<String>) {
+    match doc {
+        Yaml::String(s) => out.push(s.clone()),
+        Yaml::Array(items) => items.iter().for_each(|i| strings(i, out)),
+        Yaml::Hash(map) => map.iter().for_each(|(k, v)| {
+            strings(k, out);
+            strings(v, out);
+        }),
+        _ => {}
+    }
+}
+
+/// Words of command lines: shell strings split on blanks, quotes dropped.
+fn words(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .map(|w| w.trim_matches(['"', '\'', ';']).to_owned())
+        .collect()
+}
+
+/// Checks `poolstorm SUB --flag...` and `target-app --flag...` in a list of words.
+fn check_invocations(words: &[String], source: &str, target_app_help: &str) {
+    let cli = Cli::command();
+    for (i, word) in words.iter().enumerate() {
+        let program = word.rsplit('/').next().unwrap();
+        let flags_after = |from: usize| {
+            words[from..]
+                .iter()
+                .take_while(|w| {
+                    !w.contains("poolstorm")
+                        && !w.contains("target-app")
+                        && *w != "&&"
+                        && *w != "||"
+                })
+                .filter(|w| w.starts_with("--"))
+                .map(|w| w.split('=').next().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        if program == "poolstorm" {
+            let Some(sub) = words.get(i + 1).filter(|w| !w.starts_with('-')) else {
+                continue;
+            };
+            let command = cli
+                .find_subcommand(sub)
+                .unwrap_or_else(|| panic!("{source}: `poolstorm {sub}`: no such subcommand"));
+            let longs: BTreeSet<String> = command
+                .get_arguments()
+                .filter_map(|a| a.get_long())
+                .map(|l| format!("--{l}"))
+                .collect();
+            for flag in flags_after(i + 2) {
+                assert!(
+                    longs.contains(&flag),
+                    "{source}: `poolstorm {sub} {flag}`: no such flag"
+                );
+            }
+        } else if program == "target-app" {
+            for flag in flags_after(i + 1) {
+                assert!(
+                    target_app_help.contains(&flag),
+                    "{source}: `target-app {flag}`: no such flag"
+                );
+            }
+        }
+    }
+}
+
+fn scenario_paths(text: &str) -> Vec<String> {
+    text.split(|c: char| c.is_whitespace() || "\"':,=[]$(){}-".contains(c) && c != '-')
+        .filter_map(|w| {
+            w.find("scenarios/")
+                .map(|at| w[at..].trim_end_matches(['"', '\'', '}']).to_owned())
+        })
+        .filter(|w| w.ends_with(".toml"))
+        .collect()
+}
+
+fn target_app_help() -> String {
+    let exe = Path::new(binary()).with_file_name("target-app");
+    let out = Command::new(&exe)
+        .arg("--help")
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", exe.display()));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn make_targets() -> BTreeSet<String> {
+    read("Makefile")
+        .lines()
+        .filter_map(|l| l.split_once(':').map(|(t, _)| t))
+        .filter(|t| !t.is_empty() && t.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn docker_compose_accepts_the_compose_file() {
+    let out = Command::new("docker-compose")
+        .args(["-f", "docker-compose.yml", "config", "--quiet"])
+        .current_dir(repo())
+        .output()
+        .expect(
+            "docker-compose is needed to check docker-compose.yml: apt-get install docker-compose",
+        );
+    assert!(
+        out.status.success(),
+        "docker-compose config: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let services = Command::new("docker-compose")
+        .args([
+            "-f",
+            "docker-compose.yml",
+            "--profile",
+            "run",
+            "--profile",
+            "mariadb",
+            "config",
+            "--services",
+        ])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    let services: BTreeSet<String> = String::from_utf8_lossy(&services.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let expected = [
+        "harness",
+        "harness-mariadb",
+        "mariadb",
+        "mysql",
+        "target-app",
+    ];
+    assert_eq!(
+        services,
+        expected.iter().map(|s| (*s).to_owned()).collect(),
+        "services"
+    );
+}
+
+#[test]
+fn compose_file_dockerfile_and_workflow_name_only_what_exists() {
+    let help = target_app_help();
+    let targets = make_targets();
+
+    // docker-compose.yml: commands, flags, scenarios, the services the Makefile runs, image tags.
+    let compose = yaml("docker-compose.yml");
+    let mut texts = Vec::new();
+    strings(&compose, &mut texts);
+    let compose_words: Vec<String> = texts.iter().flat_map(|t| words(t)).collect();
+    check_invocations(&compose_words, "docker-compose.yml", &help);
+    let services = &compose["services"];
+    for name in [
+        "mysql",
+        "target-app",
+        "harness",
+        "harness-mariadb",
+        "mariadb",
+    ] {
+        assert!(
+            !services[name].is_badvalue(),
+            "docker-compose.yml has no service {name}"
+        );
+    }
+    for service in ["harness", "harness-mariadb"] {
+        let entry = services[service]["entrypoint"]
+            .as_vec()
+            .expect("harness entrypoint");
+        let script = entry.last().unwrap().as_str().unwrap();
+        check_invocations(
+            &words(script),
+            &format!("docker-compose.yml {service}"),
+            &help,
+        );
+        let scenario = services[service]["environment"]["SCENARIO"]
+            .as_str()
+            .unwrap();
+        let default = scenario
+            .trim_start_matches("${SCENARIO:-")
+            .trim_end_matches('}');
+        assert!(
+            repo().join(default).is_file(),
+            "{service}: default scenario {default} is missing"
+        );
+    }
+    assert_eq!(
+        services["mysql"]["image"].as_str(),
+        Some(format!("mysql:{}", harness::database::MYSQL_TAG).as_str())
+    );
+    assert_eq!(services["mariadb"]["image"].as_str(), Some("mariadb:11"));
+    for path in scenario_paths(&read("docker-compose.yml"))
+        .into_iter()
+        .chain(scenario_paths(&read("Makefile")))
+    {
+        assert!(repo().join(&path).is_file(), "{path} is named but missing");
+    }
+    let makefile = read("Makefile");
+    for service in ["harness", "harness-mariadb", "mysql", "target-app"] {
+        assert!(
+            makefile.contains(service),
+            "the Makefile should run compose service {service}"
+        );
+    }
+
+    // The workflow: make targets, scripts, scenarios, the MySQL image, the upload and summary.
+    let workflow = yaml(".github/workflows/scenarios.yml");
+    let job = &workflow["jobs"]["scenarios"];
+    assert_eq!(
+        job["services"]["mysql"]["image"].as_str(),
+        Some(format!("mysql:{}", harness::database::MYSQL_TAG).as_str())
+    );
+    let runs: Vec<String> = job["steps"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["run"].as_str().map(str::to_owned))
+        .collect();
+    let uses: Vec<&str> = job["steps"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["uses"].as_str())
+        .collect();
+    assert!(
+        uses.iter()
+            .any(|u| u.starts_with("actions/upload-artifact")),
+        "results are uploaded"
+    );
+    assert!(
+        runs.iter()
+            .any(|r| r.contains("GITHUB_STEP_SUMMARY") && r.contains("report.md")),
+        "report.md goes to the summary"
+    );
+    for run in &runs {
+        let ws = words(run);
+        check_invocations(&ws, "scenarios.yml", &help);
+        for (i, w) in ws.iter().enumerate() {
+            if w == "make" {
+                let target = &ws[i + 1];
+                assert!(
+                    targets.contains(target),
+                    "scenarios.yml: `make {target}`: no such target"
+                );
+            }
+            if w.starts_with("scripts/") {
+                assert!(repo().join(w).is_file(), "scenarios.yml: {w} is missing");
+            }
+        }
+    }
+    let scenarios_sh = code("scripts/scenarios.sh");
+    check_invocations(
+        &words(&scenarios_sh.replace("\"$bin/", "")),
+        "scripts/scenarios.sh",
+        &help,
+    );
+    for path in scenario_paths(&scenarios_sh) {
+        assert!(
+            repo().join(&path).is_file(),
+            "scripts/scenarios.sh names {path}, which is missing"
+        );
+    }
+}
+
+/// The binaries the workspace declares, and where the Makefile's build puts them.
+fn workspace_binaries() -> BTreeSet<String> {
+    ["harness/Cargo.toml", "target-app/Cargo.toml"]
+        .iter()
+        .flat_map(|f| {
+            let manifest: toml::Table = read(f).parse().unwrap();
+            manifest["bin"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b["name"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn the_dockerfile_builds_the_binaries_the_makefile_builds() {
+    let dockerfile = code("Dockerfile");
+    let makefile = code("Makefile");
+    let build_flags = |text: &str, prefix: &str| -> BTreeSet<String> {
+        let line = text
+            .lines()
+            .find(|l| l.contains(prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}` line"));
+        line.split_whitespace()
+            .filter(|w| w.starts_with("--"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let docker = build_flags(&dockerfile, "cargo build");
+    let make = build_flags(&makefile, "$(CARGO) build --release");
+    assert_eq!(
+        docker, make,
+        "the Dockerfile and `make release` build with the same flags"
+    );
+    assert!(docker.contains("--locked") && docker.contains("--release"));
+
+    let binaries = workspace_binaries();
+    assert_eq!(
+        binaries,
+        ["poolstorm", "target-app"]
+            .map(str::to_owned)
+            .into_iter()
+            .collect()
+    );
+    let installed: BTreeSet<String> = dockerfile
+        .lines()
+        .filter(|l| l.contains("install") || l.contains("COPY --from=build"))
+        .flat_map(|l| {
+            l.split_whitespace()
+                .filter_map(|w| w.rsplit('/').next().map(str::to_owned))
+        })
+        .filter(|w| binaries.contains(w))
+        .collect();
+    assert_eq!(
+        installed, binaries,
+        "the image ships every binary the workspace builds"
+    );
+    for b in &binaries {
+        assert!(
+            makefile.contains(&format!("target/release/{b}"))
+                || read("scripts/scenarios.sh").contains(&format!("/{b}\"")),
+            "the Makefile or scripts run target/release/{b}"
+        );
+    }
+    assert!(
+        dockerfile.contains("ENV POOLSTORM_TARGET_APP=/usr/local/bin/target-app"),
+        "poolstorm finds target-app"
+    );
+    assert!(
+        dockerfile.contains("USER poolstorm"),
+        "the image runs as a non-root user"
+    );
+    assert!(
+        dockerfile.contains("COPY scenarios"),
+        "the scenarios ship with the image"
+    );
+    let ignore = read(".dockerignore");
+    assert!(ignore.lines().any(|l| l == "target/") && ignore.lines().any(|l| l == "results/"));
+}
+
+/// The `container` backend: a real run when a Docker engine answers; otherwise an immediate
+/// error that names the backends that do work here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_container_backend_runs_with_an_engine_and_says_what_to_use_without_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    std::fs::write(
+        &file,
+        "name = \"c\"\n[app]\nthreads = 2\npool_max = 2\nhold_ms = 0\n[load]\nusers = 2\nduration = \"1s\"\n\
+         [[tasks]]\npath = \"/mode1/async\"\n[[expect]]\nverdict = \"healthy\"\n",
+    )
+    .unwrap();
+    let with_engine = harness::database::engine_answers(&harness::database::engine_address()).await;
+    let run = |docker_host: Option<&str>| {
+        let mut cmd = tokio::process::Command::new(binary());
+        cmd.arg("run")
+            .arg(&file)
+            .args(["--db", "container", "--progress", "none", "--out"])
+            .arg(dir.path().join("r"));
+        if let Some(host) = docker_host {
+            cmd.env("DOCKER_HOST", host);
+        }
+        cmd.output()
+    };
+    if with_engine {
+        let out = run(None).await.unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let started = std::time::Instant::now();
+    let nowhere = format!("unix://{}", dir.path().join("no-docker.sock").display());
+    let out = run(Some(&nowhere)).await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "fails at once"
+    );
+    for alternative in [
+        "needs a Docker engine",
+        "--db sqlite",
+        "--db mariadb-local",
+        "--db mysql://",
+    ] {
+        assert!(
+            stderr.contains(alternative),
+            "missing `{alternative}` in: {stderr}"
+        );
+    }
+}
