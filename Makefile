@@ -4,7 +4,7 @@ CARGO ?= cargo
 # Tests wait on sockets and sleeps far more than they compute.
 TEST_THREADS ?= 4
 
-.PHONY: help build release demo scenarios scenarios-mariadb compose-up compose-run compose-down test lint fmt clippy bench clean
+.PHONY: help build release profile-build demo scenarios scenarios-mariadb compose-up compose-run compose-down test lint fmt clippy bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -18,11 +18,16 @@ release: ## Both programs, release build from the locked dependency set (as the 
 demo: release ## Both deadlocks and their fixes on SQLite, ending with the comparison tables (needs only Rust)
 	target/release/poolstorm run --quick scenarios/mode1-threadpool.toml scenarios/mode2-sequence.toml
 
-scenarios: release ## The CI scenario set, --quick, on DB (default sqlite; or mariadb-local, or a mysql:// URL)
-	scripts/scenarios.sh $(or $(DB),sqlite)
+# Which build `make scenarios` uses: release (default), or debug (what `make test` already built).
+PROFILE ?= release
+profile-build:
+	$(CARGO) build --locked --workspace $(if $(filter release,$(PROFILE)),--release)
 
-scenarios-mariadb: release ## The CI scenario set on a throwaway MariaDB (or POOLSTORM_MYSQL_URL)
-	scripts/with-mariadb.sh sh -c 'scripts/scenarios.sh "$$POOLSTORM_MYSQL_URL"'
+scenarios: profile-build ## The CI scenario set, --quick, on DB (default sqlite; or mariadb-local, or a mysql:// URL)
+	POOLSTORM_BIN=target/$(PROFILE) scripts/scenarios.sh $(or $(DB),sqlite)
+
+scenarios-mariadb: profile-build ## The CI scenario set on a throwaway MariaDB (or POOLSTORM_MYSQL_URL)
+	POOLSTORM_BIN=target/$(PROFILE) scripts/with-mariadb.sh sh -c 'scripts/scenarios.sh "$$POOLSTORM_MYSQL_URL"'
 
 test: ## Run every test; MySQL tests get a throwaway MariaDB (or POOLSTORM_MYSQL_URL)
 	$(CARGO) build --workspace --tests

@@ -27,6 +27,8 @@ pub enum Command {
     Run(RunArgs),
     /// Check scenario files without running them.
     Validate(ValidateArgs),
+    /// Show a `poolstorm run` result again: the comparison table, or (--html) report.html.
+    Report(ReportArgs),
     /// Flood an HTTP URL (black box) and report latency, outcomes, throughput and stalls.
     Load(Box<LoadArgs>),
     /// Serve the programmable stub used by tests and `make bench` (/ok, /delay?ms=, /status?code=,
@@ -196,9 +198,13 @@ pub struct LoadArgs {
     #[arg(long = "fail-if", value_name = "CONDITION", help_heading = "Output")]
     pub fail_if: Vec<String>,
 
-    /// Live progress on stderr.
+    /// Live progress on stderr (on a terminal `auto` shows the dashboard).
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto, help_heading = "Output")]
     pub progress: ProgressMode,
+
+    /// No live dashboard on a terminal: progress lines instead.
+    #[arg(long, help_heading = "Output")]
+    pub no_tui: bool,
 }
 
 const LOAD_HELP: &str = "\
@@ -253,9 +259,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR", default_value = "results")]
     pub out: PathBuf,
 
-    /// Live progress on stderr.
+    /// Live progress on stderr (on a terminal `auto` shows the dashboard).
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
     pub progress: ProgressMode,
+
+    /// No live dashboard on a terminal: progress lines instead.
+    #[arg(long)]
+    pub no_tui: bool,
 }
 
 /// `poolstorm validate`.
@@ -263,6 +273,22 @@ pub struct RunArgs {
 pub struct ValidateArgs {
     #[command(flatten)]
     pub scenarios: ScenarioArgs,
+}
+
+/// `poolstorm report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A run's `report.json` (results/<scenario>/<timestamp>/report.json).
+    #[arg(value_name = "REPORT_JSON")]
+    pub file: PathBuf,
+
+    /// Write the self-contained HTML report (default: report.html beside the JSON).
+    #[arg(long)]
+    pub html: bool,
+
+    /// Where --html writes.
+    #[arg(long, value_name = "FILE", requires = "html")]
+    pub out: Option<PathBuf>,
 }
 
 /// `poolstorm stub`.

@@ -9,6 +9,7 @@
 pub mod app;
 pub mod cli;
 pub mod commands;
+pub mod dashboard;
 pub mod database;
 pub mod driver;
 pub mod duration;
@@ -18,6 +19,7 @@ pub mod fetch;
 pub mod gate;
 pub mod load;
 pub mod metrics;
+pub mod monitor;
 pub mod progress;
 pub mod report;
 pub mod sampler;
@@ -32,7 +34,7 @@ use commands::{Exit, UsageError};
 pub fn run(cli: &Cli) -> u8 {
     let threads = match &cli.command {
         Command::Stub(args) => args.threads.max(1),
-        Command::Load(_) | Command::Run(_) | Command::Validate(_) => 2,
+        Command::Load(_) | Command::Run(_) | Command::Validate(_) | Command::Report(_) => 2,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
@@ -50,6 +52,7 @@ pub fn run(cli: &Cli) -> u8 {
             Command::Load(args) => commands::load::execute(args).await,
             Command::Run(args) => commands::scenarios::run(args).await,
             Command::Validate(args) => commands::scenarios::validate(args),
+            Command::Report(args) => commands::scenarios::report(args),
             Command::Stub(args) => commands::stub::execute(args).await,
         }
     });

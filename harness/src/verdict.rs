@@ -164,6 +164,79 @@ pub struct Judgement {
     pub sample: Option<PoolSample>,
 }
 
+/// Fewest completions before the live view calls errors a trend.
+const LIVE_MIN_COMPLETED: u64 = 20;
+
+/// The verdict the run so far points to, for the live view: the same definitions as
+/// [`judge`], applied to the counts so far and the latest server sample.
+pub fn provisional(
+    live: &crate::metrics::Live,
+    sample: Option<&PoolSample>,
+    t: &Thresholds,
+) -> Judgement {
+    use crate::metrics::Kind;
+    let elapsed = live.elapsed.as_secs_f64();
+    if let Some(quiet) = live.stalled_for {
+        let onset = elapsed - quiet.as_secs_f64();
+        let quiet_words = format!(
+            "no completions for {:.1} s with {} requests in flight",
+            quiet.as_secs_f64(),
+            live.in_flight
+        );
+        match sample {
+            Some(s) if s.saturated() => {
+                return Judgement {
+                    verdict: Verdict::Deadlocked,
+                    onset_s: Some(onset),
+                    evidence: format!("{}; {quiet_words}", s.describe()),
+                    sample: Some(*s),
+                };
+            }
+            None => {
+                return Judgement {
+                    verdict: Verdict::Deadlocked,
+                    onset_s: Some(onset),
+                    evidence: format!("{quiet_words} (client-side stall only)"),
+                    sample: None,
+                };
+            }
+            Some(_) => {}
+        }
+    }
+    let completed = live.completed() - live.count(Kind::Aborted);
+    let ok = live.count(Kind::Ok);
+    let pool_timeouts = live.count(Kind::PoolTimeout);
+    let ratio = |n: u64| {
+        if completed == 0 {
+            0.0
+        } else {
+            n as f64 / completed as f64
+        }
+    };
+    let verdict = if completed < LIVE_MIN_COMPLETED && live.stalled_for.is_none() {
+        Verdict::Healthy
+    } else if ratio(pool_timeouts) >= t.starved_min_pool_timeout_ratio {
+        Verdict::Starved
+    } else if live.stalled_for.is_some() || ratio(completed - ok) > t.healthy_max_error_ratio {
+        Verdict::Degraded
+    } else {
+        Verdict::Healthy
+    };
+    let evidence = format!(
+        "{} of {} completed requests ok, {} pool timeouts; {:.0} req/s now",
+        count(ok),
+        count(completed),
+        count(pool_timeouts),
+        live.recent_rps
+    );
+    Judgement {
+        verdict,
+        onset_s: (verdict != Verdict::Healthy).then_some(elapsed),
+        evidence,
+        sample: sample.copied(),
+    }
+}
+
 /// Judges one cell.
 pub fn judge(report: &LoadReport, samples: &[PoolSample], t: &Thresholds) -> Judgement {
     for stall in &report.stalls {

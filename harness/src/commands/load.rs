@@ -14,9 +14,10 @@ use crate::driver::{self, Sinks};
 use crate::expr::Expr;
 use crate::gate;
 use crate::load::{LoadPlan, LoadSettings, Target, TaskSpec, task};
-use crate::progress::Progress;
+use crate::monitor;
 use crate::report::hlog::HlogWriter;
 use crate::report::{LoadReport, csv, json, text};
+use crate::verdict::{self, Thresholds};
 
 fn tasks(args: &LoadArgs, target: &Target) -> Result<Vec<TaskSpec>, UsageError> {
     let mut global = Vec::new();
@@ -145,18 +146,25 @@ pub async fn execute(args: &LoadArgs) -> anyhow::Result<Exit> {
 
     let stop = CancellationToken::new();
     cancel_on_signal(&stop);
-    let mut progress = Progress::new(args.progress, plan.duration);
-    let mut live = |l: &crate::metrics::Live| progress.update(l);
+    let mut monitor = monitor::choose(args.progress, args.no_tui);
+    let thresholds = Thresholds::default();
+    monitor.start(&plan.target.url, plan.duration, thresholds);
+    let mut live = |l: &crate::metrics::Live| monitor.update(l, None);
     let sinks = Sinks {
         live: &mut live,
         hlog: outputs.hlog.take(),
     };
-    let run = driver::run(&plan, sinks, stop)
-        .await
-        .map_err(|e| UsageError::new("URL", e.to_string()))?;
-    progress.finish();
+    let run = match driver::run(&plan, sinks, stop).await {
+        Ok(run) => run,
+        Err(e) => {
+            monitor.finish();
+            return Err(UsageError::new("URL", e.to_string()).into());
+        }
+    };
 
     let mut report = LoadReport::new(&plan, &run);
+    monitor.verdict(&verdict::judge(&report, &[], &thresholds));
+    monitor.finish();
     report.checks = gate::check(&report, &conditions)?;
     if let Some(file) = outputs.json.take() {
         json::write(&report, file)?;

@@ -2,9 +2,11 @@
 //! errors at once, exit 2), then run one after another.
 
 use super::{Exit, UsageError, load::cancel_on_signal};
-use crate::cli::{RunArgs, ScenarioArgs, ValidateArgs};
+use crate::cli::{ReportArgs, RunArgs, ScenarioArgs, ValidateArgs};
 use crate::experiment::{self, RunError, RunOptions};
-use crate::report::comparison;
+use crate::monitor;
+use crate::report::scenario::ScenarioReport;
+use crate::report::{comparison, html};
 use crate::scenario::{self, Backend, Overrides, Scenario};
 
 fn overrides(args: &ScenarioArgs) -> Result<Overrides, UsageError> {
@@ -70,27 +72,44 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     cancel_on_signal(&stop);
     let options = RunOptions {
         out: args.out.clone(),
-        progress: args.progress,
         set: args.scenarios.set.clone(),
         quick: args.scenarios.quick,
     };
+    let mut monitor = monitor::choose(args.progress, args.no_tui);
     let mut failed = false;
+    let mut held_back = String::new();
     for scenario in &scenarios {
         if stop.is_cancelled() {
             break;
         }
-        match experiment::run_scenario(scenario, &options, &stop).await {
+        match experiment::run_scenario(scenario, &options, &stop, monitor.as_mut()).await {
             Ok((report, dir)) => {
-                print!("{}", comparison::terminal(&report));
-                println!("  results: {}\n", dir.display());
+                let table = format!(
+                    "{}  results: {}\n\n",
+                    comparison::terminal(&report),
+                    dir.display()
+                );
+                if monitor.owns_screen() {
+                    held_back.push_str(&table);
+                } else {
+                    print!("{table}");
+                }
                 failed |= !report.passed;
             }
-            Err(RunError::Setup(message)) => {
-                return Err(UsageError::new(&scenario.path.display().to_string(), message).into());
+            Err(e) => {
+                monitor.finish();
+                print!("{held_back}");
+                return Err(match e {
+                    RunError::Setup(message) => {
+                        UsageError::new(&scenario.path.display().to_string(), message).into()
+                    }
+                    e => e.into(),
+                });
             }
-            Err(e) => return Err(e.into()),
         }
     }
+    monitor.finish();
+    print!("{held_back}");
     Ok(if stop.is_cancelled() {
         Exit::Interrupted
     } else if failed {
@@ -98,4 +117,23 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     } else {
         Exit::Done
     })
+}
+
+/// Runs `poolstorm report`.
+pub fn report(args: &ReportArgs) -> anyhow::Result<Exit> {
+    let file = args.file.display().to_string();
+    let report =
+        ScenarioReport::read(&args.file).map_err(|e| UsageError::new(&file, e.to_string()))?;
+    if !args.html {
+        print!("{}", comparison::terminal(&report));
+        return Ok(Exit::Done);
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| args.file.with_file_name("report.html"));
+    std::fs::write(&out, html::render(&report))
+        .map_err(|e| UsageError::new("--out", format!("{}: {e}", out.display())))?;
+    println!("{}", out.display());
+    Ok(Exit::Done)
 }

@@ -16,7 +16,7 @@ use crate::database::Databases;
 use crate::driver::{self, Sinks};
 use crate::load::{LoadPlan, LoadSettings, Target, TaskSpec};
 use crate::metrics::Live;
-use crate::progress::{Progress, ProgressMode};
+use crate::monitor::Monitor;
 use crate::report::LoadReport;
 use crate::report::hlog::HlogWriter;
 use crate::report::scenario::{CellReport, Integrity, Peaks};
@@ -35,7 +35,6 @@ pub(super) struct Context<'a> {
     pub(super) dir: &'a Path,
     /// Cancelled by Ctrl-C.
     pub(super) stop: &'a CancellationToken,
-    pub(super) progress: ProgressMode,
 }
 
 /// target-app flags for a cell: every app parameter, defaults included.
@@ -125,7 +124,7 @@ fn failed(cell: &Cell, scenario: &Scenario, flags: Vec<String>, error: String) -
 }
 
 /// Runs one cell.
-pub(super) async fn run(ctx: &Context<'_>, cell: &Cell) -> CellReport {
+pub(super) async fn run(ctx: &Context<'_>, cell: &Cell, monitor: &mut dyn Monitor) -> CellReport {
     let scenario = ctx.scenario;
     let flags = match scenario.target {
         TargetSpec::Managed { .. } => app_flags(cell),
@@ -170,15 +169,16 @@ pub(super) async fn run(ctx: &Context<'_>, cell: &Cell) -> CellReport {
         }
     };
 
-    let (report, samples, stopped) = match drive(ctx, cell, &plan, &base_url, &hlog_name).await {
-        Ok(driven) => driven,
-        Err(e) => {
-            if let Some(app) = app {
-                app.stop().await;
+    let (report, samples, stopped) =
+        match drive(ctx, cell, &plan, &base_url, &hlog_name, monitor).await {
+            Ok(driven) => driven,
+            Err(e) => {
+                if let Some(app) = app {
+                    app.stop().await;
+                }
+                return failed(cell, scenario, flags, e);
             }
-            return failed(cell, scenario, flags, e);
-        }
-    };
+        };
     let integrity = match integrity::counted(&report) {
         Some((created, unanswered)) => Some(check_integrity(&base_url, created, unanswered).await),
         None => None,
@@ -209,6 +209,7 @@ pub(super) async fn run(ctx: &Context<'_>, cell: &Cell) -> CellReport {
     };
 
     let judgement = verdict::judge(&report, &samples, &scenario.thresholds);
+    monitor.verdict(&judgement);
     let rules = expect::evaluate(scenario, cell, Ok((&report, &judgement)));
     let mut files = vec![hlog_name];
     if app_exit.is_some() {
@@ -260,26 +261,26 @@ async fn drive(
     plan: &LoadPlan,
     base_url: &str,
     hlog_name: &str,
+    monitor: &mut dyn Monitor,
 ) -> Result<(LoadReport, Vec<PoolSample>, bool), String> {
     let scenario = ctx.scenario;
     let cell_stop = ctx.stop.child_token();
     let sampler = Sampler::start(base_url.to_owned(), Instant::now());
     let latest = sampler.latest();
     let stopped = Arc::new(AtomicBool::new(false));
-    let label = format!(
-        "[{}/{}] {} ",
+    let title = format!(
+        "{} [{}/{}] {}",
+        scenario.name,
         cell.index,
         scenario.cells.len(),
         cell.label()
     );
-    let mut progress = Progress::new(ctx.progress, plan.duration).with_label(label);
+    monitor.start(&title, plan.duration, scenario.thresholds);
     let stop_on_deadlock = scenario.stall.stop_on_deadlock;
     let mut live = |l: &Live| {
-        progress.update(l);
-        let saturated = latest
-            .lock()
-            .expect("sample lock")
-            .is_some_and(|s| s.saturated());
+        let sample = *latest.lock().expect("sample lock");
+        monitor.update(l, sample.as_ref());
+        let saturated = sample.is_some_and(|s| s.saturated());
         if stop_on_deadlock && l.stalled_for.is_some() && saturated && !cell_stop.is_cancelled() {
             stopped.store(true, Ordering::SeqCst);
             cell_stop.cancel();
@@ -295,7 +296,6 @@ async fn drive(
         cell_stop.clone(),
     )
     .await;
-    progress.finish();
     let samples = sampler.finish().await;
     let run = run.map_err(|e| e.to_string())?;
     let mut report = LoadReport::new(plan, &run);

@@ -15,9 +15,9 @@ pub use cell::{app_flags, plan};
 
 use crate::app;
 use crate::database::Databases;
-use crate::progress::ProgressMode;
+use crate::monitor::Monitor;
 use crate::report::scenario::{SCHEMA, ScenarioInfo, ScenarioReport};
-use crate::report::{cells_csv, comparison, junit};
+use crate::report::{cells_csv, comparison, html, junit};
 use crate::scenario::{Scenario, TargetSpec};
 
 /// Why a scenario could not run at all (a cell that fails is reported, not an error).
@@ -37,7 +37,6 @@ pub enum RunError {
 pub struct RunOptions {
     /// Results go to `out/<scenario>/<timestamp>/`.
     pub out: PathBuf,
-    pub progress: ProgressMode,
     /// `--set` as given, for the report.
     pub set: Vec<String>,
     pub quick: bool,
@@ -87,6 +86,7 @@ pub fn write_results(report: &ScenarioReport, dir: &Path) -> Result<(), RunError
     write("report.csv", cells_csv::render(report))?;
     write("report.md", comparison::markdown(report))?;
     write("junit.xml", junit::render(report))?;
+    write("report.html", html::render(report))?;
     Ok(())
 }
 
@@ -95,6 +95,7 @@ pub async fn run_scenario(
     scenario: &Scenario,
     options: &RunOptions,
     stop: &CancellationToken,
+    monitor: &mut dyn Monitor,
 ) -> Result<(ScenarioReport, PathBuf), RunError> {
     let binary = match &scenario.target {
         TargetSpec::Managed { binary } => {
@@ -140,26 +141,27 @@ pub async fn run_scenario(
         passed: false,
         cells: Vec::new(),
     };
-    eprintln!(
-        "poolstorm: {} ({} cells) -> {}",
-        scenario.name,
-        scenario.cells.len(),
-        dir.display()
-    );
+    if !monitor.owns_screen() {
+        eprintln!(
+            "poolstorm: {} ({} cells) -> {}",
+            scenario.name,
+            scenario.cells.len(),
+            dir.display()
+        );
+    }
     let ctx = cell::Context {
         scenario,
         databases: databases.as_ref(),
         binary: binary.as_deref(),
         dir: &dir,
         stop,
-        progress: options.progress,
     };
     let mut outcome = Ok(());
     for cell in &scenario.cells {
         if stop.is_cancelled() {
             break;
         }
-        let result = cell::run(&ctx, cell).await;
+        let result = cell::run(&ctx, cell, monitor).await;
         report.cells.push(result);
         report.interrupted = stop.is_cancelled();
         if let Err(e) = write_results(&report, &dir) {

@@ -68,7 +68,14 @@ pub struct Live {
     /// When nothing has completed for at least the stall window with requests in flight:
     /// how long it has been quiet.
     pub stalled_for: Option<Duration>,
+    /// Completions by kind in each of the last [`RECENT_SECONDS`] whole seconds, oldest first.
+    pub recent: Vec<KindCounts>,
+    /// Latency of every request finished in the seconds closed so far (µs).
+    pub latency_us: Summary,
 }
+
+/// Seconds of history the live view keeps.
+pub const RECENT_SECONDS: usize = 60;
 
 impl Live {
     pub fn count(&self, kind: Kind) -> u64 {
@@ -117,6 +124,8 @@ pub struct Collector {
     hlog: Option<HlogWriter>,
     totals: Option<Vec<TaskTotals>>,
     latest_gauges: Vec<u64>,
+    /// Every finished second's latencies, merged, for the live view.
+    so_far: Latency,
 }
 
 impl Collector {
@@ -140,6 +149,7 @@ impl Collector {
             hlog,
             totals: None,
             latest_gauges: vec![0; workers],
+            so_far: Latency::new(highest),
         }
     }
 
@@ -230,6 +240,7 @@ impl Collector {
             hlog.interval(second, &overall, &self.names, &per_task)?;
         }
         self.second_latency.push(overall.summary());
+        self.so_far.add(&overall);
         self.next_second += 1;
         Ok(())
     }
@@ -274,6 +285,20 @@ impl Collector {
         if live.in_flight > 0 && quiet >= self.stall_window {
             live.stalled_for = Some(quiet);
         }
+        let per_second = TICKS_PER_SECOND as usize;
+        let whole = now_tick / per_second;
+        live.recent = (whole.saturating_sub(RECENT_SECONDS)..whole)
+            .map(|second| {
+                let mut counts = KindCounts::default();
+                for row in self.ticks.iter().skip(second * per_second).take(per_second) {
+                    for (a, b) in counts.iter_mut().zip(row.finished) {
+                        *a += b;
+                    }
+                }
+                counts
+            })
+            .collect();
+        live.latency_us = self.so_far.summary();
         live
     }
 

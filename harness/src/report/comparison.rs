@@ -7,7 +7,7 @@ use super::scenario::{CellReport, ScenarioReport};
 use super::text::{count, latency};
 
 /// Column headers.
-const HEADERS: [&str; 11] = [
+pub const HEADERS: [&str; 11] = [
     "#",
     "cell",
     "verdict",
@@ -21,7 +21,17 @@ const HEADERS: [&str; 11] = [
     "blocking busy (queued)",
 ];
 
-fn row(c: &CellReport) -> [String; 11] {
+/// A latency, or `-` when nothing finished.
+fn shown(count: u64, us: u64) -> String {
+    if count == 0 {
+        "-".to_owned()
+    } else {
+        latency(us)
+    }
+}
+
+/// One cell's row.
+pub fn row(c: &CellReport) -> [String; 11] {
     let verdict = match (&c.judgement, &c.error) {
         (Some(j), _) => format!(
             "{}{}",
@@ -37,9 +47,9 @@ fn row(c: &CellReport) -> [String; 11] {
     let (ok_rps, p50, p99, max, timeouts, pool_timeouts) = match &c.load {
         Some(l) => (
             format!("{:.1}", l.ok_rps),
-            latency(l.latency_us.p50),
-            latency(l.latency_us.p99),
-            latency(l.latency_us.max),
+            shown(l.latency_us.count, l.latency_us.p50),
+            shown(l.latency_us.count, l.latency_us.p99),
+            shown(l.latency_us.count, l.latency_us.max),
             count(l.outcome("timeout")),
             count(l.outcome("pool_timeout")),
         ),

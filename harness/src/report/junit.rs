@@ -3,22 +3,8 @@
 
 use std::fmt::Write as _;
 
+use super::markup::escape;
 use super::scenario::ScenarioReport;
-
-/// Escapes text for XML attributes and content.
-pub fn escape(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '&' => "&amp;".to_owned(),
-            '<' => "&lt;".to_owned(),
-            '>' => "&gt;".to_owned(),
-            '"' => "&quot;".to_owned(),
-            '\'' => "&apos;".to_owned(),
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => " ".to_owned(),
-            c => c.to_string(),
-        })
-        .collect()
-}
 
 /// Renders the report as JUnit XML.
 pub fn render(report: &ScenarioReport) -> String {
@@ -69,17 +55,4 @@ pub fn render(report: &ScenarioReport) -> String {
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite name=\"{suite}\" tests=\"{tests}\" failures=\"{failures}\">\n{cases}  </testsuite>\n</testsuites>\n"
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn xml_special_characters_are_escaped() {
-        assert_eq!(
-            escape(r#"a<b & "c">'d'"#),
-            "a&lt;b &amp; &quot;c&quot;&gt;&apos;d&apos;"
-        );
-    }
 }

@@ -2,12 +2,16 @@
 //! the driver measured, and its renderings: terminal summary, JSON, CSV and the interval log.
 
 pub mod cells_csv;
+pub mod charts;
 pub mod comparison;
 pub mod csv;
 pub mod hlog;
+pub mod html;
 pub mod json;
 pub mod junit;
+pub mod markup;
 pub mod scenario;
+pub mod svg;
 pub mod text;
 
 use std::collections::BTreeMap;

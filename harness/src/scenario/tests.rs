@@ -58,6 +58,26 @@ fn cells_then_matrix_expand_in_declared_order_first_axis_slowest() {
 }
 
 #[test]
+fn matrix_axes_keep_the_order_written_even_when_it_is_not_alphabetical() {
+    let text = format!("{BASE}\n[matrix]\nthreads = [4, 8]\npool_max = [2, 4]\n");
+    let labels: Vec<String> = parse_text(&text)
+        .unwrap()
+        .cells
+        .iter()
+        .map(Cell::label)
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "threads=4,pool_max=2",
+            "threads=4,pool_max=4",
+            "threads=8,pool_max=2",
+            "threads=8,pool_max=4"
+        ]
+    );
+}
+
+#[test]
 fn errors_point_at_file_line_and_column_with_the_allowed_values() {
     let e = parse_text(&BASE.replace("threads = 8", "threads = 8\ncolour = 3")).unwrap_err();
     assert_eq!(e.location, "t.toml:5:1");

@@ -5,7 +5,9 @@ mod support;
 
 mod cli;
 mod containers;
+mod dashboard;
 mod files;
+mod html;
 mod outcomes;
 mod pacing;
 mod scenarios;

@@ -1,0 +1,362 @@
+//! The live terminal dashboard (ratatui on stderr's alternate screen): for the cell under way,
+//! completions per second by outcome over the last 60 s, requests in flight, latency so far,
+//! the server's pool and blocking-pool gauges, and a banner that says in words what the verdict
+//! is as soon as it changes ("DEADLOCKED at 2.3 s: 8/8 blocking threads ...").
+//!
+//! No raw mode: Ctrl-C still reaches poolstorm as SIGINT, which ends the run and restores the
+//! terminal through [`Monitor::finish`] (or `Drop`).
+
+use std::io::{Stderr, Write as _};
+use std::time::Duration;
+
+use ratatui::backend::CrosstermBackend;
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::{cursor, execute, terminal};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
+use ratatui::{Frame, Terminal};
+
+use crate::duration::short;
+use crate::metrics::{Kind, KindCounts, Live};
+use crate::monitor::Monitor;
+use crate::report::text::{count, latency};
+use crate::verdict::{self, Judgement, PoolSample, Thresholds, Verdict};
+
+/// Outcome kinds drawn, bottom to top, with their colors.
+const STACK: [(Kind, Color); 6] = [
+    (Kind::Ok, Color::Green),
+    (Kind::Http, Color::Yellow),
+    (Kind::PoolTimeout, Color::Red),
+    (Kind::Timeout, Color::Magenta),
+    (Kind::Connect, Color::DarkGray),
+    (Kind::Other, Color::Blue),
+];
+
+fn verdict_color(v: Verdict) -> Color {
+    match v {
+        Verdict::Healthy => Color::Green,
+        Verdict::Degraded => Color::Yellow,
+        Verdict::Starved => Color::LightRed,
+        Verdict::Deadlocked => Color::Red,
+    }
+}
+
+/// What is on screen.
+#[derive(Debug, Default)]
+struct View {
+    title: String,
+    total: Option<Duration>,
+    thresholds: Thresholds,
+    live: Live,
+    sample: Option<PoolSample>,
+    /// The verdict in the banner, and whether it is final.
+    banner: Option<(Judgement, bool)>,
+}
+
+/// The dashboard.
+pub struct Dashboard {
+    terminal: Terminal<CrosstermBackend<Stderr>>,
+    view: View,
+    active: bool,
+}
+
+impl std::fmt::Debug for Dashboard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dashboard")
+            .field("title", &self.view.title)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Dashboard {
+    /// Switches stderr to the alternate screen.
+    pub fn new() -> std::io::Result<Self> {
+        let mut err = std::io::stderr();
+        execute!(err, terminal::EnterAlternateScreen, cursor::Hide)?;
+        let terminal = Terminal::new(CrosstermBackend::new(std::io::stderr()))?;
+        Ok(Self {
+            terminal,
+            view: View::default(),
+            active: true,
+        })
+    }
+
+    fn draw(&mut self) {
+        let view = &self.view;
+        let _ = self.terminal.draw(|frame| render(frame, view));
+    }
+
+    fn restore(&mut self) {
+        if self.active {
+            self.active = false;
+            let mut err = std::io::stderr();
+            let _ = execute!(err, cursor::Show, terminal::LeaveAlternateScreen);
+            let _ = err.flush();
+        }
+    }
+}
+
+impl Drop for Dashboard {
+    fn drop(&mut self) {
+        self.restore();
+    }
+}
+
+impl Monitor for Dashboard {
+    fn start(&mut self, title: &str, total: Option<Duration>, thresholds: Thresholds) {
+        self.view = View {
+            title: title.to_owned(),
+            total,
+            thresholds,
+            ..View::default()
+        };
+        // A full repaint per cell: nothing written around the dashboard can linger on screen.
+        let _ = self.terminal.clear();
+        self.draw();
+    }
+
+    fn update(&mut self, live: &Live, sample: Option<&PoolSample>) {
+        self.view.live = live.clone();
+        self.view.sample = sample.copied();
+        let now = verdict::provisional(live, sample, &self.view.thresholds);
+        let changed = match &self.view.banner {
+            None => now.verdict != Verdict::Healthy,
+            Some((shown, final_)) => !final_ && shown.verdict != now.verdict,
+        };
+        if changed {
+            self.view.banner = Some((now, false));
+        }
+        self.draw();
+    }
+
+    fn verdict(&mut self, judgement: &Judgement) {
+        self.view.banner = Some((judgement.clone(), true));
+        self.draw();
+        // Leave the verdict on screen long enough to read before the next cell.
+        std::thread::sleep(Duration::from_millis(700));
+    }
+
+    fn finish(&mut self) {
+        self.restore();
+    }
+
+    fn owns_screen(&self) -> bool {
+        self.active
+    }
+}
+
+fn render(frame: &mut Frame<'_>, view: &View) {
+    let area = frame.area();
+    let rows = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(8),
+        Constraint::Length(5),
+        Constraint::Length(4),
+    ])
+    .split(area);
+    let elapsed = match view.total {
+        Some(total) => format!("{} / {}", short(view.live.elapsed), short(total)),
+        None => short(view.live.elapsed),
+    };
+    let header = Line::from(vec![
+        Span::styled(
+            " poolstorm ",
+            Style::new()
+                .fg(Color::Black)
+                .bg(Color::Cyan)
+                .add_modifier(Modifier::BOLD),
+        ),
+        Span::raw(format!(" {}   ", view.title)),
+        Span::styled(elapsed, Style::new().add_modifier(Modifier::BOLD)),
+    ]);
+    frame.render_widget(Paragraph::new(header), rows[0]);
+
+    let middle = Layout::horizontal([Constraint::Min(40), Constraint::Length(34)]).split(rows[1]);
+    let chart = Block::new()
+        .borders(Borders::ALL)
+        .title(" completions per second by outcome, last 60 s ");
+    let inner = chart.inner(middle[0]);
+    frame.render_widget(chart, middle[0]);
+    frame.render_widget(StackedColumns(&view.live.recent), inner);
+    frame.render_widget(numbers(&view.live), middle[1]);
+
+    frame.render_widget(gauges(view.sample.as_ref()), rows[2]);
+    if let Some((j, final_)) = &view.banner {
+        frame.render_widget(banner(j, *final_), rows[3]);
+    } else {
+        let calm = Paragraph::new(" no stall, no pool timeouts so far")
+            .block(Block::new().borders(Borders::ALL).title(" verdict "));
+        frame.render_widget(calm, rows[3]);
+    }
+}
+
+/// Latency so far, in flight, and outcome totals.
+fn numbers(live: &Live) -> Paragraph<'static> {
+    let l = &live.latency_us;
+    let mut lines = vec![
+        Line::from(format!("in flight     {:>10}", count(live.in_flight))),
+        Line::from(format!("req/s now     {:>10.0}", live.recent_rps)),
+        Line::from(""),
+        Line::from(format!(
+            "p50 {:>9}  p90 {:>9}",
+            latency(l.p50),
+            latency(l.p90)
+        )),
+        Line::from(format!(
+            "p99 {:>9}  max {:>9}",
+            latency(l.p99),
+            latency(l.max)
+        )),
+        Line::from(""),
+    ];
+    for (kind, color) in STACK {
+        let n = live.count(kind);
+        if n > 0 || kind == Kind::Ok {
+            lines.push(Line::from(vec![
+                Span::styled("██ ", Style::new().fg(color)),
+                Span::raw(format!("{:<13}{:>12}", kind.name(), count(n))),
+            ]));
+        }
+    }
+    Paragraph::new(lines).block(Block::new().borders(Borders::ALL).title(" so far "))
+}
+
+/// Pool and blocking-pool gauges from the server's latest sample.
+fn gauges(sample: Option<&PoolSample>) -> Paragraph<'static> {
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .title(" server pool (/debug/pool) ");
+    let Some(s) = sample else {
+        return Paragraph::new(" no server view: the target has no /debug/pool").block(block);
+    };
+    let bar = |used: u64, max: u64| {
+        let width = 24usize;
+        let filled = if max == 0 {
+            0
+        } else {
+            ((used.min(max) as f64 / max as f64) * width as f64).round() as usize
+        };
+        format!("{}{}", "█".repeat(filled), "░".repeat(width - filled))
+    };
+    let full = |used: u64, max: u64| {
+        if max > 0 && used >= max {
+            Color::Red
+        } else {
+            Color::Green
+        }
+    };
+    let lines = vec![
+        Line::from(vec![
+            Span::raw(" pool in use     "),
+            Span::styled(
+                bar(s.pool_in_use, s.pool_max),
+                Style::new().fg(full(s.pool_in_use, s.pool_max)),
+            ),
+            Span::raw(format!(
+                " {}/{}   waiting {}   acquire timeouts {}",
+                s.pool_in_use, s.pool_max, s.pool_waiting, s.acquire_timeouts
+            )),
+        ]),
+        Line::from(vec![
+            Span::raw(" blocking busy   "),
+            Span::styled(
+                bar(s.blocking_busy, s.blocking_threads),
+                Style::new().fg(full(s.blocking_busy, s.blocking_threads)),
+            ),
+            Span::raw(format!(
+                " {}/{}   queued {}   teardowns pending {}",
+                s.blocking_busy, s.blocking_threads, s.blocking_queued, s.teardown_pending
+            )),
+        ]),
+        Line::from(format!(
+            " requests in flight at the server {}",
+            s.requests_in_flight
+        )),
+    ];
+    Paragraph::new(lines).block(block)
+}
+
+fn banner(j: &Judgement, final_: bool) -> Paragraph<'static> {
+    let onset = j
+        .onset_s
+        .map(|s| format!(" at {s:.1} s"))
+        .unwrap_or_default();
+    let color = verdict_color(j.verdict);
+    let title = if final_ {
+        " verdict "
+    } else {
+        " verdict so far "
+    };
+    Paragraph::new(Line::from(vec![
+        Span::styled(
+            format!(" {}{onset} ", j.verdict.name().to_uppercase()),
+            Style::new()
+                .fg(Color::Black)
+                .bg(color)
+                .add_modifier(Modifier::BOLD),
+        ),
+        Span::raw(format!(" {}", j.evidence)),
+    ]))
+    .wrap(Wrap { trim: true })
+    .block(
+        Block::new()
+            .borders(Borders::ALL)
+            .title(title)
+            .border_style(Style::new().fg(color)),
+    )
+}
+
+/// Columns of stacked outcome counts, one per second, newest on the right.
+struct StackedColumns<'a>(&'a [KindCounts]);
+
+impl Widget for StackedColumns<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        if area.height < 2 || area.width < 8 {
+            return;
+        }
+        let label_width = 7u16;
+        let width = (area.width - label_width) as usize;
+        let seconds: Vec<&KindCounts> = self.0.iter().rev().take(width).rev().collect();
+        let peak = seconds
+            .iter()
+            .map(|c| c.iter().sum::<u64>())
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        let height = u64::from(area.height - 1);
+        buf.set_string(
+            area.x,
+            area.y,
+            format!("{:>6}", count(peak)),
+            Style::new().fg(Color::Gray),
+        );
+        buf.set_string(
+            area.x,
+            area.y + area.height - 2,
+            format!("{:>6}", 0),
+            Style::new().fg(Color::Gray),
+        );
+        for (i, counts) in seconds.iter().enumerate() {
+            let x = area.x + label_width + i as u16;
+            let mut row = 0u64;
+            for (kind, color) in STACK {
+                let n = counts[kind.index()];
+                let cells = (n * height).div_ceil(peak).min(height - row);
+                for r in row..row + cells {
+                    let y = area.y + area.height - 2 - r as u16;
+                    buf[(x, y)].set_symbol("█").set_fg(color);
+                }
+                row += cells;
+            }
+        }
+        let axis = format!("{:>w$}", "now", w = width);
+        buf.set_string(
+            area.x + label_width,
+            area.y + area.height - 1,
+            axis,
+            Style::new().fg(Color::Gray),
+        );
+    }
+}
