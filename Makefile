@@ -29,7 +29,8 @@ scenarios: profile-build ## The CI scenario set, --quick, on DB (default sqlite;
 scenarios-mariadb: profile-build ## The CI scenario set on a throwaway MariaDB (or POOLSTORM_MYSQL_URL)
 	POOLSTORM_BIN=target/$(PROFILE) scripts/with-mariadb.sh sh -c 'scripts/scenarios.sh "$$POOLSTORM_MYSQL_URL"'
 
-test: ## Run every test; MySQL tests get a throwaway MariaDB (or POOLSTORM_MYSQL_URL)
+test: ## Run every test; installs what they need as root, else names it; MySQL tests get a throwaway MariaDB
+	scripts/test-deps.sh
 	$(CARGO) build --workspace --tests
 	scripts/with-mariadb.sh $(CARGO) test --workspace -- --test-threads=$(TEST_THREADS)
 

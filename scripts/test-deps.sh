@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# What the test suite needs besides Rust, checked before any test runs:
+#   a MariaDB/MySQL server binary (or POOLSTORM_MYSQL_URL)  mariadb-server
+#   HdrHistogram's Java tools, for the interval-log test     libhdrhistogram-java default-jre-headless
+#   docker-compose, to check docker-compose.yml              docker-compose
+#   tmux, to drive the dashboard in a real terminal          tmux
+#   Chromium, to render report.html                          chromium
+# Missing packages are installed with apt-get when running as root on Debian/Ubuntu (as CI
+# does); otherwise this prints the exact command to run and exits 1.
+set -euo pipefail
+
+missing=()
+have() { command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/sbin/$1" ]]; }
+if [[ -z "${POOLSTORM_MYSQL_URL:-}" ]] && ! have mariadbd && ! have mysqld; then missing+=(mariadb-server); fi
+[[ -f /usr/share/java/hdrhistogram.jar ]] || missing+=(libhdrhistogram-java)
+have java || missing+=(default-jre-headless)
+have docker-compose || missing+=(docker-compose)
+have tmux || missing+=(tmux)
+have chromium || have chromium-browser || missing+=(chromium)
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+if [[ $EUID -eq 0 ]] && have apt-get; then
+  echo "test-deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  exit 0
+fi
+printf '%s\n' "test-deps: the tests need packages this machine does not have:" \
+  "    sudo apt-get install ${missing[*]}" \
+  "(elsewhere: a MariaDB or MySQL server, HdrHistogram's Java tools with a JRE, docker-compose," \
+  "tmux and Chromium; POOLSTORM_MYSQL_URL=mysql://USER:PASS@IP:PORT can stand in for MariaDB)" >&2
+exit 1
