@@ -11,6 +11,7 @@ use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::fetch;
+use crate::local::{tail, which};
 
 /// How long target-app gets to print its address and answer `/health`.
 const STARTUP: Duration = Duration::from_secs(30);
@@ -27,18 +28,15 @@ pub struct AppError(pub String);
 /// Finds the target-app binary: `configured` (scenario `target.binary`), then
 /// `$POOLSTORM_TARGET_APP`, then next to this executable, then on `PATH`.
 pub fn locate(configured: Option<&Path>) -> Result<PathBuf, AppError> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
+    let beside = std::env::current_exe()
+        .ok()
+        .map(|exe| exe.with_file_name("target-app"));
     let candidates = configured
         .map(Path::to_path_buf)
         .into_iter()
         .chain(std::env::var_os("POOLSTORM_TARGET_APP").map(PathBuf::from))
-        .chain(
-            std::env::current_exe()
-                .ok()
-                .map(|exe| exe.with_file_name("target-app")),
-        )
-        .chain(std::env::split_paths(&path).map(|d| d.join("target-app")));
-    candidates.into_iter().find(|p| p.is_file()).ok_or_else(|| {
+        .chain(beside);
+    candidates.into_iter().find(|p| p.is_file()).or_else(|| which(&["target-app"], &[])).ok_or_else(|| {
         AppError(
             "target-app not found: build it (`cargo build --workspace`), or point POOLSTORM_TARGET_APP or the \
              scenario's target.binary at it"
@@ -63,12 +61,6 @@ pub struct AppExit {
     pub code: Option<i32>,
     /// It did not end within the grace and was killed.
     pub killed: bool,
-}
-
-fn tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(10)..].join("\n")
 }
 
 impl ManagedApp {
@@ -97,7 +89,7 @@ impl ManagedApp {
                 let _ = child.kill().await;
                 return Err(AppError(format!(
                     "target-app did not start; its log says:\n{}",
-                    tail(log)
+                    tail(log, 10)
                 )));
             }
         };
@@ -122,7 +114,7 @@ impl ManagedApp {
                 return Err(AppError(format!(
                     "{}/health did not answer 200; log:\n{}",
                     self.base_url,
-                    tail(&self.log)
+                    tail(&self.log, 10)
                 )));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

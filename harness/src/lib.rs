@@ -18,6 +18,7 @@ pub mod expr;
 pub mod fetch;
 pub mod gate;
 pub mod load;
+pub mod local;
 pub mod metrics;
 pub mod monitor;
 pub mod progress;

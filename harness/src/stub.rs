@@ -56,10 +56,6 @@ impl Stub {
         })
     }
 
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// `http://ADDR`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)

@@ -1,7 +1,6 @@
 //! Command-line flags (each with a `TARGET_APP_*` environment fallback) and their validation.
 
 use std::net::SocketAddr;
-use std::str::FromStr;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
@@ -207,14 +206,6 @@ impl DatabaseUrl {
             }
             None => self.url.clone(),
         }
-    }
-}
-
-impl FromStr for DatabaseUrl {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_database_url(s)
     }
 }
 

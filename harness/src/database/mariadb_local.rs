@@ -3,7 +3,7 @@
 //! terminal's Ctrl-C reaches poolstorm only), stopped and removed by [`LocalServer::stop`] or,
 //! failing that, when dropped.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -11,6 +11,7 @@ use sqlx::Connection as _;
 use tokio::process::{Child, Command};
 
 use super::DatabaseError;
+use crate::local::{SYSTEM_DIRS, tail, which};
 
 /// How long the server gets to say it is ready.
 const STARTUP: Duration = Duration::from_secs(60);
@@ -24,24 +25,6 @@ pub struct LocalServer {
     pub url: String,
 }
 
-fn find(names: &[&str]) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs = std::env::split_paths(&path).chain(
-        [
-            "/usr/sbin",
-            "/usr/local/sbin",
-            "/usr/local/mysql/bin",
-            "/opt/homebrew/bin",
-            "/usr/local/bin",
-        ]
-        .map(PathBuf::from),
-    );
-    let dirs: Vec<PathBuf> = dirs.collect();
-    names
-        .iter()
-        .find_map(|name| dirs.iter().map(|d| d.join(name)).find(|p| p.is_file()))
-}
-
 fn current_user() -> String {
     nix::unistd::User::from_uid(nix::unistd::getuid())
         .ok()
@@ -49,17 +32,11 @@ fn current_user() -> String {
         .map_or_else(|| "root".to_owned(), |u| u.name)
 }
 
-fn tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(12)..].join("\n")
-}
-
 impl LocalServer {
     /// Initializes a datadir and starts the server; fails at once, saying what to install,
     /// when the machine has no server binary.
     pub async fn start() -> Result<Self, DatabaseError> {
-        let server = find(&["mariadbd", "mysqld"]).ok_or_else(|| {
+        let server = which(&["mariadbd", "mysqld"], SYSTEM_DIRS).ok_or_else(|| {
             DatabaseError::Setup(
                 "the mariadb-local backend needs a MariaDB or MySQL server binary (mariadbd or mysqld) and none was \
                  found; install one (`sudo apt-get install mariadb-server`), or use --db sqlite, or --db \
@@ -74,7 +51,9 @@ impl LocalServer {
         let data = dir.path().join("data");
         let user = format!("--user={}", current_user());
         let mariadb = server.file_name().is_some_and(|n| n == "mariadbd");
-        let install = match find(&["mariadb-install-db", "mysql_install_db"]).filter(|_| mariadb) {
+        let install = match which(&["mariadb-install-db", "mysql_install_db"], SYSTEM_DIRS)
+            .filter(|_| mariadb)
+        {
             Some(installer) => {
                 Command::new(installer)
                     .arg("--no-defaults")
@@ -151,7 +130,7 @@ impl LocalServer {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(DatabaseError::Setup(format!(
                     "the server exited ({status}):\n{}",
-                    tail(log)
+                    tail(log, 12)
                 )));
             }
             if let Ok(conn) = sqlx::AnyConnection::connect(&format!("{}/", self.url)).await {
@@ -161,7 +140,7 @@ impl LocalServer {
             if tokio::time::Instant::now() >= deadline {
                 return Err(DatabaseError::Setup(format!(
                     "the server did not start within {STARTUP:?}:\n{}",
-                    tail(log)
+                    tail(log, 12)
                 )));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

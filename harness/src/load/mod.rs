@@ -58,11 +58,3 @@ pub struct LoadPlan {
     /// Seed for task choice and think times.
     pub seed: u64,
 }
-
-impl LoadPlan {
-    /// The longest a run can last: its duration (or, with only a request count, unbounded)
-    /// plus one timeout for the requests still in flight.
-    pub fn upper_bound(&self) -> Option<Duration> {
-        self.duration.map(|d| d + self.timeout)
-    }
-}
