@@ -179,33 +179,35 @@ pub(super) async fn run(ctx: &Context<'_>, cell: &Cell, monitor: &mut dyn Monito
                 return failed(cell, scenario, flags, e);
             }
         };
-    let integrity = match integrity::counted(&report) {
-        Some((created, unanswered)) => Some(check_integrity(&base_url, created, unanswered).await),
+    // Ask the app while it runs; a stuck pool cannot answer, so then read the table once the
+    // app is gone.
+    let counted = integrity::counted(&report);
+    let from_app = match counted {
+        Some(_) => integrity::from_endpoint(&base_url).await,
         None => None,
     };
     let app_exit: Option<AppExit> = match app {
         Some(app) => Some(app.stop().await),
         None => None,
     };
-    let integrity = match (integrity, &db) {
-        // The app could not answer (its pool was stuck): read the table now that it is gone.
-        (Some(Err((created, unanswered))), Some(db)) => {
-            Some(match integrity::from_database(db).await {
+    let integrity = match counted {
+        None => None,
+        Some((created, unanswered)) => Some(match (from_app, &db) {
+            (Some(counts), _) => integrity::judge("endpoint", counts, created, unanswered),
+            (None, Some(db)) => match integrity::from_database(db).await {
                 Ok(counts) => integrity::judge("database", counts, created, unanswered),
                 Err(e) => unchecked(
                     created,
                     unanswered,
                     format!("cannot read the messages table: {e}"),
                 ),
-            })
-        }
-        (Some(Err((created, unanswered))), None) => Some(unchecked(
-            created,
-            unanswered,
-            "the target did not answer /mode2/messages/stats".to_owned(),
-        )),
-        (Some(Ok(i)), _) => Some(i),
-        (None, _) => None,
+            },
+            (None, None) => unchecked(
+                created,
+                unanswered,
+                "the target did not answer /mode2/messages/stats".to_owned(),
+            ),
+        }),
     };
 
     let judgement = verdict::judge(&report, &samples, &scenario.thresholds);
@@ -238,18 +240,6 @@ fn unchecked(created: u64, unanswered: u64, message: String) -> Integrity {
         unanswered,
         passed: false,
         message,
-    }
-}
-
-/// Asks the endpoint; `Err` carries the counts for a direct read later.
-async fn check_integrity(
-    base_url: &str,
-    created: u64,
-    unanswered: u64,
-) -> Result<Integrity, (u64, u64)> {
-    match integrity::from_endpoint(base_url).await {
-        Some(counts) => Ok(integrity::judge("endpoint", counts, created, unanswered)),
-        None => Err((created, unanswered)),
     }
 }
 

@@ -126,6 +126,10 @@ pub struct Collector {
     latest_gauges: Vec<u64>,
     /// Every finished second's latencies, merged, for the live view.
     so_far: Latency,
+    /// Running totals for the live view, so it never re-adds the whole run.
+    started: u64,
+    dropped: u64,
+    finished: KindCounts,
 }
 
 impl Collector {
@@ -150,6 +154,9 @@ impl Collector {
             totals: None,
             latest_gauges: vec![0; workers],
             so_far: Latency::new(highest),
+            started: 0,
+            dropped: 0,
+            finished: KindCounts::default(),
         }
     }
 
@@ -169,6 +176,11 @@ impl Collector {
                 }
                 row.gauges[worker] = Some(counts.in_flight);
                 self.latest_gauges[worker] = counts.in_flight;
+                self.started += counts.started;
+                self.dropped += counts.dropped;
+                for (a, b) in self.finished.iter_mut().zip(counts.finished) {
+                    *a += b;
+                }
             }
             Report::Interval {
                 worker,
@@ -250,15 +262,11 @@ impl Collector {
         let mut live = Live {
             elapsed,
             in_flight: self.latest_gauges.iter().sum(),
+            started: self.started,
+            dropped: self.dropped,
+            finished: self.finished,
             ..Live::default()
         };
-        for row in &self.ticks {
-            live.started += row.started;
-            live.dropped += row.dropped;
-            for (a, b) in live.finished.iter_mut().zip(row.finished) {
-                *a += b;
-            }
-        }
         let now_tick = (elapsed.as_millis() / TICK.as_millis()) as usize;
         let recent = self
             .ticks
