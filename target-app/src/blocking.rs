@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+pub use contract::snapshot::Gauges as PoolGauges;
+
 use crate::metrics::Gauge;
 
 /// Which of the pool's worker slots a job runs in: 0..threads.
@@ -30,17 +32,6 @@ struct Shared {
     free_slots: Mutex<Vec<usize>>,
     busy: AtomicUsize,
     queued: Gauge,
-}
-
-/// A point-in-time view of a [`BoundedPool`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct PoolGauges {
-    /// Jobs allowed to run at once (`None` when unbounded).
-    pub threads: Option<usize>,
-    /// Jobs running now (each holds a permit and a thread).
-    pub busy: usize,
-    /// Jobs waiting for a permit.
-    pub queued: usize,
 }
 
 /// A running job's hold on the pool: when dropped (at the end of the job, even by panic) it
@@ -132,9 +123,9 @@ impl BoundedPool {
     /// Busy and queued jobs now.
     pub fn gauges(&self) -> PoolGauges {
         PoolGauges {
-            threads: self.threads,
-            busy: self.shared.busy.load(Ordering::SeqCst),
-            queued: usize::try_from(self.shared.queued.get()).unwrap_or(usize::MAX),
+            threads: self.threads.map(|n| n as u64),
+            busy: self.shared.busy.load(Ordering::SeqCst) as u64,
+            queued: self.shared.queued.get(),
         }
     }
 }
@@ -143,6 +134,23 @@ impl BoundedPool {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    /// Polls the pool's gauges until `done` holds (the jobs and waiters run on other tasks and
+    /// threads); fails after 5 s.
+    async fn gauges_reach(pool: &BoundedPool, done: impl Fn(PoolGauges) -> bool) -> PoolGauges {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let now = pool.gauges();
+            if done(now) {
+                return now;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "gauges stuck at {now:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn jobs_beyond_the_bound_queue_until_a_permit_frees() {
@@ -157,9 +165,9 @@ mod tests {
                 pool.run(move |_| rx.lock().unwrap().recv().unwrap()).await
             }));
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let full = gauges_reach(&pool, |g| g.busy + g.queued == 3).await;
         assert_eq!(
-            pool.gauges(),
+            full,
             PoolGauges {
                 threads: Some(2),
                 busy: 2,
@@ -214,7 +222,7 @@ mod tests {
             let pool = Arc::clone(&pool);
             tokio::spawn(async move { pool.run(move |_| rx.recv().unwrap()).await })
         };
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        gauges_reach(&pool, |g| g.busy == 1).await;
         let waiting = tokio::time::timeout(Duration::from_millis(50), pool.run(|_| ())).await;
         assert!(waiting.is_err());
         assert_eq!(pool.gauges().queued, 0);

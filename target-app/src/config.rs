@@ -3,14 +3,16 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
+use contract::app::{self, ACQUIRE_TIMEOUT_SECS};
+use url::Url;
 
 /// How long `--acquire-timeout none` waits: long enough to be "forever" for any experiment,
 /// short enough that sqlx's `Instant + timeout` arithmetic cannot overflow.
 pub const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// Most milliseconds a handler may hold its connection (`--hold-ms`, `?hold_ms=`).
-pub const MAX_HOLD_MS: u64 = 60_000;
+pub const MAX_HOLD_MS: u64 = app::HOLD_MS.max as u64;
 
 /// The target-app configuration, as parsed from flags and environment.
 #[derive(Debug, Clone, Parser)]
@@ -48,49 +50,49 @@ pub struct Config {
     pub listen: SocketAddr,
 
     /// Most connections the pool opens (HikariCP maximumPoolSize, sqlx max_connections).
-    #[arg(long, env = "TARGET_APP_POOL_MAX", allow_negative_numbers = true, value_name = "N", default_value_t = 10,
-          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    #[arg(long, env = "TARGET_APP_POOL_MAX", allow_negative_numbers = true, value_name = "N", default_value_t = app::POOL_MAX.default as u32,
+          value_parser = clap::value_parser!(u32).range(app::POOL_MAX.range()))]
     pub pool_max: u32,
 
     /// Connections the pool keeps open when idle (must not exceed --pool-max).
-    #[arg(long, env = "TARGET_APP_POOL_MIN", allow_negative_numbers = true, value_name = "N", default_value_t = 0,
-          value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    #[arg(long, env = "TARGET_APP_POOL_MIN", allow_negative_numbers = true, value_name = "N", default_value_t = app::POOL_MIN.default as u32,
+          value_parser = clap::value_parser!(u32).range(app::POOL_MIN.range()))]
     pub pool_min: u32,
 
     /// Seconds to wait for a pooled connection before answering 503 `pool_timeout`,
     /// or `none` to wait forever (SQLAlchemy pool_timeout=None).
-    #[arg(long, env = "TARGET_APP_ACQUIRE_TIMEOUT", allow_negative_numbers = true, value_name = "SECONDS|none", default_value = "30",
+    #[arg(long, env = "TARGET_APP_ACQUIRE_TIMEOUT", allow_negative_numbers = true, value_name = "SECONDS|none", default_value_t = AcquireTimeout::After(Duration::from_secs(ACQUIRE_TIMEOUT_SECS)),
           value_parser = parse_acquire_timeout)]
     pub acquire_timeout: AcquireTimeout,
 
     /// Size of the bounded blocking pool (anyio's CapacityLimiter: 40 tokens; Tn in mode 2).
-    #[arg(long, env = "TARGET_APP_THREADS", allow_negative_numbers = true, value_name = "N", default_value_t = 40,
-          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    #[arg(long, env = "TARGET_APP_THREADS", allow_negative_numbers = true, value_name = "N", default_value_t = app::THREADS.default as u32,
+          value_parser = clap::value_parser!(u32).range(app::THREADS.range()))]
     pub threads: u32,
 
     /// Where mode 1's session teardown runs: on the same bounded pool (`shared`, deadlocks),
     /// on its own limiter (`separate`, FastAPI >= 0.82), or inside the handler job (`inline`).
-    #[arg(long, env = "TARGET_APP_TEARDOWN", value_enum, default_value_t = Teardown::Shared)]
+    #[arg(long, env = "TARGET_APP_TEARDOWN", value_enum, default_value_t = Teardown::default())]
     pub teardown: Teardown,
 
     /// Milliseconds a mode-1 handler holds its connection (the seed's time.sleep(1)), 0..=60000.
-    #[arg(long, env = "TARGET_APP_HOLD_MS", allow_negative_numbers = true, value_name = "MS", default_value_t = 1000,
-          value_parser = clap::value_parser!(u64).range(0..=MAX_HOLD_MS))]
+    #[arg(long, env = "TARGET_APP_HOLD_MS", allow_negative_numbers = true, value_name = "MS", default_value_t = app::HOLD_MS.default as u64,
+          value_parser = clap::value_parser!(u64).range(app::HOLD_MS.min as u64..=app::HOLD_MS.max as u64))]
     pub hold_ms: u64,
 
     /// How mode 2 allocates message ids.
-    #[arg(long, env = "TARGET_APP_ID_STRATEGY", value_enum, default_value_t = IdStrategy::Table)]
+    #[arg(long, env = "TARGET_APP_ID_STRATEGY", value_enum, default_value_t = IdStrategy::default())]
     pub id_strategy: IdStrategy,
 
     /// Milliseconds a mode-2 request works inside its transaction on connection A before it
     /// needs an id (reads, business logic), 0..=60000. 0 is a bare `repository.save()`.
-    #[arg(long, env = "TARGET_APP_WORK_MS", allow_negative_numbers = true, value_name = "MS", default_value_t = 0,
-          value_parser = clap::value_parser!(u64).range(0..=MAX_HOLD_MS))]
+    #[arg(long, env = "TARGET_APP_WORK_MS", allow_negative_numbers = true, value_name = "MS", default_value_t = app::WORK_MS.default as u64,
+          value_parser = clap::value_parser!(u64).range(app::WORK_MS.min as u64..=app::WORK_MS.max as u64))]
     pub work_ms: u64,
 
     /// Ids per block for `pooled-lo` and `pooled-lotl` (Hibernate increment_size).
-    #[arg(long, env = "TARGET_APP_ID_BLOCK", allow_negative_numbers = true, value_name = "N", default_value_t = 1000,
-          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    #[arg(long, env = "TARGET_APP_ID_BLOCK", allow_negative_numbers = true, value_name = "N", default_value_t = app::ID_BLOCK.default as u32,
+          value_parser = clap::value_parser!(u32).range(app::ID_BLOCK.range()))]
     pub id_block: u32,
 
     /// Seconds to wait for in-flight requests after SIGTERM/SIGINT before exiting anyway.
@@ -99,49 +101,22 @@ pub struct Config {
     pub shutdown_grace: SecondsArg,
 }
 
-/// Where mode 1's request-scoped session is torn down.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Teardown {
-    /// A second job on the same bounded pool as the handler (FastAPI < 0.82): deadlocks.
-    Shared,
-    /// A job on its own limiter (FastAPI >= 0.82, PR #5122).
-    Separate,
-    /// Inside the handler job, before it gives its thread back.
-    Inline,
-}
-
-/// How mode 2 allocates ids (Hibernate optimizers and the alternatives).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum IdStrategy {
-    /// A second connection for every id (table-based sequence, no optimizer).
-    Table,
-    /// A second connection once per block of --id-block ids, one block shared by all threads.
-    PooledLo,
-    /// A second connection once per block, one block per worker thread.
-    PooledLotl,
-    /// AUTO_INCREMENT / INTEGER PRIMARY KEY on connection A.
-    Identity,
-    /// The sequence row updated inside A's own transaction.
-    SameConn,
-}
-
-impl IdStrategy {
-    /// Most connections one request holds at once with this strategy (Cm).
-    pub fn connections_per_request(self) -> u32 {
-        match self {
-            Self::Table | Self::PooledLo | Self::PooledLotl => 2,
-            Self::Identity | Self::SameConn => 1,
-        }
-    }
-}
+pub use contract::{Engine, IdStrategy, Teardown};
 
 /// `--acquire-timeout`: a bound or forever.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AcquireTimeout {
     After(Duration),
     Never,
+}
+
+impl std::fmt::Display for AcquireTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::After(d) => write!(f, "{}", d.as_secs_f64()),
+            Self::Never => f.write_str("none"),
+        }
+    }
 }
 
 impl AcquireTimeout {
@@ -166,70 +141,73 @@ impl AcquireTimeout {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SecondsArg(pub Duration);
 
-/// Which database engine a URL points at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Engine {
-    Sqlite,
-    Mysql,
-}
-
-/// A validated database URL.
+/// A validated database URL (`sqlite://PATH` or `mysql://USER:PASS@HOST:PORT/DB`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatabaseUrl {
     pub engine: Engine,
-    pub url: String,
+    url: Url,
 }
 
 impl DatabaseUrl {
+    /// Parses and checks a database URL.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let url = Url::parse(text).map_err(|e| {
+            format!("`{text}` is not a URL ({e}): expected sqlite://PATH or mysql://USER:PASS@IP:PORT/DB")
+        })?;
+        let engine = match url.scheme() {
+            "sqlite" => Engine::Sqlite,
+            "mysql" | "mariadb" => Engine::Mysql,
+            scheme => {
+                return Err(format!(
+                    "unsupported scheme `{scheme}`: expected sqlite://PATH, mysql://USER:PASS@IP:PORT/DB or mariadb://..."
+                ));
+            }
+        };
+        if engine == Engine::Mysql && url.host().is_none() {
+            return Err("expected mysql://USER:PASS@IP:PORT/DB".to_owned());
+        }
+        Ok(Self { engine, url })
+    }
+
     /// A SQLite database in the file at `path`, created when missing.
     pub fn sqlite_file(path: &std::path::Path) -> Self {
-        Self {
-            engine: Engine::Sqlite,
-            url: format!("sqlite://{}?mode=rwc", path.display()),
-        }
+        Self::parse(&format!("sqlite://{}?mode=rwc", path.display()))
+            .expect("a sqlite:// URL of a path parses")
+    }
+
+    /// The URL as sqlx takes it.
+    pub fn as_str(&self) -> &str {
+        self.url.as_str()
+    }
+
+    /// The parsed URL.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The same URL pointing at another host (an address resolved once at start).
+    pub fn with_host(&self, host: &str) -> Result<Self, String> {
+        let mut url = self.url.clone();
+        url.set_host(Some(host))
+            .map_err(|e| format!("cannot set host `{host}`: {e}"))?;
+        Ok(Self {
+            engine: self.engine,
+            url,
+        })
     }
 
     /// The URL with any password replaced by `***`, for logs and `/debug/pool`.
     pub fn redacted(&self) -> String {
-        let Some((scheme, rest)) = self.url.split_once("://") else {
-            return self.url.clone();
-        };
-        match rest.split_once('@') {
-            Some((userinfo, host)) => {
-                let user = userinfo.split(':').next().unwrap_or_default();
-                if userinfo.contains(':') {
-                    format!("{scheme}://{user}:***@{host}")
-                } else {
-                    self.url.clone()
-                }
-            }
-            None => self.url.clone(),
+        let mut url = self.url.clone();
+        if url.password().is_some() {
+            let _ = url.set_password(Some("***"));
         }
+        url.to_string()
     }
 }
 
 fn parse_database_url(s: &str) -> Result<DatabaseUrl, String> {
-    let scheme = s
-        .split_once(':')
-        .map(|(scheme, _)| scheme)
-        .unwrap_or_default();
-    let engine = match scheme {
-        "sqlite" => Engine::Sqlite,
-        "mysql" | "mariadb" => Engine::Mysql,
-        _ => {
-            return Err(format!(
-                "unsupported scheme `{scheme}`: expected sqlite://PATH, mysql://USER:PASS@IP:PORT/DB or mariadb://..."
-            ));
-        }
-    };
-    if engine == Engine::Mysql && !s.contains("://") {
-        return Err("expected mysql://USER:PASS@IP:PORT/DB".to_owned());
-    }
-    Ok(DatabaseUrl {
-        engine,
-        url: s.to_owned(),
-    })
+    DatabaseUrl::parse(s)
 }
 
 fn parse_acquire_timeout(s: &str) -> Result<AcquireTimeout, String> {
@@ -327,6 +305,12 @@ mod tests {
                 .engine,
             Engine::Mysql
         );
+        assert!(parse_database_url("mysql:nohost").is_err());
+        assert!(
+            parse_database_url("not a url")
+                .unwrap_err()
+                .contains("not a URL")
+        );
     }
 
     #[test]
@@ -335,6 +319,11 @@ mod tests {
         assert_eq!(u.redacted(), "mysql://app:***@127.0.0.1:3306/db");
         let u = parse_database_url("mysql://root@127.0.0.1:3306/db").unwrap();
         assert_eq!(u.redacted(), "mysql://root@127.0.0.1:3306/db");
+        let u = parse_database_url("mysql://a%40b:p%3Aw@127.0.0.1/db?ssl-mode=disabled").unwrap();
+        assert_eq!(
+            u.redacted(),
+            "mysql://a%40b:***@127.0.0.1/db?ssl-mode=disabled"
+        );
     }
 
     #[test]

@@ -1,10 +1,10 @@
-//! Errors as HTTP responses: JSON `{"error": CODE, "message": ...}` with stable codes that the
-//! harness classifies by (`pool_timeout`, `sqlite_busy`, `mysql_lock_wait_timeout`,
-//! `mysql_deadlock`, `db`, `bad_request`).
+//! Errors as HTTP responses: the contract's [`ErrorBody`], `{"error": CODE, "message": ...}`,
+//! with the stable [`ErrorCode`] the harness classifies by.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use contract::{ErrorBody, ErrorCode};
 use sqlx::mysql::MySqlDatabaseError;
 use sqlx::sqlite::SqliteError;
 
@@ -41,24 +41,20 @@ pub enum AppError {
 
 impl AppError {
     /// The stable error code sent as `error`.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::PoolTimeout { .. } => "pool_timeout",
-            Self::SqliteBusy(_) => "sqlite_busy",
-            Self::MysqlLockWaitTimeout(_) => "mysql_lock_wait_timeout",
-            Self::MysqlDeadlock(_) => "mysql_deadlock",
-            Self::Db(_) => "db",
-            Self::BadRequest(_) => "bad_request",
+            Self::PoolTimeout { .. } => ErrorCode::PoolTimeout,
+            Self::SqliteBusy(_) => ErrorCode::SqliteBusy,
+            Self::MysqlLockWaitTimeout(_) => ErrorCode::MysqlLockWaitTimeout,
+            Self::MysqlDeadlock(_) => ErrorCode::MysqlDeadlock,
+            Self::Db(_) => ErrorCode::Db,
+            Self::BadRequest(_) => ErrorCode::BadRequest,
         }
     }
 
     /// The HTTP status sent with it.
     pub fn status(&self) -> StatusCode {
-        match self {
-            Self::PoolTimeout { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        StatusCode::from_u16(self.code().status()).expect("error statuses are valid")
     }
 }
 
@@ -101,7 +97,10 @@ impl From<sqlx::Error> for AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": self.code(), "message": self.to_string() });
+        let body = ErrorBody {
+            error: self.code(),
+            message: self.to_string(),
+        };
         (self.status(), Json(body)).into_response()
     }
 }
@@ -120,9 +119,12 @@ mod tests {
         };
         assert_eq!(
             (timeout.code(), timeout.status().as_u16()),
-            ("pool_timeout", 503)
+            (ErrorCode::PoolTimeout, 503)
         );
-        assert_eq!(AppError::SqliteBusy(String::new()).code(), "sqlite_busy");
+        assert_eq!(
+            AppError::SqliteBusy(String::new()).code(),
+            ErrorCode::SqliteBusy
+        );
         assert_eq!(AppError::BadRequest(String::new()).status().as_u16(), 400);
         assert_eq!(AppError::Db(String::new()).status().as_u16(), 500);
     }
@@ -131,7 +133,7 @@ mod tests {
     fn pool_timed_out_becomes_pool_timeout() {
         assert_eq!(
             AppError::from(sqlx::Error::PoolTimedOut).code(),
-            "pool_timeout"
+            ErrorCode::PoolTimeout
         );
     }
 }

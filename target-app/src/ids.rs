@@ -9,7 +9,8 @@ use tokio::sync::Mutex;
 use crate::blocking::WorkerSlot;
 use crate::config::IdStrategy;
 use crate::db::{
-    ADVANCE_SEQUENCE, BUMP_SEQUENCE, ConnScope, Database, READ_SEQUENCE, SEQUENCE_NAME,
+    ADVANCE_SEQUENCE, BUMP_SEQUENCE, ConnScope, Database, Dialect as _, READ_SEQUENCE,
+    SEQUENCE_NAME,
 };
 use crate::error::AppError;
 

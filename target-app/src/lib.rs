@@ -9,6 +9,7 @@ pub mod blocking;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod exposition;
 pub mod ids;
 pub mod metrics;
 pub mod routes;

@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{Config, DatabaseUrl, Engine};
 use crate::db::{Database, PoolSettings};
-use crate::routes::router;
+use crate::routes::{self, router};
 use crate::state::App;
 
 /// Runs the service until a shutdown signal. Exit status 0 after a clean drain, 1 when the
@@ -46,7 +46,7 @@ pub async fn serve(mut config: Config) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot listen on {} (--listen)", config.listen))?;
     let addr = listener.local_addr()?;
     let grace = config.shutdown_grace.0;
-    let app = App::new(config, Arc::clone(&db));
+    let app = App::new(config, Arc::clone(&db), &routes::paths());
     let state = Arc::clone(&app);
 
     {
@@ -99,29 +99,12 @@ async fn pin_host_to_ip(url: DatabaseUrl) -> anyhow::Result<DatabaseUrl> {
     if url.engine != Engine::Mysql {
         return Ok(url);
     }
-    let Some((scheme, rest)) = url.url.split_once("://") else {
-        return Ok(url);
+    let host = match url.url().host() {
+        Some(url::Host::Domain(name)) => name.to_owned(),
+        _ => return Ok(url),
     };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let (userinfo, hostport) = match authority.rsplit_once('@') {
-        Some((user, hostport)) => (Some(user), hostport),
-        None => (None, authority),
-    };
-    let (host, port) = match hostport.rsplit_once(':') {
-        Some((host, port)) if !host.ends_with(']') || hostport.starts_with('[') => {
-            (host, Some(port))
-        }
-        _ => (hostport, None),
-    };
-    if host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok() || host.is_empty() {
-        return Ok(url);
-    }
-    let port_number: u16 = port
-        .unwrap_or("3306")
-        .parse()
-        .context("database URL port (--database-url)")?;
-    let addrs: Vec<_> = tokio::net::lookup_host((host, port_number))
+    let port = url.url().port().unwrap_or(3306);
+    let addrs: Vec<_> = tokio::net::lookup_host((host.as_str(), port))
         .await
         .with_context(|| format!("cannot resolve database host `{host}` (--database-url)"))?
         .collect();
@@ -131,24 +114,13 @@ async fn pin_host_to_ip(url: DatabaseUrl) -> anyhow::Result<DatabaseUrl> {
         .or(addrs.first())
         .map(|a| a.ip())
         .with_context(|| format!("database host `{host}` has no address (--database-url)"))?;
-    let ip_text = if ip.is_ipv6() {
-        format!("[{ip}]")
-    } else {
-        ip.to_string()
-    };
-    let hostport = match port {
-        Some(port) => format!("{ip_text}:{port}"),
-        None => ip_text,
-    };
-    let authority = match userinfo {
-        Some(user) => format!("{user}@{hostport}"),
-        None => hostport,
+    let ip_text = match ip {
+        IpAddr::V6(v6) => format!("[{v6}]"),
+        IpAddr::V4(v4) => v4.to_string(),
     };
     tracing::info!(%host, %ip, "database host name resolved once at start");
-    Ok(DatabaseUrl {
-        engine: url.engine,
-        url: format!("{scheme}://{authority}{tail}"),
-    })
+    url.with_host(&ip_text)
+        .map_err(|e| anyhow::anyhow!("{e} (--database-url)"))
 }
 
 /// Resolves on SIGTERM or SIGINT.
@@ -166,10 +138,7 @@ mod tests {
     use super::*;
 
     fn mysql(url: &str) -> DatabaseUrl {
-        DatabaseUrl {
-            engine: Engine::Mysql,
-            url: url.to_owned(),
-        }
+        DatabaseUrl::parse(url).unwrap()
     }
 
     #[tokio::test]
@@ -178,10 +147,10 @@ mod tests {
             .await
             .unwrap();
         assert!(
-            pinned.url == "mysql://app:pw@127.0.0.1:3307/db?ssl-mode=disabled"
-                || pinned.url == "mysql://app:pw@[::1]:3307/db?ssl-mode=disabled",
+            pinned.as_str() == "mysql://app:pw@127.0.0.1:3307/db?ssl-mode=disabled"
+                || pinned.as_str() == "mysql://app:pw@[::1]:3307/db?ssl-mode=disabled",
             "{}",
-            pinned.url
+            pinned.as_str()
         );
     }
 
@@ -192,7 +161,7 @@ mod tests {
             "mysql://root@[::1]:3306/db",
             "mysql://10.0.0.1/db",
         ] {
-            assert_eq!(pin_host_to_ip(mysql(url)).await.unwrap().url, url);
+            assert_eq!(pin_host_to_ip(mysql(url)).await.unwrap().as_str(), url);
         }
     }
 }

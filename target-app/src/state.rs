@@ -9,7 +9,6 @@ use crate::config::Config;
 use crate::db::Database;
 use crate::ids::IdAllocator;
 use crate::metrics::{Gauge, Registry};
-use crate::routes::ROUTES;
 
 /// Everything the handlers share.
 #[derive(Debug)]
@@ -28,15 +27,15 @@ pub struct App {
 }
 
 impl App {
-    /// Builds the state around a connected database.
-    pub fn new(config: Config, db: Arc<Database>) -> Arc<Self> {
+    /// Builds the state around a connected database, counting requests for these route paths.
+    pub fn new(config: Config, db: Arc<Database>, paths: &[&'static str]) -> Arc<Self> {
         let threads = config.threads as usize;
         Arc::new(Self {
             workers: BoundedPool::new(threads),
             teardown_pool: BoundedPool::unbounded(),
             teardown_pending: Gauge::default(),
             ids: IdAllocator::new(config.id_strategy, config.id_block, threads),
-            registry: Registry::new(ROUTES),
+            registry: Registry::new(paths),
             started: Instant::now(),
             db,
             config,

@@ -3,12 +3,25 @@
 
 use crate::config::Engine;
 
+/// The SQL that differs by engine, as methods on [`Engine`].
+pub trait Dialect: Copy {
+    /// Statements that create the schema; safe to run again on an existing database.
+    fn schema(self) -> &'static [&'static str];
+    /// How the isolated sequence transaction on connection B begins. SQLite has no
+    /// `SELECT ... FOR UPDATE`, so B takes the write lock up front with `BEGIN IMMEDIATE`.
+    fn begin_sequence_tx(self) -> &'static str;
+    /// Reads the next value of a sequence row, locking it where the engine can
+    /// (Hibernate's `select next_val as id_val from hibernate_sequence for update`).
+    fn select_sequence_locked(self) -> &'static str;
+    /// Highest auto-increment value handed out so far for `messages`.
+    fn select_auto_increment(self) -> &'static str;
+}
+
 /// Name of the row in `id_sequence` that numbers messages (Hibernate's `hibernate_sequence`).
 pub const SEQUENCE_NAME: &str = "messages";
 
-impl Engine {
-    /// Statements that create the schema; safe to run again on an existing database.
-    pub fn schema(self) -> &'static [&'static str] {
+impl Dialect for Engine {
+    fn schema(self) -> &'static [&'static str] {
         match self {
             Engine::Sqlite => &[
                 "CREATE TABLE IF NOT EXISTS id_sequence (\
@@ -28,26 +41,21 @@ impl Engine {
         }
     }
 
-    /// How the isolated sequence transaction on connection B begins. SQLite has no
-    /// `SELECT ... FOR UPDATE`, so B takes the write lock up front with `BEGIN IMMEDIATE`.
-    pub fn begin_sequence_tx(self) -> &'static str {
+    fn begin_sequence_tx(self) -> &'static str {
         match self {
             Engine::Sqlite => "BEGIN IMMEDIATE",
             Engine::Mysql => "BEGIN",
         }
     }
 
-    /// Reads the next value of a sequence row, locking it where the engine can
-    /// (Hibernate's `select next_val as id_val from hibernate_sequence for update`).
-    pub fn select_sequence_locked(self) -> &'static str {
+    fn select_sequence_locked(self) -> &'static str {
         match self {
             Engine::Sqlite => "SELECT next_val FROM id_sequence WHERE name = ?",
             Engine::Mysql => "SELECT next_val FROM id_sequence WHERE name = ? FOR UPDATE",
         }
     }
 
-    /// Highest auto-increment value handed out so far for `messages`.
-    pub fn select_auto_increment(self) -> &'static str {
+    fn select_auto_increment(self) -> &'static str {
         match self {
             Engine::Sqlite => {
                 "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0)"

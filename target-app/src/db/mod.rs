@@ -13,12 +13,14 @@ use std::time::{Duration, Instant};
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
+pub use contract::snapshot::PoolSnapshot;
 pub use dialect::*;
 pub use lease::{ConnScope, Lease};
+use prometheus_client::metrics::histogram::Histogram;
 
 use crate::config::{AcquireTimeout, DatabaseUrl, Engine};
 use crate::error::AppError;
-use crate::metrics::{Gauge, Histogram};
+use crate::metrics::Gauge;
 
 /// Upper bounds (seconds) of the acquire-wait histogram buckets.
 pub const ACQUIRE_WAIT_BUCKETS: &[f64] = &[
@@ -42,22 +44,6 @@ pub struct Database {
     waiting: Gauge,
     acquire_timeouts: AtomicU64,
     acquire_wait: Histogram,
-}
-
-/// A point-in-time view of the pool, as served by `/debug/pool`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct PoolSnapshot {
-    pub max: u32,
-    pub min: u32,
-    /// Connections open now, in use or idle.
-    pub open: u32,
-    pub idle: u32,
-    pub in_use: u32,
-    /// Callers waiting for a connection now.
-    pub waiting: u64,
-    pub acquire_timeouts: u64,
-    /// `null` when acquiring waits forever.
-    pub acquire_timeout_ms: Option<u64>,
 }
 
 impl Database {
@@ -87,10 +73,10 @@ impl Database {
             }),
             Engine::Mysql => options,
         };
-        let pool = match options.clone().connect(&url.url).await {
+        let pool = match options.clone().connect(url.as_str()).await {
             Err(err) if schema::is_unknown_database(&err) => {
                 schema::create_database(url).await?;
-                options.connect(&url.url).await?
+                options.connect(url.as_str()).await?
             }
             other => other?,
         };
@@ -101,7 +87,7 @@ impl Database {
             settings,
             waiting: Gauge::default(),
             acquire_timeouts: AtomicU64::new(0),
-            acquire_wait: Histogram::new(ACQUIRE_WAIT_BUCKETS),
+            acquire_wait: Histogram::new(ACQUIRE_WAIT_BUCKETS.iter().copied()),
         }))
     }
 

@@ -5,6 +5,9 @@
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Connection as _};
 
 use super::dialect::{MAX_MESSAGE_ID, READ_SEQUENCE, SEQUENCE_NAME};
+use url::Url;
+
+use super::dialect::Dialect as _;
 use crate::config::{DatabaseUrl, Engine};
 
 /// Creates the tables and the sequence row when missing, then reconciles the id counters.
@@ -73,9 +76,9 @@ pub(super) fn is_unknown_database(err: &sqlx::Error) -> bool {
 
 /// Creates the database a MySQL URL names (`mysql://HOST/NAME`), connecting without it.
 pub(super) async fn create_database(url: &DatabaseUrl) -> Result<(), sqlx::Error> {
-    let (server, name) = split_database_name(&url.url)
+    let (server, name) = split_database_name(url.url())
         .ok_or_else(|| sqlx::Error::Configuration("the database URL names no database".into()))?;
-    let mut conn = AnyConnection::connect(&server).await?;
+    let mut conn = AnyConnection::connect(server.as_str()).await?;
     // Identifiers cannot be bound; `name` is checked to be [A-Za-z0-9_] only.
     sqlx::query(AssertSqlSafe(format!(
         "CREATE DATABASE IF NOT EXISTS `{name}`"
@@ -86,32 +89,35 @@ pub(super) async fn create_database(url: &DatabaseUrl) -> Result<(), sqlx::Error
 }
 
 /// Splits `mysql://host/name?opts` into (`mysql://host/?opts`, `name`) for a plain name.
-fn split_database_name(url: &str) -> Option<(String, String)> {
-    let (scheme, rest) = url.split_once("://")?;
-    let slash = rest.find('/')?;
-    let (authority, path) = rest.split_at(slash);
-    let (name, query) = match path[1..].split_once('?') {
-        Some((name, query)) => (name, format!("?{query}")),
-        None => (&path[1..], String::new()),
-    };
+fn split_database_name(url: &Url) -> Option<(Url, String)> {
+    let name = url.path().trim_start_matches('/');
     let plain = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    plain.then(|| (format!("{scheme}://{authority}/{query}"), name.to_owned()))
+    if !plain {
+        return None;
+    }
+    let mut server = url.clone();
+    server.set_path("/");
+    Some((server, name.to_owned()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn split(text: &str) -> Option<(String, String)> {
+        split_database_name(&Url::parse(text).unwrap()).map(|(u, n)| (u.to_string(), n))
+    }
+
     #[test]
     fn database_names_split_off_mysql_urls() {
         assert_eq!(
-            split_database_name("mysql://root:pw@127.0.0.1:3306/poolstorm?ssl-mode=disabled"),
+            split("mysql://root:pw@127.0.0.1:3306/poolstorm?ssl-mode=disabled"),
             Some((
                 "mysql://root:pw@127.0.0.1:3306/?ssl-mode=disabled".to_owned(),
                 "poolstorm".to_owned()
             ))
         );
-        assert_eq!(split_database_name("mysql://127.0.0.1:3306/"), None);
-        assert_eq!(split_database_name("mysql://127.0.0.1/bad`name"), None);
+        assert_eq!(split("mysql://127.0.0.1:3306/"), None);
+        assert_eq!(split("mysql://127.0.0.1/bad%60name"), None);
     }
 }

@@ -12,36 +12,37 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
-
-pub use observe::Snapshot;
+use axum::routing::{MethodRouter, get, post};
 
 use crate::db::ConnScope;
 use crate::state::App;
 
-/// Every route path the service serves.
-pub const ROUTES: &[&str] = &[
-    "/mode1/dependency",
-    "/mode1/async",
-    "/mode1/per-operation",
-    "/mode2/messages",
-    "/mode2/messages/stats",
-    "/health",
-    "/metrics",
-    "/debug/pool",
-];
+/// Every route the service serves: its path and handlers, in one table.
+fn table() -> [(&'static str, MethodRouter<Arc<App>>); 8] {
+    [
+        ("/mode1/dependency", get(mode1::dependency)),
+        ("/mode1/async", get(mode1::async_handler)),
+        ("/mode1/per-operation", get(mode1::per_operation)),
+        ("/mode2/messages", post(mode2::create_message)),
+        ("/mode2/messages/stats", get(mode2::stats)),
+        ("/health", get(observe::health)),
+        ("/metrics", get(observe::metrics)),
+        ("/debug/pool", get(observe::debug_pool)),
+    ]
+}
+
+/// Every route path, in the table's order (for the per-route counters).
+pub fn paths() -> Vec<&'static str> {
+    table().into_iter().map(|(path, _)| path).collect()
+}
 
 /// The service's router.
 pub fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .route("/mode1/dependency", get(mode1::dependency))
-        .route("/mode1/async", get(mode1::async_handler))
-        .route("/mode1/per-operation", get(mode1::per_operation))
-        .route("/mode2/messages", post(mode2::create_message))
-        .route("/mode2/messages/stats", get(mode2::stats))
-        .route("/health", get(observe::health))
-        .route("/metrics", get(observe::metrics))
-        .route("/debug/pool", get(observe::debug_pool))
+    table()
+        .into_iter()
+        .fold(Router::new(), |router, (path, handler)| {
+            router.route(path, handler)
+        })
         .route_layer(middleware::from_fn_with_state(Arc::clone(&app), track))
         .with_state(app)
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::support::{Backend, Call, Load, RunningApp, num, wait_for_snapshot};
+use crate::support::{Backend, Call, Load, RunningApp, num, wait_for_snapshot, wait_until};
 
 const DEPENDENCY: &str = "/mode1/dependency";
 const SECONDS: fn(u64) -> Duration = Duration::from_secs;
@@ -30,9 +30,16 @@ async fn shared_teardown_deadlocks_with_every_thread_waiting_for_a_connection(ba
     let load = Load::once(&app, 32, Call::get(DEPENDENCY), SECONDS(60));
 
     let stuck = wait_for_snapshot(&app, SECONDS(5), is_stuck).await;
-    // Answers the handlers sent before parking their connections may still be on the wire.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = load.tally().completed();
+    // Answers the handlers sent before parking their connections may still be on the wire:
+    // wait until the clients have every answer the server counted as sent.
+    let answered = stuck["routes"][DEPENDENCY]["requests"]["200"]
+        .as_u64()
+        .unwrap_or(0);
+    let before = wait_until(SECONDS(5), || {
+        let done = load.tally().completed();
+        (done >= answered).then_some(done)
+    })
+    .await;
     let window_end = tokio::time::Instant::now() + SECONDS(3);
     while tokio::time::Instant::now() < window_end {
         let s = app.snapshot().await;

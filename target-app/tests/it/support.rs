@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sqlx::Connection as _;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 /// The environment variable naming the MySQL/MariaDB server the tests use
@@ -86,6 +86,7 @@ pub(crate) struct RunningApp {
     pub(crate) base: String,
     pub(crate) client: reqwest::Client,
     stderr: Arc<Mutex<String>>,
+    stderr_reader: tokio::task::JoinHandle<()>,
 }
 
 /// The `target-app` binary built by cargo for these tests.
@@ -108,12 +109,15 @@ impl RunningApp {
             .spawn()
             .expect("spawn target-app");
         let stderr = Arc::new(Mutex::new(String::new()));
-        let mut err_pipe = child.stderr.take().expect("stderr piped");
+        // Line by line as the app writes, so a failing start can show what it said so far.
+        let mut err_lines = BufReader::new(child.stderr.take().expect("stderr piped")).lines();
         let sink = Arc::clone(&stderr);
-        tokio::spawn(async move {
-            let mut buf = String::new();
-            let _ = err_pipe.read_to_string(&mut buf).await;
-            sink.lock().unwrap().push_str(&buf);
+        let stderr_reader = tokio::spawn(async move {
+            while let Ok(Some(line)) = err_lines.next_line().await {
+                let mut all = sink.lock().unwrap();
+                all.push_str(&line);
+                all.push('\n');
+            }
         });
         let mut lines = BufReader::new(child.stdout.take().expect("stdout piped")).lines();
         let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await;
@@ -123,7 +127,9 @@ impl RunningApp {
                 .unwrap_or_else(|| panic!("unexpected first line: {line}"))
                 .to_owned(),
             other => {
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                let _ = child.kill().await;
+                // The pipe closes with the process: everything it wrote is in by then.
+                let _ = tokio::time::timeout(Duration::from_secs(5), stderr_reader).await;
                 panic!(
                     "target-app did not start ({other:?}); stderr:\n{}",
                     stderr.lock().unwrap()
@@ -139,6 +145,7 @@ impl RunningApp {
             base,
             client,
             stderr,
+            stderr_reader,
         }
     }
 
@@ -183,8 +190,25 @@ impl RunningApp {
         status.code()
     }
 
-    /// What the app wrote to stderr so far.
-    pub(crate) fn stderr(&self) -> String {
+    /// Stops the app (SIGTERM, SIGKILL after 10 s) and returns all it wrote to stderr, read
+    /// to the end of the pipe.
+    pub(crate) async fn stop_and_read_stderr(mut self) -> String {
+        if let Some(pid) = self.child.id() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
+        }
+        if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+        tokio::time::timeout(Duration::from_secs(5), self.stderr_reader)
+            .await
+            .expect("stderr closes when the app exits")
+            .expect("stderr reader");
         self.stderr.lock().unwrap().clone()
     }
 }
@@ -357,6 +381,18 @@ pub(crate) async fn wait_for_snapshot(
             "condition not reached within {limit:?}; last snapshot: {s:#}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Polls `check` until it gives a value, for at most `limit`.
+pub(crate) async fn wait_until<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "not reached within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

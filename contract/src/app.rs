@@ -1,0 +1,195 @@
+//! target-app's settings as both programs know them: the choices (`--teardown`,
+//! `--id-strategy`, the database engine) and every numeric flag's range and default. target-app
+//! builds its flags from these; poolstorm checks scenario values and fills in defaults with them.
+
+use serde::{Deserialize, Serialize};
+
+/// A whole-number setting: its range and its default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounded {
+    pub min: i64,
+    pub max: i64,
+    pub default: i64,
+}
+
+impl Bounded {
+    /// The range, as clap's `value_parser!(u32).range(..)` takes it.
+    pub const fn range(self) -> std::ops::RangeInclusive<i64> {
+        self.min..=self.max
+    }
+}
+
+/// `--threads`: the bounded blocking pool (anyio's CapacityLimiter has 40 tokens; Tn in mode 2).
+pub const THREADS: Bounded = Bounded {
+    min: 1,
+    max: 4096,
+    default: 40,
+};
+/// `--pool-max`: most connections (HikariCP's maximumPoolSize and sqlx both default to 10).
+pub const POOL_MAX: Bounded = Bounded {
+    min: 1,
+    max: 10_000,
+    default: 10,
+};
+/// `--pool-min`: idle connections kept open.
+pub const POOL_MIN: Bounded = Bounded {
+    min: 0,
+    max: 10_000,
+    default: 0,
+};
+/// `--hold-ms`: how long a mode-1 handler holds its connection (the seed's `time.sleep(1)`).
+pub const HOLD_MS: Bounded = Bounded {
+    min: 0,
+    max: 60_000,
+    default: 1000,
+};
+/// `--work-ms`: work on connection A before a mode-2 id is needed.
+pub const WORK_MS: Bounded = Bounded {
+    min: 0,
+    max: 60_000,
+    default: 0,
+};
+/// `--id-block`: ids per block for pooled-lo and pooled-lotl (Hibernate's increment_size).
+pub const ID_BLOCK: Bounded = Bounded {
+    min: 1,
+    max: 1_000_000,
+    default: 1000,
+};
+/// `--acquire-timeout` default in seconds (HikariCP, SQLAlchemy and sqlx all wait 30 s).
+pub const ACQUIRE_TIMEOUT_SECS: u64 = 30;
+
+/// Where mode 1's request-scoped session is torn down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "kebab-case")]
+pub enum Teardown {
+    /// A second job on the same bounded pool as the handler (FastAPI < 0.82): deadlocks.
+    #[default]
+    Shared,
+    /// A job on its own limiter (FastAPI >= 0.82, PR #5122).
+    Separate,
+    /// Inside the handler job, before it gives its thread back.
+    Inline,
+}
+
+/// How mode 2 allocates ids (Hibernate optimizers and the alternatives).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "kebab-case")]
+pub enum IdStrategy {
+    /// A second connection for every id (table-based sequence, no optimizer).
+    #[default]
+    Table,
+    /// A second connection once per block of --id-block ids, one block shared by all threads.
+    PooledLo,
+    /// A second connection once per block, one block per worker thread.
+    PooledLotl,
+    /// AUTO_INCREMENT / INTEGER PRIMARY KEY on connection A.
+    Identity,
+    /// The sequence row updated inside A's own transaction.
+    SameConn,
+}
+
+/// Which database engine target-app runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    Sqlite,
+    Mysql,
+}
+
+impl Teardown {
+    pub const ALL: [Teardown; 3] = [Teardown::Shared, Teardown::Separate, Teardown::Inline];
+
+    /// The name on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Teardown::Shared => "shared",
+            Teardown::Separate => "separate",
+            Teardown::Inline => "inline",
+        }
+    }
+}
+
+impl IdStrategy {
+    pub const ALL: [IdStrategy; 5] = [
+        IdStrategy::Table,
+        IdStrategy::PooledLo,
+        IdStrategy::PooledLotl,
+        IdStrategy::Identity,
+        IdStrategy::SameConn,
+    ];
+
+    /// The name on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            IdStrategy::Table => "table",
+            IdStrategy::PooledLo => "pooled-lo",
+            IdStrategy::PooledLotl => "pooled-lotl",
+            IdStrategy::Identity => "identity",
+            IdStrategy::SameConn => "same-conn",
+        }
+    }
+
+    /// Most connections one request holds at once with this strategy: HikariCP's Cm.
+    pub fn connections_per_request(self) -> u32 {
+        match self {
+            IdStrategy::Table | IdStrategy::PooledLo | IdStrategy::PooledLotl => 2,
+            IdStrategy::Identity | IdStrategy::SameConn => 1,
+        }
+    }
+
+    /// The strategy called `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+impl Engine {
+    /// The name in JSON and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "sqlite",
+            Engine::Mysql => "mysql",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_the_serialized_forms() {
+        for t in Teardown::ALL {
+            assert_eq!(
+                serde_json::to_string(&t).unwrap(),
+                format!("\"{}\"", t.name())
+            );
+        }
+        for s in IdStrategy::ALL {
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", s.name())
+            );
+            assert_eq!(IdStrategy::from_name(s.name()), Some(s));
+        }
+        assert_eq!(serde_json::to_string(&Engine::Mysql).unwrap(), "\"mysql\"");
+    }
+
+    #[test]
+    fn only_sequence_strategies_take_a_second_connection() {
+        let cm: Vec<u32> = IdStrategy::ALL
+            .iter()
+            .map(|s| s.connections_per_request())
+            .collect();
+        assert_eq!(cm, [2, 2, 2, 1, 1]);
+    }
+
+    #[test]
+    fn defaults_lie_in_their_ranges() {
+        for b in [THREADS, POOL_MAX, POOL_MIN, HOLD_MS, WORK_MS, ID_BLOCK] {
+            assert!(b.range().contains(&b.default), "{b:?}");
+        }
+    }
+}

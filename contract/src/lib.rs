@@ -1,0 +1,14 @@
+//! The contract between target-app and poolstorm, defined once and used by both programs:
+//! the `/debug/pool` document ([`snapshot`]), the JSON error bodies and their stable codes
+//! ([`error`]), and target-app's settings with their ranges and defaults ([`app`]).
+//!
+//! Both sides (de)serialize these types with serde, so a field renamed on one side is a
+//! compile error on the other, not a silent zero in a verdict.
+
+pub mod app;
+pub mod error;
+pub mod snapshot;
+
+pub use app::{Engine, IdStrategy, Teardown};
+pub use error::{ErrorBody, ErrorCode};
+pub use snapshot::Snapshot;
