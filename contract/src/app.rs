@@ -59,12 +59,11 @@ pub const ID_BLOCK: Bounded = Bounded {
 pub const ACQUIRE_TIMEOUT_SECS: u64 = 30;
 
 /// Where mode 1's request-scoped session is torn down.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum Teardown {
     /// A second job on the same bounded pool as the handler (FastAPI < 0.82): deadlocks.
-    #[default]
     Shared,
     /// A job on its own limiter (FastAPI >= 0.82, PR #5122).
     Separate,
@@ -73,12 +72,11 @@ pub enum Teardown {
 }
 
 /// How mode 2 allocates ids (Hibernate optimizers and the alternatives).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum IdStrategy {
     /// A second connection for every id (table-based sequence, no optimizer).
-    #[default]
     Table,
     /// A second connection once per block of --id-block ids, one block shared by all threads.
     PooledLo,
@@ -98,11 +96,28 @@ pub enum Engine {
     Mysql,
 }
 
+/// The names of a list of choices, at compile time.
+macro_rules! names {
+    ($all:expr, $n:expr) => {{
+        let mut out = [""; $n];
+        let mut i = 0;
+        while i < $n {
+            out[i] = $all[i].name();
+            i += 1;
+        }
+        out
+    }};
+}
+
 impl Teardown {
+    /// target-app's default: the teardown that deadlocks, as FastAPI before 0.82 did.
+    pub const DEFAULT: Self = Self::Shared;
     pub const ALL: [Teardown; 3] = [Teardown::Shared, Teardown::Separate, Teardown::Inline];
+    /// Every name, in order.
+    pub const NAMES: [&'static str; 3] = names!(Self::ALL, 3);
 
     /// The name on the command line and in JSON.
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Teardown::Shared => "shared",
             Teardown::Separate => "separate",
@@ -112,6 +127,8 @@ impl Teardown {
 }
 
 impl IdStrategy {
+    /// target-app's default: Hibernate's table sequence without an optimizer.
+    pub const DEFAULT: Self = Self::Table;
     pub const ALL: [IdStrategy; 5] = [
         IdStrategy::Table,
         IdStrategy::PooledLo,
@@ -119,9 +136,11 @@ impl IdStrategy {
         IdStrategy::Identity,
         IdStrategy::SameConn,
     ];
+    /// Every name, in order.
+    pub const NAMES: [&'static str; 5] = names!(Self::ALL, 5);
 
     /// The name on the command line and in JSON.
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             IdStrategy::Table => "table",
             IdStrategy::PooledLo => "pooled-lo",
@@ -142,6 +161,18 @@ impl IdStrategy {
     /// The strategy called `name`.
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+impl Default for Teardown {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+impl Default for IdStrategy {
+    fn default() -> Self {
+        Self::DEFAULT
     }
 }
 

@@ -7,14 +7,18 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::load::SettingArgs;
 use crate::progress::ProgressMode;
+
+/// How poolstorm ends, for every command's `--help`.
+pub const EXIT_STATUS: &str = "Exit status: 0 done, 1 a --fail-if condition or a scenario rule failed, \
+2 bad input (a flag, a file, a URL), 3 the run could not be carried out (an I/O error, a thread \
+that would not start, a database backend or target that never came up), 130 interrupted.";
 
 /// poolstorm: a load driver and harness that makes connection-pool starvation visible.
 #[derive(Debug, Parser)]
 #[command(name = "poolstorm", version, propagate_version = true)]
-#[command(
-    after_help = "Exit status: 0 done, 1 a --fail-if condition held, 2 bad input, 130 interrupted."
-)]
+#[command(after_help = EXIT_STATUS)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -44,83 +48,9 @@ pub struct LoadArgs {
     /// task paths are appended to its path.
     pub url: String,
 
-    /// Closed model: users that each send, wait for the answer, think, and repeat.
-    #[arg(
-        long,
-        value_name = "N",
-        conflicts_with = "rate",
-        allow_negative_numbers = true,
-        help_heading = "Load model"
-    )]
-    pub users: Option<u32>,
-
-    /// Closed model: users started per second (default: all at once).
-    #[arg(
-        long,
-        value_name = "R",
-        conflicts_with = "rate",
-        allow_negative_numbers = true,
-        help_heading = "Load model"
-    )]
-    pub spawn_rate: Option<f64>,
-
-    /// Closed model: think time between one user's requests, `MIN..MAX` or one value
-    /// (e.g. `100ms..500ms`; default 0).
-    #[arg(
-        long,
-        value_name = "MIN..MAX",
-        conflicts_with = "rate",
-        help_heading = "Load model"
-    )]
-    pub wait: Option<String>,
-
-    /// Open model: requests started per second on a fixed schedule; latency counts from each
-    /// request's intended start, and starts with every slot busy are counted as dropped.
-    #[arg(
-        long,
-        value_name = "RPS",
-        allow_negative_numbers = true,
-        help_heading = "Load model"
-    )]
-    pub rate: Option<f64>,
-
-    /// Open model: most requests in flight at once (k6's maxVUs).
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = 1000,
-        requires = "rate",
-        allow_negative_numbers = true,
-        help_heading = "Load model"
-    )]
-    pub max_in_flight: u32,
-
-    /// Stop starting requests after this long (e.g. 30s, 2m). Default 10s unless --requests.
-    #[arg(
-        long,
-        value_name = "DURATION",
-        allow_hyphen_values = true,
-        help_heading = "Bounds"
-    )]
-    pub duration: Option<String>,
-
-    /// Stop after starting this many requests.
-    #[arg(
-        long,
-        value_name = "N",
-        allow_negative_numbers = true,
-        help_heading = "Bounds"
-    )]
-    pub requests: Option<u64>,
-
-    /// Longest wait for one request's full response; then it counts as `timeout`.
-    #[arg(
-        long,
-        value_name = "DURATION",
-        default_value = "60s",
-        help_heading = "Bounds"
-    )]
-    pub timeout: String,
+    /// Every load setting (users, rate, duration, ...), from the load settings table.
+    #[command(flatten)]
+    pub settings: SettingArgs,
 
     /// HTTP method of the URL's request (without --task).
     #[arg(
@@ -158,28 +88,6 @@ pub struct LoadArgs {
     /// [body=TEXT|body=@FILE]`; body= comes last.
     #[arg(long = "task", value_name = "TASK", conflicts_with_all = ["body", "body_file"], help_heading = "Requests")]
     pub tasks: Vec<String>,
-
-    /// Report a stall when nothing completes for this long while requests are in flight.
-    #[arg(
-        long,
-        value_name = "DURATION",
-        default_value = "3s",
-        help_heading = "Measuring"
-    )]
-    pub stall_window: String,
-
-    /// Threads sending requests, each with its own event loop (default: one per CPU).
-    #[arg(
-        long,
-        value_name = "N",
-        allow_negative_numbers = true,
-        help_heading = "Measuring"
-    )]
-    pub workers: Option<usize>,
-
-    /// Seed for task choice and think times (default: random).
-    #[arg(long, value_name = "N", help_heading = "Measuring")]
-    pub seed: Option<u64>,
 
     /// Write the JSON report here.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
@@ -220,7 +128,10 @@ Examples:
   poolstorm load http://127.0.0.1:8080 --rate 500 --duration 1m \\
       --task 'GET /mode1/async weight=3' \\
       --task 'POST /mode2/messages body={\"title\": \"t\", \"contents\": \"c\"}' \\
-      --json out.json --hlog out.hlog --fail-if 'p99_ms > 500' --fail-if stalled";
+      --json out.json --hlog out.hlog --fail-if 'p99_ms > 500' --fail-if stalled
+
+Exit status: 0 done, 1 a --fail-if condition held, 2 bad input (a flag, a file, a URL), 3 the run
+could not be carried out (an I/O error, a thread that would not start), 130 interrupted.";
 
 /// Options shared by `run` and `validate`: which files and what the command line changes.
 #[derive(Debug, Args)]
@@ -249,7 +160,9 @@ pub struct ScenarioArgs {
 #[derive(Debug, Args)]
 #[command(
     after_help = "Exit status: 0 every rule held in every cell, 1 a cell or rule failed, \
-2 bad input or a backend that cannot start, 130 interrupted (results so far are kept)."
+2 bad input (a flag or a scenario file), 3 the run could not be carried out (a database backend \
+that would not start, results that could not be written), 130 interrupted (results so far are \
+kept)."
 )]
 pub struct RunArgs {
     #[command(flatten)]

@@ -18,11 +18,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
 use ratatui::{Frame, Terminal};
 
-use crate::duration::short;
+use crate::human::{count, latency, short};
 use crate::metrics::{Kind, KindCounts, Live};
 use crate::monitor::Monitor;
-use crate::report::text::{count, latency};
-use crate::verdict::{self, Judgement, PoolSample, Thresholds, Verdict};
+use crate::observe::PoolSample;
+use crate::verdict::{self, Judgement, Observed, Thresholds, Verdict};
 
 /// Outcome kinds drawn, bottom to top, with their colors.
 const STACK: [(Kind, Color); 6] = [
@@ -42,6 +42,9 @@ fn verdict_color(v: Verdict) -> Color {
         Verdict::Deadlocked => Color::Red,
     }
 }
+
+/// How long a final verdict stays on screen before the next cell.
+const VERDICT_ON_SCREEN: Duration = Duration::from_millis(700);
 
 /// What is on screen.
 #[derive(Debug, Default)]
@@ -117,10 +120,10 @@ impl Monitor for Dashboard {
         self.draw();
     }
 
-    fn update(&mut self, live: &Live, sample: Option<&PoolSample>) {
+    fn update(&mut self, live: &Live, samples: &[PoolSample]) {
         self.view.live = live.clone();
-        self.view.sample = sample.copied();
-        let now = verdict::provisional(live, sample, &self.view.thresholds);
+        self.view.sample = samples.last().copied();
+        let now = verdict::judge(&Observed::live(live, samples), &self.view.thresholds);
         let changed = match &self.view.banner {
             None => now.verdict != Verdict::Healthy,
             Some((shown, final_)) => !final_ && shown.verdict != now.verdict,
@@ -134,8 +137,10 @@ impl Monitor for Dashboard {
     fn verdict(&mut self, judgement: &Judgement) {
         self.view.banner = Some((judgement.clone(), true));
         self.draw();
-        // Leave the verdict on screen long enough to read before the next cell.
-        std::thread::sleep(Duration::from_millis(700));
+    }
+
+    fn linger(&self) -> Duration {
+        VERDICT_ON_SCREEN
     }
 
     fn finish(&mut self) {
@@ -231,21 +236,20 @@ fn gauges(sample: Option<&PoolSample>) -> Paragraph<'static> {
     let Some(s) = sample else {
         return Paragraph::new(" no server view: the target has no /debug/pool").block(block);
     };
-    let bar = |used: u64, max: u64| {
+    let n = |v: Option<u64>| v.map_or("-".to_owned(), |v| v.to_string());
+    let bar = |used: Option<u64>, max: Option<u64>| {
         let width = 24usize;
-        let filled = if max == 0 {
-            0
-        } else {
-            ((used.min(max) as f64 / max as f64) * width as f64).round() as usize
+        let filled = match (used, max) {
+            (Some(used), Some(max)) if max > 0 => {
+                ((used.min(max) as f64 / max as f64) * width as f64).round() as usize
+            }
+            _ => 0,
         };
         format!("{}{}", "█".repeat(filled), "░".repeat(width - filled))
     };
-    let full = |used: u64, max: u64| {
-        if max > 0 && used >= max {
-            Color::Red
-        } else {
-            Color::Green
-        }
+    let full = |used: Option<u64>, max: Option<u64>| match (used, max) {
+        (Some(used), Some(max)) if max > 0 && used >= max => Color::Red,
+        _ => Color::Green,
     };
     let lines = vec![
         Line::from(vec![
@@ -256,7 +260,10 @@ fn gauges(sample: Option<&PoolSample>) -> Paragraph<'static> {
             ),
             Span::raw(format!(
                 " {}/{}   waiting {}   acquire timeouts {}",
-                s.pool_in_use, s.pool_max, s.pool_waiting, s.acquire_timeouts
+                n(s.pool_in_use),
+                n(s.pool_max),
+                n(s.pool_waiting),
+                n(s.acquire_timeouts)
             )),
         ]),
         Line::from(vec![
@@ -267,12 +274,15 @@ fn gauges(sample: Option<&PoolSample>) -> Paragraph<'static> {
             ),
             Span::raw(format!(
                 " {}/{}   queued {}   teardowns pending {}",
-                s.blocking_busy, s.blocking_threads, s.blocking_queued, s.teardown_pending
+                n(s.blocking_busy),
+                n(s.blocking_threads),
+                n(s.blocking_queued),
+                n(s.teardown_pending)
             )),
         ]),
         Line::from(format!(
             " requests in flight at the server {}",
-            s.requests_in_flight
+            n(s.requests_in_flight)
         )),
     ];
     Paragraph::new(lines).block(block)

@@ -62,14 +62,14 @@ pub async fn get(
     }
 }
 
-/// `GET` and parse the body as JSON, requiring a 200.
-pub async fn get_json(
+/// `GET` and parse the body as JSON into `T`, requiring a 200.
+pub async fn get_json<T: serde::de::DeserializeOwned>(
     base_url: &str,
     path: &str,
     timeout: Duration,
-) -> Result<serde_json::Value, FetchError> {
+) -> Result<T, FetchError> {
     let (status, body) = get(base_url, path, timeout).await?;
-    let url = format!("{base_url}{path}");
+    let url = format!("{}{path}", base_url.trim_end_matches('/'));
     if status != 200 {
         return Err(FetchError {
             url,
@@ -78,6 +78,6 @@ pub async fn get_json(
     }
     serde_json::from_slice(&body).map_err(|e| FetchError {
         url,
-        reason: format!("not JSON: {e}"),
+        reason: format!("not the expected JSON: {e}"),
     })
 }

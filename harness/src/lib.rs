@@ -3,8 +3,10 @@
 //!
 //! Data flow: [`cli`] (flags) -> [`commands`] (validated [`load::LoadPlan`]) -> [`driver`]
 //! (worker threads sending requests, recording locally) -> [`metrics`] (collector: timeline,
-//! stalls, totals) -> [`report`] (terminal, JSON, CSV, interval log) -> [`gate`] (`--fail-if`)
-//! -> exit status.
+//! stalls, totals) -> [`verdict`] (the client's view and the server's pool from [`observe`])
+//! -> [`report`] (terminal, JSON, CSV, interval log) -> [`gate`] (`--fail-if`) -> exit status.
+//! `poolstorm run` wraps the same path in [`experiment`]: per [`scenario`] cell a database,
+//! a target, the load, the verdict and the rules.
 
 pub mod app;
 pub mod cli;
@@ -12,18 +14,19 @@ pub mod commands;
 pub mod dashboard;
 pub mod database;
 pub mod driver;
-pub mod duration;
 pub mod experiment;
 pub mod expr;
 pub mod fetch;
 pub mod gate;
+pub mod human;
 pub mod load;
 pub mod local;
 pub mod metrics;
 pub mod monitor;
+pub mod observe;
+pub mod param;
 pub mod progress;
 pub mod report;
-pub mod sampler;
 pub mod scenario;
 pub mod stub;
 pub mod verdict;
@@ -45,7 +48,7 @@ pub fn run(cli: &Cli) -> u8 {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("poolstorm: cannot start the runtime: {err}");
-            return 1;
+            return Exit::NotRun.code();
         }
     };
     let result = runtime.block_on(async {
@@ -64,8 +67,8 @@ pub fn run(cli: &Cli) -> u8 {
             Exit::Usage.code()
         }
         Err(err) => {
-            eprintln!("poolstorm: {err:#}");
-            Exit::Failed.code()
+            eprintln!("poolstorm: the run could not be carried out: {err:#}");
+            Exit::NotRun.code()
         }
     }
 }

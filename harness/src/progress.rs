@@ -4,9 +4,8 @@
 use std::io::{IsTerminal as _, Write as _};
 use std::time::Duration;
 
-use crate::duration::short;
+use crate::human::{count, short};
 use crate::metrics::{Kind, Live};
-use crate::report::text::count;
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

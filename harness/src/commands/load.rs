@@ -10,11 +10,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Exit, UsageError};
 use crate::cli::LoadArgs;
-use crate::driver::{self, Sinks};
+use crate::driver::{self, DriverError, Sinks};
 use crate::expr::Expr;
 use crate::gate;
-use crate::load::{LoadPlan, LoadSettings, Target, TaskSpec, task};
-use crate::monitor;
+use crate::load::{self, LoadPlan, SettingsError, Target, TaskSpec, task};
+use crate::metrics::IntervalSink;
 use crate::report::hlog::HlogWriter;
 use crate::report::{LoadReport, csv, json, text};
 use crate::verdict::{self, Thresholds};
@@ -55,38 +55,22 @@ fn tasks(args: &LoadArgs, target: &Target) -> Result<Vec<TaskSpec>, UsageError> 
 
 /// Turns `poolstorm load` flags into a plan, naming the flag on any bad value.
 pub fn plan(args: &LoadArgs) -> Result<LoadPlan, UsageError> {
-    if args.users.is_some() && args.rate.is_some() {
-        return Err(UsageError::new("--users", "cannot be used with --rate"));
-    }
     let mut target = Target::parse(&args.url).map_err(|e| UsageError::new("URL", e.to_string()))?;
     if args.tasks.is_empty() {
         // The URL's own path is the one task's path.
         target.base_path.clear();
     }
     let tasks = tasks(args, &target)?;
-    let settings = LoadSettings {
-        users: args.users,
-        spawn_rate: args.spawn_rate,
-        wait: args.wait.clone(),
-        rate: args.rate,
-        max_in_flight: args.max_in_flight,
-        duration: args.duration.clone(),
-        requests: args.requests,
-        timeout: args.timeout.clone(),
-        stall_window: args.stall_window.clone(),
-        workers: args.workers,
-        seed: args.seed,
-    };
-    settings
-        .into_plan(target, tasks)
-        .map_err(|e| UsageError::new(e.field.flag(), e.message))
+    let named = |e: SettingsError| UsageError::new(e.setting.flag, e.message);
+    let values = args.settings.values().map_err(named)?;
+    load::resolve(&|name| values.get(name).cloned(), target, tasks).map_err(named)
 }
 
 /// Output files, created before the run so a bad path fails first.
 struct Outputs {
     json: Option<File>,
     csv: Option<File>,
-    hlog: Option<HlogWriter>,
+    hlog: Option<Box<dyn IntervalSink>>,
 }
 
 fn create(flag: &str, path: &Option<PathBuf>) -> Result<Option<File>, UsageError> {
@@ -104,9 +88,11 @@ impl Outputs {
             .hlog
             .as_ref()
             .map(|p| {
-                HlogWriter::create(p).map_err(|e| {
-                    UsageError::new("--hlog", format!("cannot create {}: {e}", p.display()))
-                })
+                HlogWriter::create(p)
+                    .map(|h| Box::new(h) as Box<dyn IntervalSink>)
+                    .map_err(|e| {
+                        UsageError::new("--hlog", format!("cannot create {}: {e}", p.display()))
+                    })
             })
             .transpose()?;
         Ok(Self {
@@ -146,24 +132,31 @@ pub async fn execute(args: &LoadArgs) -> anyhow::Result<Exit> {
 
     let stop = CancellationToken::new();
     cancel_on_signal(&stop);
-    let mut monitor = monitor::choose(args.progress, args.no_tui);
+    let mut monitor = super::monitor(args.progress, args.no_tui);
     let thresholds = Thresholds::default();
     monitor.start(&plan.target.url, plan.duration, thresholds);
-    let mut live = |l: &crate::metrics::Live| monitor.update(l, None);
+    let mut live = |l: &crate::metrics::Live| monitor.update(l, &[]);
     let sinks = Sinks {
         live: &mut live,
-        hlog: outputs.hlog.take(),
+        intervals: outputs.hlog.take(),
     };
     let run = match driver::run(&plan, sinks, stop).await {
         Ok(run) => run,
         Err(e) => {
             monitor.finish();
-            return Err(UsageError::new("URL", e.to_string()).into());
+            return Err(match e {
+                // What the URL or a task says is bad input; the rest is this machine's trouble.
+                DriverError::Target(_) | DriverError::Prepare(_) => {
+                    UsageError::new("URL", e.to_string()).into()
+                }
+                DriverError::Thread(_) | DriverError::Intervals(_) => e.into(),
+            });
         }
     };
 
     let mut report = LoadReport::new(&plan, &run);
-    monitor.verdict(&verdict::judge(&report, &[], &thresholds));
+    monitor.verdict(&verdict::judge(&report.observed(&[]), &thresholds));
+    tokio::time::sleep(monitor.linger()).await;
     monitor.finish();
     report.checks = gate::check(&report, &conditions)?;
     if let Some(file) = outputs.json.take() {

@@ -1,18 +1,28 @@
-//! One module per subcommand; each turns its flags into work and returns an [`Exit`].
+//! One module per subcommand; each turns its flags into work and returns an [`Exit`]. Also
+//! where the live view is chosen: the dashboard on a terminal, progress lines otherwise.
 
 pub mod load;
 pub mod scenarios;
 pub mod stub;
+
+use std::io::IsTerminal as _;
+
+use crate::dashboard::Dashboard;
+use crate::monitor::{Lines, Monitor};
+use crate::progress::ProgressMode;
 
 /// How the program ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     /// Everything ran and every condition passed.
     Done,
-    /// A `--fail-if` condition (or an expectation) held.
+    /// A `--fail-if` condition held, or a scenario rule failed.
     Failed,
     /// Bad input: flags, files, URLs.
     Usage,
+    /// The run could not be carried out: an I/O error, a thread that would not start, a
+    /// database backend or target that never came up.
+    NotRun,
     /// SIGINT or SIGTERM ended the run early.
     Interrupted,
 }
@@ -23,6 +33,7 @@ impl Exit {
             Exit::Done => 0,
             Exit::Failed => 1,
             Exit::Usage => 2,
+            Exit::NotRun => 3,
             Exit::Interrupted => 130,
         }
     }
@@ -43,4 +54,16 @@ impl UsageError {
             message: message.into(),
         }
     }
+}
+
+/// The dashboard on a terminal (unless `no_tui`), progress lines otherwise.
+pub fn monitor(mode: ProgressMode, no_tui: bool) -> Box<dyn Monitor> {
+    let terminal = std::io::stderr().is_terminal();
+    if !no_tui && mode == ProgressMode::Auto && terminal {
+        match Dashboard::new() {
+            Ok(dashboard) => return Box::new(dashboard),
+            Err(err) => eprintln!("poolstorm: no dashboard ({err}); plain progress instead"),
+        }
+    }
+    Box::new(Lines::new(mode))
 }

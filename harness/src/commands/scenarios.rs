@@ -3,8 +3,7 @@
 
 use super::{Exit, UsageError, load::cancel_on_signal};
 use crate::cli::{ReportArgs, RunArgs, ScenarioArgs, ValidateArgs};
-use crate::experiment::{self, RunError, RunOptions};
-use crate::monitor;
+use crate::experiment::{self, RunOptions};
 use crate::report::scenario::ScenarioReport;
 use crate::report::{comparison, html};
 use crate::scenario::{self, Backend, Overrides, Scenario};
@@ -75,7 +74,7 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         set: args.scenarios.set.clone(),
         quick: args.scenarios.quick,
     };
-    let mut monitor = monitor::choose(args.progress, args.no_tui);
+    let mut monitor = super::monitor(args.progress, args.no_tui);
     let mut failed = false;
     let mut held_back = String::new();
     for scenario in &scenarios {
@@ -99,12 +98,9 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Exit> {
             Err(e) => {
                 monitor.finish();
                 print!("{held_back}");
-                return Err(match e {
-                    RunError::Setup(message) => {
-                        UsageError::new(&scenario.path.display().to_string(), message).into()
-                    }
-                    e => e.into(),
-                });
+                // A backend that never came up, or results that cannot be written: the run could
+                // not be carried out (exit 3), naming the scenario.
+                return Err(anyhow::Error::new(e).context(scenario.path.display().to_string()));
             }
         }
     }

@@ -1,15 +1,16 @@
 //! The `container` backend: a MySQL 8.4 server in a container started through testcontainers
 //! (its MySQL module), reachable on a mapped port of this machine, removed at the end of the
 //! scenario (also after Ctrl-C, which ends runs through the same path). It needs a Docker
-//! engine: without one that answers `/_ping` it fails at once and names the alternatives.
+//! engine: without one that answers bollard's ping it fails at once and names the
+//! alternatives.
 
 use std::time::Duration;
 
+use bollard::{API_DEFAULT_VERSION, Docker};
 use sqlx::Connection as _;
 use testcontainers::runners::AsyncRunner as _;
 use testcontainers::{ContainerAsync, ImageExt as _};
 use testcontainers_modules::mysql::Mysql;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use super::DatabaseError;
 
@@ -26,24 +27,16 @@ pub fn engine_address() -> String {
     std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_owned())
 }
 
-/// Whether a Docker engine answers `GET /_ping` at `address`.
+/// Whether a Docker engine answers `GET /_ping` at `address` (through bollard, the Docker
+/// client testcontainers itself uses).
 pub async fn engine_answers(address: &str) -> bool {
-    let ping = async {
-        let request = b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n";
-        let mut answer = Vec::new();
-        if let Some(path) = address.strip_prefix("unix://") {
-            let mut stream = tokio::net::UnixStream::connect(path).await.ok()?;
-            stream.write_all(request).await.ok()?;
-            stream.read_to_end(&mut answer).await.ok()?;
-        } else {
-            let host = address.strip_prefix("tcp://").unwrap_or(address);
-            let mut stream = tokio::net::TcpStream::connect(host).await.ok()?;
-            stream.write_all(request).await.ok()?;
-            stream.read_to_end(&mut answer).await.ok()?;
-        }
-        Some(answer.starts_with(b"HTTP/1.0 200") || answer.starts_with(b"HTTP/1.1 200"))
+    let secs = PING.as_secs();
+    let docker = match address.strip_prefix("unix://") {
+        Some(path) => Docker::connect_with_unix(path, secs, API_DEFAULT_VERSION),
+        None => Docker::connect_with_http(address, secs, API_DEFAULT_VERSION),
     };
-    matches!(tokio::time::timeout(PING, ping).await, Ok(Some(true)))
+    let Ok(docker) = docker else { return false };
+    matches!(tokio::time::timeout(PING, docker.ping()).await, Ok(Ok(_)))
 }
 
 /// A running MySQL container.
@@ -110,6 +103,7 @@ impl ContainerServer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
     #[tokio::test]
     async fn a_socket_nobody_listens_on_is_no_engine() {

@@ -70,10 +70,15 @@ pub struct MessageCounts {
     pub distinct_ids: u64,
 }
 
-fn server_of(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("mysql", url));
-    let authority = rest.split(['/', '?']).next().unwrap_or(rest);
-    format!("{scheme}://{authority}")
+/// The server part of a MySQL URL (`mysql://USER:PASS@HOST:PORT`), without database or
+/// options.
+fn server_of(url: &str) -> Result<String, DatabaseError> {
+    let mut url = url::Url::parse(url)
+        .map_err(|e| DatabaseError::Setup(format!("`{url}` is not a URL: {e}")))?;
+    url.set_path("");
+    url.set_query(None);
+    url.set_fragment(None);
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 impl Databases {
@@ -102,7 +107,7 @@ impl Databases {
                 })
             }
             Backend::Url(url) => {
-                let server_url = server_of(url);
+                let server_url = server_of(url)?;
                 let conn = sqlx::AnyConnection::connect(&format!("{server_url}/"))
                     .await
                     .map_err(|e| {
@@ -220,5 +225,23 @@ impl CellDatabase {
             rows: rows as u64,
             distinct_ids: distinct_ids as u64,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_server_part_keeps_credentials_and_drops_the_database() {
+        assert_eq!(
+            server_of("mysql://app:p%40ss@127.0.0.1:3307/db?ssl-mode=disabled").unwrap(),
+            "mysql://app:p%40ss@127.0.0.1:3307"
+        );
+        assert_eq!(
+            server_of("mysql://root@127.0.0.1:3306").unwrap(),
+            "mysql://root@127.0.0.1:3306"
+        );
+        assert!(server_of("not a url").is_err());
     }
 }

@@ -17,8 +17,7 @@ use tokio_util::sync::CancellationToken;
 pub use client::{Connection, PrepareError, Prepared};
 
 use crate::load::{LoadPlan, TargetError, TaskPicker};
-use crate::metrics::{Collected, Collector, Live, TICK, TICKS_PER_SECOND};
-use crate::report::hlog::HlogWriter;
+use crate::metrics::{Collected, Collector, IntervalSink, Live, TICK, TICKS_PER_SECOND};
 
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +29,7 @@ pub enum DriverError {
     #[error("cannot start worker thread: {0}")]
     Thread(std::io::Error),
     #[error("writing the interval log: {0}")]
-    Hlog(std::io::Error),
+    Intervals(std::io::Error),
 }
 
 /// Read-only state every worker shares.
@@ -88,17 +87,18 @@ impl Shared {
     }
 }
 
-/// Where a run's live view and interval log go.
+/// Where a run's live view and interval histograms go.
 pub struct Sinks<'a> {
     /// Called about four times a second with the run so far.
     pub live: &'a mut (dyn FnMut(&Live) + Send),
-    pub hlog: Option<HlogWriter>,
+    /// Each finished second's histograms (the `.hlog` interval log).
+    pub intervals: Option<Box<dyn IntervalSink>>,
 }
 
 impl std::fmt::Debug for Sinks<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sinks")
-            .field("hlog", &self.hlog.is_some())
+            .field("intervals", &self.intervals.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -145,9 +145,10 @@ pub async fn run(
         stop: stop.clone(),
         highest,
     });
-    if let Some(hlog) = &mut sinks.hlog {
-        hlog.begin(started_at, &plan.tasks)
-            .map_err(DriverError::Hlog)?;
+    let names: Vec<String> = plan.tasks.iter().map(|t| t.name.clone()).collect();
+    if let Some(sink) = &mut sinks.intervals {
+        sink.begin(started_at, &names)
+            .map_err(DriverError::Intervals)?;
     }
 
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -167,19 +168,18 @@ pub async fn run(
     }
     drop(tx);
 
-    let names: Vec<String> = plan.tasks.iter().map(|t| t.name.clone()).collect();
     let mut collector = Collector::new(
         workers,
         names,
         highest,
         plan.stall_window,
-        sinks.hlog.take(),
+        sinks.intervals.take(),
     );
     let mut refresh = tokio::time::interval(LIVE_EVERY);
     loop {
         tokio::select! {
             report = rx.recv() => match report {
-                Some(report) => collector.on_report(report).map_err(DriverError::Hlog)?,
+                Some(report) => collector.on_report(report).map_err(DriverError::Intervals)?,
                 None => break,
             },
             _ = refresh.tick() => (sinks.live)(&collector.live(start.elapsed())),
@@ -190,7 +190,7 @@ pub async fn run(
     }
     let elapsed = start.elapsed();
     (sinks.live)(&collector.live(elapsed));
-    let collected = collector.finish(elapsed).map_err(DriverError::Hlog)?;
+    let collected = collector.finish(elapsed).map_err(DriverError::Intervals)?;
     Ok(RunOutput {
         started_at,
         elapsed,

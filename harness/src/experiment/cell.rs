@@ -14,16 +14,17 @@ use super::{expect, integrity};
 use crate::app::{AppExit, ManagedApp};
 use crate::database::Databases;
 use crate::driver::{self, Sinks};
-use crate::load::{LoadPlan, LoadSettings, Target, TaskSpec};
-use crate::metrics::Live;
+use crate::load::{self, LoadPlan, Target, TaskSpec};
+use crate::metrics::{IntervalSink, Live};
 use crate::monitor::Monitor;
+use crate::observe::{PoolSample, PoolSource, Sampler};
+use crate::param::ParamValue;
 use crate::report::LoadReport;
 use crate::report::hlog::HlogWriter;
 use crate::report::scenario::{CellReport, Integrity, Peaks};
-use crate::sampler::Sampler;
-use crate::scenario::params::{PARAMS, ParamValue, Section};
+use crate::scenario::params::{self, Section};
 use crate::scenario::{Cell, Scenario, TargetSpec, render};
-use crate::verdict::{self, PoolSample};
+use crate::verdict::{self, Observed, Verdict};
 
 /// What every cell of a scenario run shares.
 #[derive(Debug)]
@@ -39,8 +40,7 @@ pub(super) struct Context<'a> {
 
 /// target-app flags for a cell: every app parameter, defaults included.
 pub fn app_flags(cell: &Cell) -> Vec<String> {
-    PARAMS
-        .iter()
+    params::all()
         .filter(|p| p.section == Section::App)
         .filter_map(|p| Some(p.flag(cell.get(p.name)?)))
         .flatten()
@@ -65,30 +65,13 @@ pub fn plan(scenario: &Scenario, cell: &Cell, base_url: &str) -> Result<LoadPlan
         }
         tasks.push(task);
     }
-    let int = |name: &str| match cell.get(name) {
-        Some(ParamValue::Int(n)) => Some(*n),
-        _ => None,
+    // The stall window is written in `[stall]`; every other load setting is a cell value.
+    let window = ParamValue::Text(format!("{}ms", scenario.stall.window.as_millis()));
+    let value = |name: &str| match name {
+        "stall_window" => Some(window.clone()),
+        _ => cell.get(name).cloned(),
     };
-    let float = |name: &str| match cell.get(name) {
-        Some(ParamValue::Float(x)) => Some(*x),
-        Some(ParamValue::Int(n)) => Some(*n as f64),
-        _ => None,
-    };
-    let text = |name: &str| cell.get(name).map(ToString::to_string);
-    let settings = LoadSettings {
-        users: int("users").map(|n| n as u32),
-        spawn_rate: float("spawn_rate"),
-        wait: text("wait"),
-        rate: float("rate"),
-        max_in_flight: int("max_in_flight").map_or(1000, |n| n as u32),
-        duration: text("duration"),
-        requests: int("requests").map(|n| n as u64),
-        timeout: text("timeout").unwrap_or_else(|| "60s".to_owned()),
-        stall_window: format!("{}ms", scenario.stall.window.as_millis()),
-        workers: None,
-        seed: None,
-    };
-    settings.into_plan(target, tasks).map_err(|e| e.to_string())
+    load::resolve(&value, target, tasks).map_err(|e| e.to_string())
 }
 
 /// A cell's report before it has results.
@@ -210,8 +193,10 @@ pub(super) async fn run(ctx: &Context<'_>, cell: &Cell, monitor: &mut dyn Monito
         }),
     };
 
-    let judgement = verdict::judge(&report, &samples, &scenario.thresholds);
+    let judgement = verdict::judge(&report.observed(&samples), &scenario.thresholds);
     monitor.verdict(&judgement);
+    // Leave the verdict on screen long enough to read before the next cell.
+    tokio::time::sleep(monitor.linger()).await;
     let rules = expect::evaluate(scenario, cell, Ok((&report, &judgement)));
     let mut files = vec![hlog_name];
     if app_exit.is_some() {
@@ -255,8 +240,11 @@ async fn drive(
 ) -> Result<(LoadReport, Vec<PoolSample>, bool), String> {
     let scenario = ctx.scenario;
     let cell_stop = ctx.stop.child_token();
-    let sampler = Sampler::start(base_url.to_owned(), Instant::now());
-    let latest = sampler.latest();
+    let source = PoolSource::TargetApp {
+        base_url: base_url.to_owned(),
+    };
+    let sampler = Sampler::start(source, Instant::now());
+    let samples = sampler.samples();
     let stopped = Arc::new(AtomicBool::new(false));
     let title = format!(
         "{} [{}/{}] {}",
@@ -267,21 +255,27 @@ async fn drive(
     );
     monitor.start(&title, plan.duration, scenario.thresholds);
     let stop_on_deadlock = scenario.stall.stop_on_deadlock;
+    let thresholds = scenario.thresholds;
     let mut live = |l: &Live| {
-        let sample = *latest.lock().expect("sample lock");
-        monitor.update(l, sample.as_ref());
-        let saturated = sample.is_some_and(|s| s.saturated());
-        if stop_on_deadlock && l.stalled_for.is_some() && saturated && !cell_stop.is_cancelled() {
-            stopped.store(true, Ordering::SeqCst);
-            cell_stop.cancel();
+        let samples = samples.lock().expect("samples lock");
+        monitor.update(l, &samples);
+        if stop_on_deadlock && !cell_stop.is_cancelled() {
+            // The same engine as the final verdict; a stop needs the server's pool to show it.
+            let now = verdict::judge(&Observed::live(l, &samples), &thresholds);
+            if now.verdict == Verdict::Deadlocked && now.sample.is_some() {
+                stopped.store(true, Ordering::SeqCst);
+                cell_stop.cancel();
+            }
         }
     };
-    let hlog = HlogWriter::create(&ctx.dir.join(hlog_name)).ok();
+    let intervals = HlogWriter::create(&ctx.dir.join(hlog_name))
+        .ok()
+        .map(|h| Box::new(h) as Box<dyn IntervalSink>);
     let run = driver::run(
         plan,
         Sinks {
             live: &mut live,
-            hlog,
+            intervals,
         },
         cell_stop.clone(),
     )

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::database::{CellDatabase, MessageCounts};
 use crate::fetch;
+use crate::metrics::OutcomeKey;
 use crate::report::LoadReport;
 use crate::report::scenario::Integrity;
 
@@ -26,13 +27,18 @@ pub(super) fn counted(report: &LoadReport) -> Option<(u64, u64)> {
     }
     let created = tasks
         .iter()
-        .map(|t| t.status_codes.get("201").copied().unwrap_or_default())
+        .map(|t| t.status_codes.get(&201).copied().unwrap_or_default())
         .sum();
     let unanswered = tasks
         .iter()
         .flat_map(|t| {
-            ["timeout", "connect", "other", "aborted"]
-                .map(|k| t.outcomes.get(k).copied().unwrap_or_default())
+            [
+                OutcomeKey::Timeout,
+                OutcomeKey::Connect,
+                OutcomeKey::Other,
+                OutcomeKey::Aborted,
+            ]
+            .map(|k| t.outcomes.get(k))
         })
         .sum();
     Some((created, unanswered))
@@ -40,13 +46,9 @@ pub(super) fn counted(report: &LoadReport) -> Option<(u64, u64)> {
 
 /// Asks the app (`/mode2/messages/stats`), which a stuck pool cannot answer.
 pub(super) async fn from_endpoint(base_url: &str) -> Option<MessageCounts> {
-    let doc = fetch::get_json(base_url, "/mode2/messages/stats", Duration::from_secs(3))
+    fetch::get_json(base_url, "/mode2/messages/stats", Duration::from_secs(3))
         .await
-        .ok()?;
-    Some(MessageCounts {
-        rows: doc["rows"].as_u64()?,
-        distinct_ids: doc["distinct_ids"].as_u64()?,
-    })
+        .ok()
 }
 
 /// Reads the table directly, once the app is gone.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use settings::{Field, LoadSettings, SettingsError};
+pub use settings::{SETTINGS, Setting, SettingArgs, SettingsError, resolve};
 pub use target::{Target, TargetError};
 pub use task::{TaskError, TaskPicker, TaskSpec};
 

@@ -1,72 +1,322 @@
-//! Load settings as text and numbers, from flags or a scenario, validated into a
-//! [`LoadPlan`]. Errors name the field so each caller can say `--users` or `users`.
+//! Every load setting, defined once in [`SETTINGS`]: its name (the scenario key and the name
+//! rules use), its flag, what values it takes, its default, its help text and its place in
+//! `--help`. The `poolstorm load` flags ([`SettingArgs`]), the scenario's `[load]` parameters,
+//! the defaults and the docs tables ([`markdown_table`]) all come from that table, and
+//! [`resolve`] turns a set of values into a validated [`LoadPlan`] the same way for both.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
+use clap::parser::ValueSource;
+use clap::{Arg, ArgAction, ArgMatches, Command};
+
 use super::{LoadPlan, Model, Target, TaskSpec};
-use crate::duration::parse_duration;
+use crate::human::parse_duration;
+use crate::param::{Kind, ParamValue};
 
-/// A load setting, for error messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Field {
-    Users,
-    SpawnRate,
-    Wait,
-    Rate,
-    MaxInFlight,
-    Duration,
-    Requests,
-    Timeout,
-    StallWindow,
-    Workers,
+/// One load setting.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Setting {
+    /// The scenario key in `[load]` and the name in rules and `--set`.
+    pub name: &'static str,
+    /// The `poolstorm load` flag: `--` and the name with `-` for `_`.
+    pub flag: &'static str,
+    pub value_name: &'static str,
+    pub kind: Kind,
+    /// The value used when none is given; `None`: unset (see `unset`).
+    pub default: Option<&'static str>,
+    /// What an unset value means, when there is no default.
+    pub unset: &'static str,
+    pub help: &'static str,
+    /// The `--help` section.
+    pub heading: &'static str,
+    /// Where a scenario sets it when not in `[load]` (`[stall] window`).
+    pub table: Option<(&'static str, &'static str)>,
+    /// Settings it cannot be combined with.
+    pub conflicts_with: &'static [&'static str],
+    /// A setting it only makes sense with.
+    pub requires: Option<&'static str>,
 }
 
-impl Field {
-    /// The `poolstorm load` flag.
-    pub fn flag(self) -> &'static str {
-        match self {
-            Field::Users => "--users",
-            Field::SpawnRate => "--spawn-rate",
-            Field::Wait => "--wait",
-            Field::Rate => "--rate",
-            Field::MaxInFlight => "--max-in-flight",
-            Field::Duration => "--duration",
-            Field::Requests => "--requests",
-            Field::Timeout => "--timeout",
-            Field::StallWindow => "--stall-window",
-            Field::Workers => "--workers",
+const MODEL: &str = "Load model";
+const BOUNDS: &str = "Bounds";
+const MEASURING: &str = "Measuring";
+
+/// Every load setting, in `--help` order.
+pub const SETTINGS: &[Setting] = &[
+    Setting {
+        name: "users",
+        flag: "--users",
+        value_name: "N",
+        kind: Kind::Int {
+            min: 1,
+            max: 1_000_000,
+        },
+        default: None,
+        unset: "10 unless rate",
+        help: "Closed model: users that each send, wait for the answer, think, and repeat.",
+        heading: MODEL,
+        table: None,
+        conflicts_with: &["rate"],
+        requires: None,
+    },
+    Setting {
+        name: "spawn_rate",
+        flag: "--spawn-rate",
+        value_name: "R",
+        kind: Kind::Float,
+        default: None,
+        unset: "all at once",
+        help: "Closed model: users started per second.",
+        heading: MODEL,
+        table: None,
+        conflicts_with: &["rate"],
+        requires: None,
+    },
+    Setting {
+        name: "wait",
+        flag: "--wait",
+        value_name: "MIN..MAX",
+        kind: Kind::Range,
+        default: None,
+        unset: "0",
+        help: "Closed model: think time between one user's requests, MIN..MAX or one value (e.g. 100ms..500ms).",
+        heading: MODEL,
+        table: None,
+        conflicts_with: &["rate"],
+        requires: None,
+    },
+    Setting {
+        name: "rate",
+        flag: "--rate",
+        value_name: "RPS",
+        kind: Kind::Float,
+        default: None,
+        unset: "none (closed model)",
+        help: "Open model: requests started per second on a fixed schedule; latency counts from each request's intended start, and starts with every slot busy are counted as dropped.",
+        heading: MODEL,
+        table: None,
+        conflicts_with: &[],
+        requires: None,
+    },
+    Setting {
+        name: "max_in_flight",
+        flag: "--max-in-flight",
+        value_name: "N",
+        kind: Kind::Int {
+            min: 1,
+            max: 1_000_000,
+        },
+        default: Some("1000"),
+        unset: "",
+        help: "Open model: most requests in flight at once (k6's maxVUs).",
+        heading: MODEL,
+        table: None,
+        conflicts_with: &[],
+        requires: Some("rate"),
+    },
+    Setting {
+        name: "duration",
+        flag: "--duration",
+        value_name: "DURATION",
+        kind: Kind::Duration,
+        default: None,
+        unset: "10s unless requests",
+        help: "Stop starting requests after this long (e.g. 30s, 2m).",
+        heading: BOUNDS,
+        table: None,
+        conflicts_with: &[],
+        requires: None,
+    },
+    Setting {
+        name: "requests",
+        flag: "--requests",
+        value_name: "N",
+        kind: Kind::Int {
+            min: 1,
+            max: i64::MAX,
+        },
+        default: None,
+        unset: "no limit",
+        help: "Stop after starting this many requests.",
+        heading: BOUNDS,
+        table: None,
+        conflicts_with: &[],
+        requires: None,
+    },
+    Setting {
+        name: "timeout",
+        flag: "--timeout",
+        value_name: "DURATION",
+        kind: Kind::Duration,
+        default: Some("60s"),
+        unset: "",
+        help: "Longest wait for one request's full response; then it counts as `timeout`.",
+        heading: BOUNDS,
+        table: None,
+        conflicts_with: &[],
+        requires: None,
+    },
+    Setting {
+        name: "stall_window",
+        flag: "--stall-window",
+        value_name: "DURATION",
+        kind: Kind::Duration,
+        default: Some("3s"),
+        unset: "",
+        help: "Report a stall when nothing completes for this long while requests are in flight.",
+        heading: MEASURING,
+        table: Some(("stall", "window")),
+        conflicts_with: &[],
+        requires: None,
+    },
+    Setting {
+        name: "workers",
+        flag: "--workers",
+        value_name: "N",
+        kind: Kind::Int { min: 1, max: 256 },
+        default: None,
+        unset: "one per CPU",
+        help: "Threads sending requests, each with its own event loop.",
+        heading: MEASURING,
+        table: None,
+        conflicts_with: &[],
+        requires: None,
+    },
+    Setting {
+        name: "seed",
+        flag: "--seed",
+        value_name: "N",
+        kind: Kind::Uint,
+        default: None,
+        unset: "random",
+        help: "Seed for task choice and think times.",
+        heading: MEASURING,
+        table: None,
+        conflicts_with: &[],
+        requires: None,
+    },
+];
+
+/// The setting called `name`.
+pub fn find(name: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.name == name)
+}
+
+fn setting(name: &str) -> &'static Setting {
+    find(name).expect("a setting of the table")
+}
+
+impl Setting {
+    /// The default, normalized.
+    pub fn default_value(&self) -> Option<ParamValue> {
+        self.default.map(|text| {
+            self.kind
+                .parse_text(text)
+                .expect("defaults in the table are valid")
+        })
+    }
+
+    /// Where a scenario writes it: `users`, or `[stall] window`.
+    pub fn scenario_key(&self) -> String {
+        match self.table {
+            Some((table, key)) => format!("[{table}] {key}"),
+            None => self.name.to_owned(),
         }
     }
 
-    /// The scenario key.
-    pub fn key(self) -> &'static str {
-        match self {
-            Field::Users => "users",
-            Field::SpawnRate => "spawn_rate",
-            Field::Wait => "wait",
-            Field::Rate => "rate",
-            Field::MaxInFlight => "max_in_flight",
-            Field::Duration => "duration",
-            Field::Requests => "requests",
-            Field::Timeout => "timeout",
-            Field::StallWindow => "stall.window",
-            Field::Workers => "workers",
+    /// Its default as docs show it.
+    pub fn default_text(&self) -> &'static str {
+        self.default.unwrap_or(self.unset)
+    }
+
+    /// Its `poolstorm load` argument.
+    fn arg(&self) -> Arg {
+        let mut arg = Arg::new(self.name)
+            .long(&self.flag[2..])
+            .value_name(self.value_name)
+            .help_heading(self.heading)
+            .allow_hyphen_values(true)
+            .action(ArgAction::Set)
+            .conflicts_with_all(self.conflicts_with);
+        arg = match self.default {
+            Some(default) => arg.help(self.help).default_value(default),
+            None => arg.help(format!("{} [default: {}]", self.help, self.unset)),
+        };
+        match self.requires {
+            Some(other) => arg.requires(other),
+            None => arg,
         }
     }
 }
 
-/// A bad load setting.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}: {message}", field.key())]
+/// A bad load setting, naming it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}: {message}", setting.name)]
 pub struct SettingsError {
-    pub field: Field,
+    pub setting: &'static Setting,
     pub message: String,
 }
 
-fn err(field: Field, message: impl Into<String>) -> SettingsError {
+fn err(name: &str, message: impl Into<String>) -> SettingsError {
     SettingsError {
-        field,
+        setting: setting(name),
         message: message.into(),
+    }
+}
+
+/// The `poolstorm load` flags of every setting, as given on the command line (defaults are
+/// applied by [`resolve`], from the same table).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SettingArgs {
+    given: BTreeMap<&'static str, String>,
+}
+
+impl SettingArgs {
+    /// Checks every given flag's text; an error names the flag.
+    pub fn values(&self) -> Result<BTreeMap<&'static str, ParamValue>, SettingsError> {
+        self.given
+            .iter()
+            .map(|(name, text)| {
+                let s = setting(name);
+                s.kind
+                    .parse_text(text)
+                    .map(|v| (s.name, v))
+                    .map_err(|message| SettingsError {
+                        setting: s,
+                        message: format!("`{text}`: {message}"),
+                    })
+            })
+            .collect()
+    }
+}
+
+impl clap::FromArgMatches for SettingArgs {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut args = Self::default();
+        args.update_from_arg_matches(matches)?;
+        Ok(args)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        for s in SETTINGS {
+            if matches.value_source(s.name) == Some(ValueSource::CommandLine)
+                && let Some(text) = matches.get_one::<String>(s.name)
+            {
+                self.given.insert(s.name, text.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl clap::Args for SettingArgs {
+    fn augment_args(cmd: Command) -> Command {
+        SETTINGS.iter().fold(cmd, |cmd, s| cmd.arg(s.arg()))
+    }
+
+    fn augment_args_for_update(cmd: Command) -> Command {
+        Self::augment_args(cmd)
     }
 }
 
@@ -75,164 +325,140 @@ pub const DEFAULT_USERS: u32 = 10;
 /// Duration when neither a duration nor a request count is given.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 
-/// Load settings before validation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LoadSettings {
-    pub users: Option<u32>,
-    pub spawn_rate: Option<f64>,
-    pub wait: Option<String>,
-    pub rate: Option<f64>,
-    pub max_in_flight: u32,
-    pub duration: Option<String>,
-    pub requests: Option<u64>,
-    pub timeout: String,
-    pub stall_window: String,
-    pub workers: Option<usize>,
-    pub seed: Option<u64>,
-}
-
-impl Default for LoadSettings {
-    fn default() -> Self {
-        Self {
-            users: None,
-            spawn_rate: None,
-            wait: None,
-            rate: None,
-            max_in_flight: 1000,
-            duration: None,
-            requests: None,
-            timeout: "60s".to_owned(),
-            stall_window: "3s".to_owned(),
-            workers: None,
-            seed: None,
-        }
+/// Validates the settings `value` gives (by name; the table's default where it gives none)
+/// into a plan for `target` and `tasks`.
+pub fn resolve(
+    value: &dyn Fn(&str) -> Option<ParamValue>,
+    target: Target,
+    tasks: Vec<TaskSpec>,
+) -> Result<LoadPlan, SettingsError> {
+    let get = |name: &str| value(name).or_else(|| setting(name).default_value());
+    let int = |name: &str| get(name).and_then(|v| v.as_int());
+    let float = |name: &str| get(name).and_then(|v| v.as_f64());
+    let duration = |name: &str| -> Result<Option<Duration>, SettingsError> {
+        get(name)
+            .map(|v| {
+                parse_duration(&v.to_string())
+                    .map_err(|m| err(name, m))
+                    .and_then(|d| {
+                        if d.is_zero() {
+                            Err(err(name, "must be more than 0"))
+                        } else {
+                            Ok(d)
+                        }
+                    })
+            })
+            .transpose()
+    };
+    let model = model(&get, int, float)?;
+    let requests = int("requests").map(|n| n as u64);
+    let duration_limit = match duration("duration")? {
+        Some(d) => Some(d),
+        None if requests.is_none() => Some(DEFAULT_DURATION),
+        None => None,
+    };
+    let timeout = duration("timeout")?.expect("timeout has a default");
+    let stall_window = duration("stall_window")?.expect("stall_window has a default");
+    let cpus = std::thread::available_parallelism().map_or(2, usize::from);
+    let mut workers = int("workers").map_or(cpus, |n| n as usize);
+    if let Model::Closed { users, .. } = model {
+        workers = workers.min(users as usize);
     }
+    let seed = get("seed")
+        .and_then(|v| v.to_string().parse::<u64>().ok())
+        .unwrap_or_else(|| fastrand::u64(..));
+    Ok(LoadPlan {
+        target,
+        tasks,
+        model,
+        duration: duration_limit,
+        requests,
+        timeout,
+        workers,
+        stall_window,
+        seed,
+    })
 }
 
-fn duration(field: Field, text: &str) -> Result<Duration, SettingsError> {
-    parse_duration(text).map_err(|m| err(field, m))
-}
-
-fn positive(field: Field, text: &str) -> Result<Duration, SettingsError> {
-    let d = duration(field, text)?;
-    if d.is_zero() {
-        Err(err(field, "must be more than 0"))
-    } else {
-        Ok(d)
-    }
-}
-
-/// `MIN..MAX` or one value.
-fn wait_range(text: &str) -> Result<(Duration, Duration), SettingsError> {
-    let (min, max) = text.split_once("..").unwrap_or((text, text));
-    let (min, max) = (duration(Field::Wait, min)?, duration(Field::Wait, max)?);
-    if min > max {
-        return Err(err(
-            Field::Wait,
-            format!("MIN ({min:?}) is more than MAX ({max:?})"),
-        ));
-    }
-    Ok((min, max))
-}
-
-impl LoadSettings {
-    fn model(&self) -> Result<Model, SettingsError> {
-        if let Some(rate) = self.rate {
-            if self.users.is_some() || self.spawn_rate.is_some() || self.wait.is_some() {
-                return Err(err(
-                    Field::Rate,
-                    "an open model (rate) takes no users, spawn_rate or wait",
-                ));
-            }
-            if !(rate.is_finite() && rate > 0.0) {
-                return Err(err(
-                    Field::Rate,
-                    "must be a positive number of requests per second",
-                ));
-            }
-            if self.max_in_flight == 0 {
-                return Err(err(Field::MaxInFlight, "must be at least 1"));
-            }
-            return Ok(Model::Open {
-                rate,
-                max_in_flight: self.max_in_flight,
-            });
-        }
-        let users = self.users.unwrap_or(DEFAULT_USERS);
-        if users == 0 {
-            return Err(err(Field::Users, "must be at least 1"));
-        }
-        if let Some(r) = self.spawn_rate.filter(|r| !(r.is_finite() && *r > 0.0)) {
+/// The closed or open model the values describe.
+fn model(
+    get: &dyn Fn(&str) -> Option<ParamValue>,
+    int: impl Fn(&str) -> Option<i64>,
+    float: impl Fn(&str) -> Option<f64>,
+) -> Result<Model, SettingsError> {
+    if let Some(rate) = float("rate") {
+        if let Some(closed) = ["users", "spawn_rate", "wait"]
+            .into_iter()
+            .find(|n| get(n).is_some())
+        {
             return Err(err(
-                Field::SpawnRate,
-                format!("must be a positive number of users per second, got {r}"),
+                closed,
+                "cannot be used with rate: an open model takes no users, spawn_rate or wait",
             ));
         }
-        let wait = self
-            .wait
-            .as_deref()
-            .map(wait_range)
-            .transpose()?
-            .unwrap_or_default();
-        Ok(Model::Closed {
-            users,
-            spawn_rate: self.spawn_rate,
-            wait,
-        })
+        let max_in_flight = int("max_in_flight").expect("max_in_flight has a default") as u32;
+        return Ok(Model::Open {
+            rate,
+            max_in_flight,
+        });
     }
+    let users = int("users").map_or(DEFAULT_USERS, |n| n as u32);
+    let wait = match get("wait") {
+        Some(range) => {
+            let text = range.to_string();
+            let (min, max) = text.split_once("..").unwrap_or((&text, &text));
+            (
+                parse_duration(min).map_err(|m| err("wait", m))?,
+                parse_duration(max).map_err(|m| err("wait", m))?,
+            )
+        }
+        None => (Duration::ZERO, Duration::ZERO),
+    };
+    Ok(Model::Closed {
+        users,
+        spawn_rate: float("spawn_rate"),
+        wait,
+    })
+}
 
-    /// Validates the settings into a plan for `target` and `tasks`.
-    pub fn into_plan(
-        self,
-        target: Target,
-        tasks: Vec<TaskSpec>,
-    ) -> Result<LoadPlan, SettingsError> {
-        let model = self.model()?;
-        if self.requests == Some(0) {
-            return Err(err(Field::Requests, "must be at least 1"));
-        }
-        let duration = match &self.duration {
-            Some(text) => Some(positive(Field::Duration, text)?),
-            None if self.requests.is_none() => Some(DEFAULT_DURATION),
-            None => None,
-        };
-        let timeout = positive(Field::Timeout, &self.timeout)?;
-        let stall_window = positive(Field::StallWindow, &self.stall_window)?;
-        let cpus = std::thread::available_parallelism().map_or(2, usize::from);
-        let mut workers = self.workers.unwrap_or(cpus);
-        if !(1..=256).contains(&workers) {
-            return Err(err(Field::Workers, "must be from 1 to 256"));
-        }
-        if let Model::Closed { users, .. } = model {
-            workers = workers.min(users as usize);
-        }
-        Ok(LoadPlan {
-            target,
-            tasks,
-            model,
-            duration,
-            requests: self.requests,
-            timeout,
-            workers,
-            stall_window,
-            seed: self.seed.unwrap_or_else(|| fastrand::u64(..)),
-        })
+/// The Markdown table of every setting, as README.md and scenarios/README.md show it (a test
+/// keeps both in step with [`SETTINGS`]).
+pub fn markdown_table() -> String {
+    let mut out =
+        String::from("| scenario key | flag | type | default | meaning |\n|---|---|---|---|---|\n");
+    for s in SETTINGS {
+        out.push_str(&format!(
+            "| `{}` | `{}` | {} | {} | {} |\n",
+            s.scenario_key(),
+            s.flag,
+            s.kind.describe(),
+            s.default_text(),
+            s.help.replace('|', "\\|")
+        ));
     }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn plan(settings: LoadSettings) -> Result<LoadPlan, SettingsError> {
+    fn plan(values: &[(&str, &str)]) -> Result<LoadPlan, SettingsError> {
+        let values: BTreeMap<String, ParamValue> = values
+            .iter()
+            .map(|(k, v)| {
+                let value = setting(k).kind.parse_text(v).unwrap();
+                ((*k).to_owned(), value)
+            })
+            .collect();
         let target = Target::parse("http://127.0.0.1:1/").unwrap();
         let task = TaskSpec::parse("GET /", std::path::Path::new(".")).unwrap();
-        settings.into_plan(target, vec![task])
+        resolve(&|name| values.get(name).cloned(), target, vec![task])
     }
 
     #[test]
     fn defaults_are_ten_users_for_ten_seconds() {
-        let p = plan(LoadSettings::default()).unwrap();
+        let p = plan(&[]).unwrap();
         assert_eq!(
             p.model,
             Model::Closed {
@@ -242,28 +468,47 @@ mod tests {
             }
         );
         assert_eq!(p.duration, Some(DEFAULT_DURATION));
+        assert_eq!(
+            (p.timeout, p.stall_window),
+            (Duration::from_secs(60), Duration::from_secs(3))
+        );
+        let p = plan(&[("requests", "5")]).unwrap();
+        assert_eq!((p.duration, p.requests), (None, Some(5)));
     }
 
     #[test]
-    fn errors_name_the_field_both_ways() {
-        let e = plan(LoadSettings {
-            users: Some(0),
-            ..LoadSettings::default()
-        })
-        .unwrap_err();
-        assert_eq!((e.field.flag(), e.field.key()), ("--users", "users"));
-        let e = plan(LoadSettings {
-            rate: Some(5.0),
-            users: Some(3),
-            ..LoadSettings::default()
-        })
-        .unwrap_err();
-        assert_eq!(e.field, Field::Rate);
-        let e = plan(LoadSettings {
-            wait: Some("2s..1s".into()),
-            ..LoadSettings::default()
-        })
-        .unwrap_err();
-        assert_eq!(e.field, Field::Wait);
+    fn an_open_model_refuses_closed_model_settings_by_name() {
+        let e = plan(&[("rate", "5"), ("users", "3")]).unwrap_err();
+        assert_eq!(e.setting.flag, "--users");
+        let p = plan(&[("rate", "5")]).unwrap();
+        assert_eq!(
+            p.model,
+            Model::Open {
+                rate: 5.0,
+                max_in_flight: 1000
+            }
+        );
+    }
+
+    #[test]
+    fn every_flag_is_its_name_in_kebab_case_with_a_valid_default() {
+        for s in SETTINGS {
+            assert_eq!(s.flag, format!("--{}", s.name.replace('_', "-")));
+            assert!(s.default.is_some() || !s.unset.is_empty(), "{}", s.name);
+            let _ = s.default_value();
+            for other in s.conflicts_with.iter().chain(&s.requires) {
+                assert!(find(other).is_some(), "{} names {other}", s.name);
+            }
+        }
+    }
+
+    #[test]
+    fn bad_text_names_the_flag() {
+        let args = SettingArgs {
+            given: BTreeMap::from([("users", "0".to_owned())]),
+        };
+        let e = args.values().unwrap_err();
+        assert_eq!(e.setting.flag, "--users");
+        assert!(e.message.contains("from 1 to"), "{}", e.message);
     }
 }

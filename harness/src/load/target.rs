@@ -1,6 +1,8 @@
-//! The target: a plain-HTTP base URL, resolved once to a socket address.
+//! The target: a plain-HTTP base URL (parsed with `url`), resolved once to a socket address.
 
 use std::net::SocketAddr;
+
+use url::{Host, Url};
 
 /// Where requests go. Task paths are appended to `base_path`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -9,7 +11,7 @@ pub struct Target {
     pub url: String,
     /// `host[:port]` for the Host header.
     pub authority: String,
-    pub host: String,
+    pub host: Host<String>,
     pub port: u16,
     /// Path prefix from the URL, without a trailing `/` (empty for `http://host:port/`).
     pub base_path: String,
@@ -24,68 +26,68 @@ pub enum TargetError {
     Scheme(String),
     #[error("`{0}` has no host")]
     NoHost(String),
-    #[error("`{url}` has a bad port `{port}`")]
-    Port { url: String, port: String },
+    #[error("`{url}` has a bad port")]
+    Port { url: String },
+    #[error("`{url}` is not a URL: {reason}")]
+    Syntax { url: String, reason: String },
     #[error("cannot resolve `{host}`: {reason}")]
     Resolve { host: String, reason: String },
 }
 
 impl Target {
     /// Parses `http://host[:port][/path][?query]`.
-    pub fn parse(url: &str) -> Result<Self, TargetError> {
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or_else(|| TargetError::Scheme(url.to_owned()))?;
-        let (authority, path) = match rest.find(['/', '?']) {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, ""),
-        };
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) if !port.contains(']') => {
-                let port = port.parse().map_err(|_| TargetError::Port {
-                    url: url.to_owned(),
-                    port: port.to_owned(),
-                })?;
-                (host, port)
-            }
-            _ => (authority, 80),
-        };
-        if host.is_empty() {
-            return Err(TargetError::NoHost(url.to_owned()));
+    pub fn parse(text: &str) -> Result<Self, TargetError> {
+        let url = Url::parse(text).map_err(|e| match e {
+            url::ParseError::EmptyHost => TargetError::NoHost(text.to_owned()),
+            url::ParseError::InvalidPort => TargetError::Port {
+                url: text.to_owned(),
+            },
+            other => TargetError::Syntax {
+                url: text.to_owned(),
+                reason: other.to_string(),
+            },
+        })?;
+        if url.scheme() != "http" {
+            return Err(TargetError::Scheme(text.to_owned()));
         }
-        let path = if path.is_empty() || path.starts_with('?') {
-            format!("/{path}")
-        } else {
-            path.to_owned()
+        let host = url
+            .host()
+            .map(|h| h.to_owned())
+            .ok_or_else(|| TargetError::NoHost(text.to_owned()))?;
+        let port = url.port_or_known_default().unwrap_or(80);
+        let authority = match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_string(),
         };
-        let base_path = path
-            .split('?')
-            .next()
-            .unwrap_or_default()
-            .trim_end_matches('/')
-            .to_owned();
+        let path = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        };
         Ok(Self {
-            url: url.to_owned(),
-            authority: authority.to_owned(),
-            host: host.trim_matches(['[', ']']).to_owned(),
+            url: text.to_owned(),
+            authority,
+            host,
             port,
-            base_path,
+            base_path: url.path().trim_end_matches('/').to_owned(),
             path,
         })
     }
 
     /// Resolves the host once (so no lookup happens while measuring).
     pub async fn resolve(&self) -> Result<SocketAddr, TargetError> {
-        let mut addrs = tokio::net::lookup_host((self.host.as_str(), self.port))
+        let name = match &self.host {
+            Host::Ipv4(ip) => return Ok(SocketAddr::from((*ip, self.port))),
+            Host::Ipv6(ip) => return Ok(SocketAddr::from((*ip, self.port))),
+            Host::Domain(name) => name,
+        };
+        let fail = |reason: String| TargetError::Resolve {
+            host: name.clone(),
+            reason,
+        };
+        let mut addrs = tokio::net::lookup_host((name.as_str(), self.port))
             .await
-            .map_err(|e| TargetError::Resolve {
-                host: self.host.clone(),
-                reason: e.to_string(),
-            })?;
-        addrs.next().ok_or_else(|| TargetError::Resolve {
-            host: self.host.clone(),
-            reason: "no address".to_owned(),
-        })
+            .map_err(|e| fail(e.to_string()))?;
+        addrs.next().ok_or_else(|| fail("no address".to_owned()))
     }
 
     /// The request target for a task path: the base path joined with it.
@@ -102,8 +104,8 @@ mod tests {
     fn urls_split_into_authority_and_paths() {
         let t = Target::parse("http://127.0.0.1:8080/api?x=1").unwrap();
         assert_eq!(
-            (t.host.as_str(), t.port, t.authority.as_str()),
-            ("127.0.0.1", 8080, "127.0.0.1:8080")
+            (t.host.to_string(), t.port, t.authority.as_str()),
+            ("127.0.0.1".to_owned(), 8080, "127.0.0.1:8080")
         );
         assert_eq!(
             (t.path.as_str(), t.base_path.as_str()),
@@ -115,6 +117,8 @@ mod tests {
             (t.port, t.path.as_str(), t.join("/x")),
             (80, "/", "/x".to_owned())
         );
+        let t = Target::parse("http://[::1]:9/").unwrap();
+        assert_eq!((t.authority.as_str(), t.port), ("[::1]:9", 9));
     }
 
     #[test]
@@ -131,5 +135,15 @@ mod tests {
             Target::parse("http://h:port/"),
             Err(TargetError::Port { .. })
         ));
+        assert!(matches!(
+            Target::parse("nothing"),
+            Err(TargetError::Syntax { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn ip_literals_need_no_lookup() {
+        let t = Target::parse("http://[::1]:8080/").unwrap();
+        assert_eq!(t.resolve().await.unwrap(), "[::1]:8080".parse().unwrap());
     }
 }

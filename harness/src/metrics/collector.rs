@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -11,7 +11,22 @@ use super::histogram::{Latency, Summary};
 use super::outcome::Kind;
 use super::recorder::{KindCounts, Report, TICK, TICKS_PER_SECOND, TaskTotals};
 use super::stall::{Stall, find_stalls};
-use crate::report::hlog::HlogWriter;
+
+/// Where finished seconds' latency histograms go as the run goes (the `.hlog` interval log).
+pub trait IntervalSink: Send {
+    /// The run starts now with these tasks.
+    fn begin(&mut self, started_at: SystemTime, tasks: &[String]) -> io::Result<()>;
+    /// Second `second` is closed: every task's latencies together, and each task's.
+    fn interval(
+        &mut self,
+        second: u32,
+        overall: &Latency,
+        names: &[String],
+        per_task: &[Latency],
+    ) -> io::Result<()>;
+    /// The run is over.
+    fn finish(&mut self) -> io::Result<()>;
+}
 
 /// One second of the run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -72,6 +87,10 @@ pub struct Live {
     pub recent: Vec<KindCounts>,
     /// Latency of every request finished in the seconds closed so far (µs).
     pub latency_us: Summary,
+    /// When the first pool timeout finished (to the tick).
+    pub first_pool_timeout: Option<Duration>,
+    /// When the first completion that was not ok finished (to the tick).
+    pub first_error: Option<Duration>,
 }
 
 /// Seconds of history the live view keeps.
@@ -108,7 +127,6 @@ struct TickRow {
 }
 
 /// Merges worker reports.
-#[derive(Debug)]
 pub struct Collector {
     workers: usize,
     names: Vec<String>,
@@ -121,7 +139,7 @@ pub struct Collector {
     worker_next_second: Vec<u32>,
     next_second: u32,
     second_latency: Vec<Summary>,
-    hlog: Option<HlogWriter>,
+    intervals: Option<Box<dyn IntervalSink>>,
     totals: Option<Vec<TaskTotals>>,
     latest_gauges: Vec<u64>,
     /// Every finished second's latencies, merged, for the live view.
@@ -130,6 +148,17 @@ pub struct Collector {
     started: u64,
     dropped: u64,
     finished: KindCounts,
+    first_pool_timeout: Option<u32>,
+    first_error: Option<u32>,
+}
+
+impl std::fmt::Debug for Collector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collector")
+            .field("workers", &self.workers)
+            .field("next_second", &self.next_second)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Collector {
@@ -138,7 +167,7 @@ impl Collector {
         names: Vec<String>,
         highest: Duration,
         stall_window: Duration,
-        hlog: Option<HlogWriter>,
+        intervals: Option<Box<dyn IntervalSink>>,
     ) -> Self {
         Self {
             workers,
@@ -150,13 +179,15 @@ impl Collector {
             worker_next_second: vec![0; workers],
             next_second: 0,
             second_latency: Vec::new(),
-            hlog,
+            intervals,
             totals: None,
             latest_gauges: vec![0; workers],
             so_far: Latency::new(highest),
             started: 0,
             dropped: 0,
             finished: KindCounts::default(),
+            first_pool_timeout: None,
+            first_error: None,
         }
     }
 
@@ -178,6 +209,18 @@ impl Collector {
                 self.latest_gauges[worker] = counts.in_flight;
                 self.started += counts.started;
                 self.dropped += counts.dropped;
+                let errors: u64 = Kind::ALL
+                    .into_iter()
+                    .filter(|k| !matches!(k, Kind::Ok | Kind::Aborted))
+                    .map(|k| counts.finished[k.index()])
+                    .sum();
+                if errors > 0 {
+                    self.first_error = Some(self.first_error.map_or(tick, |t| t.min(tick)));
+                }
+                if counts.finished[Kind::PoolTimeout.index()] > 0 {
+                    self.first_pool_timeout =
+                        Some(self.first_pool_timeout.map_or(tick, |t| t.min(tick)));
+                }
                 for (a, b) in self.finished.iter_mut().zip(counts.finished) {
                     *a += b;
                 }
@@ -248,8 +291,8 @@ impl Collector {
         });
         let mut overall = Latency::new(self.highest);
         per_task.iter().for_each(|h| overall.add(h));
-        if let Some(hlog) = &mut self.hlog {
-            hlog.interval(second, &overall, &self.names, &per_task)?;
+        if let Some(sink) = &mut self.intervals {
+            sink.interval(second, &overall, &self.names, &per_task)?;
         }
         self.second_latency.push(overall.summary());
         self.so_far.add(&overall);
@@ -307,6 +350,8 @@ impl Collector {
             })
             .collect();
         live.latency_us = self.so_far.summary();
+        live.first_pool_timeout = self.first_pool_timeout.map(|t| t * TICK);
+        live.first_error = self.first_error.map(|t| t * TICK);
         live
     }
 
@@ -320,8 +365,8 @@ impl Collector {
         while self.next_second < end {
             self.finalize_second()?;
         }
-        if let Some(hlog) = &mut self.hlog {
-            hlog.finish()?;
+        if let Some(sink) = &mut self.intervals {
+            sink.finish()?;
         }
         let seconds = (elapsed.as_millis().div_ceil(1000) as usize)
             .max(self.ticks.len().div_ceil(TICKS_PER_SECOND as usize));

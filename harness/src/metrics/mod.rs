@@ -7,8 +7,8 @@ mod outcome;
 mod recorder;
 mod stall;
 
-pub use collector::{Collected, Collector, Live, RECENT_SECONDS, Second};
+pub use collector::{Collected, Collector, IntervalSink, Live, RECENT_SECONDS, Second};
 pub use histogram::{Latency, SIGFIGS, Summary};
-pub use outcome::{Kind, Outcome, StatusCounts};
+pub use outcome::{Kind, Outcome, OutcomeKey, Outcomes, StatusCounts};
 pub use recorder::{KindCounts, Recorder, Report, TICK, TICKS_PER_SECOND, TaskTotals, TickCounts};
 pub use stall::{Stall, find_stalls};

@@ -1,6 +1,11 @@
-//! What became of one request: outcome kinds, counted apart.
+//! What became of one request: outcome kinds counted apart on the hot path ([`Kind`]), and
+//! the typed outcomes reports count ([`OutcomeKey`], [`Outcomes`]): a kind, with the status
+//! code for HTTP errors.
 
-use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
 
 /// The class of a finished request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -69,7 +74,7 @@ impl Outcome {
     pub fn from_response(status: u16, body_head: &[u8]) -> Self {
         let kind = if (200..300).contains(&status) {
             Kind::Ok
-        } else if error_code(body_head) == Some("pool_timeout") {
+        } else if error_code(body_head) == Some(contract::ErrorCode::PoolTimeout.as_str()) {
             Kind::PoolTimeout
         } else {
             Kind::Http
@@ -81,7 +86,7 @@ impl Outcome {
     }
 }
 
-/// The `error` field of a JSON error body, if it has one.
+/// The `error` field of a JSON error body, if it has one (`contract::ErrorBody`).
 fn error_code(body: &[u8]) -> Option<&str> {
     // Cheap scan first: most bodies are not ours, and parsing JSON per error is not free.
     let text = std::str::from_utf8(body).ok()?;
@@ -92,6 +97,183 @@ fn error_code(body: &[u8]) -> Option<&str> {
         .trim_start()
         .strip_prefix('"')?;
     rest.split('"').next()
+}
+
+/// An outcome as reports count it: a kind, with the status code for HTTP errors. Shown as
+/// `ok`, `http_503`, `pool_timeout`, `timeout`, `connect`, `other`, `aborted`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutcomeKey {
+    Ok,
+    Http(u16),
+    PoolTimeout,
+    Timeout,
+    Connect,
+    Other,
+    Aborted,
+}
+
+impl OutcomeKey {
+    /// The key of a kind without a status (`Http` needs one).
+    pub fn of(kind: Kind) -> Option<Self> {
+        Some(match kind {
+            Kind::Ok => Self::Ok,
+            Kind::Http => return None,
+            Kind::PoolTimeout => Self::PoolTimeout,
+            Kind::Timeout => Self::Timeout,
+            Kind::Connect => Self::Connect,
+            Kind::Other => Self::Other,
+            Kind::Aborted => Self::Aborted,
+        })
+    }
+
+    /// Its kind.
+    pub fn kind(self) -> Kind {
+        match self {
+            Self::Ok => Kind::Ok,
+            Self::Http(_) => Kind::Http,
+            Self::PoolTimeout => Kind::PoolTimeout,
+            Self::Timeout => Kind::Timeout,
+            Self::Connect => Kind::Connect,
+            Self::Other => Kind::Other,
+            Self::Aborted => Kind::Aborted,
+        }
+    }
+
+    /// Reports list outcomes in the order of their names.
+    fn rank(self) -> (u8, u16) {
+        match self {
+            Self::Aborted => (0, 0),
+            Self::Connect => (1, 0),
+            Self::Http(status) => (2, status),
+            Self::Ok => (3, 0),
+            Self::Other => (4, 0),
+            Self::PoolTimeout => (5, 0),
+            Self::Timeout => (6, 0),
+        }
+    }
+}
+
+impl Ord for OutcomeKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank().cmp(&other.rank())
+    }
+}
+
+impl PartialOrd for OutcomeKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for OutcomeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Http(status) => write!(f, "http_{status}"),
+            other => f.write_str(other.kind().name()),
+        }
+    }
+}
+
+impl std::str::FromStr for OutcomeKey {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(status) = s.strip_prefix("http_") {
+            return status
+                .parse()
+                .map(Self::Http)
+                .map_err(|_| format!("`{s}`: not an HTTP status"));
+        }
+        Kind::ALL
+            .into_iter()
+            .filter_map(Self::of)
+            .find(|k| k.kind().name() == s)
+            .ok_or_else(|| format!("unknown outcome `{s}`"))
+    }
+}
+
+/// Finished requests by outcome (zero counts left out, except `ok`). Serialized as a map of
+/// outcome names to counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcomes(BTreeMap<OutcomeKey, u64>);
+
+impl Default for Outcomes {
+    fn default() -> Self {
+        Self(BTreeMap::from([(OutcomeKey::Ok, 0)]))
+    }
+}
+
+impl Outcomes {
+    /// Counts `n` more of `key`.
+    pub fn add(&mut self, key: OutcomeKey, n: u64) {
+        if n > 0 || key == OutcomeKey::Ok {
+            *self.0.entry(key).or_default() += n;
+        }
+    }
+
+    /// Adds every count of `other`.
+    pub fn merge(&mut self, other: &Self) {
+        for (key, n) in other.iter() {
+            self.add(key, n);
+        }
+    }
+
+    /// Requests with this outcome.
+    pub fn get(&self, key: OutcomeKey) -> u64 {
+        self.0.get(&key).copied().unwrap_or_default()
+    }
+
+    /// Requests of this kind (every status for `Http`).
+    pub fn of_kind(&self, kind: Kind) -> u64 {
+        self.iter()
+            .filter(|(k, _)| k.kind() == kind)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Requests that finished with any outcome but `aborted`.
+    pub fn completed(&self) -> u64 {
+        self.iter()
+            .filter(|(k, _)| *k != OutcomeKey::Aborted)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Completed requests that were not `ok`.
+    pub fn errors(&self) -> u64 {
+        self.completed() - self.get(OutcomeKey::Ok)
+    }
+
+    /// Every outcome with its count, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (OutcomeKey, u64)> + '_ {
+        self.0.iter().map(|(k, n)| (*k, *n))
+    }
+}
+
+impl FromIterator<(OutcomeKey, u64)> for Outcomes {
+    fn from_iter<I: IntoIterator<Item = (OutcomeKey, u64)>>(iter: I) -> Self {
+        let mut out = Self::default();
+        for (key, n) in iter {
+            out.add(key, n);
+        }
+        out
+    }
+}
+
+impl Serialize for Outcomes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, n)| (k.to_string(), n)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Outcomes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let named = BTreeMap::<String, u64>::deserialize(d)?;
+        named
+            .into_iter()
+            .map(|(k, n)| Ok((k.parse().map_err(serde::de::Error::custom)?, n)))
+            .collect()
+    }
 }
 
 /// Counts per HTTP status code 100..=599, kept as a flat array for a cheap hot path.
@@ -141,6 +323,52 @@ mod tests {
         );
         assert_eq!(Outcome::from_response(503, b"busy").kind, Kind::Http);
         assert_eq!(Outcome::from_response(204, b"").kind, Kind::Ok);
+    }
+
+    #[test]
+    fn outcome_names_round_trip_and_sort_by_name() {
+        let keys = [
+            OutcomeKey::Ok,
+            OutcomeKey::Http(503),
+            OutcomeKey::Http(404),
+            OutcomeKey::PoolTimeout,
+            OutcomeKey::Timeout,
+            OutcomeKey::Connect,
+            OutcomeKey::Other,
+            OutcomeKey::Aborted,
+        ];
+        for k in keys {
+            assert_eq!(k.to_string().parse::<OutcomeKey>(), Ok(k));
+        }
+        let mut sorted = keys;
+        sorted.sort();
+        let names: Vec<String> = sorted.iter().map(ToString::to_string).collect();
+        let mut by_name = names.clone();
+        by_name.sort();
+        assert_eq!(names, by_name);
+        assert!("http_x".parse::<OutcomeKey>().is_err());
+        assert!("nope".parse::<OutcomeKey>().is_err());
+    }
+
+    #[test]
+    fn outcomes_count_http_errors_by_status_and_keep_ok() {
+        let o: Outcomes = [
+            (OutcomeKey::Http(500), 2),
+            (OutcomeKey::Http(503), 1),
+            (OutcomeKey::PoolTimeout, 4),
+            (OutcomeKey::Aborted, 3),
+            (OutcomeKey::Timeout, 0),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(o.of_kind(Kind::Http), 3);
+        assert_eq!((o.completed(), o.errors()), (7, 7));
+        let json = serde_json::to_string(&o).unwrap();
+        assert_eq!(
+            json,
+            r#"{"aborted":3,"http_500":2,"http_503":1,"ok":0,"pool_timeout":4}"#
+        );
+        assert_eq!(serde_json::from_str::<Outcomes>(&json).unwrap(), o);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::histogram::Latency;
-use super::outcome::{Kind, Outcome, StatusCounts};
+use super::outcome::{Kind, Outcome, OutcomeKey, Outcomes, StatusCounts};
 
 /// Length of one tick: the resolution of the timeline's counters and of stall detection.
 pub const TICK: Duration = Duration::from_millis(100);
@@ -35,7 +35,10 @@ pub struct TaskTotals {
     /// 2xx responses only.
     pub ok: Latency,
     pub kinds: KindCounts,
+    /// Every response by status.
     pub statuses: StatusCounts,
+    /// Responses counted as `http` (not 2xx, not a pool timeout) by status.
+    pub http_errors: StatusCounts,
 }
 
 impl TaskTotals {
@@ -45,6 +48,7 @@ impl TaskTotals {
             ok: Latency::new(highest),
             kinds: KindCounts::default(),
             statuses: StatusCounts::default(),
+            http_errors: StatusCounts::default(),
         }
     }
 
@@ -56,6 +60,19 @@ impl TaskTotals {
             *a += b;
         }
         self.statuses.merge(&other.statuses);
+        self.http_errors.merge(&other.http_errors);
+    }
+
+    /// The outcomes, HTTP errors by their status.
+    pub fn outcomes(&self) -> Outcomes {
+        let http = self
+            .http_errors
+            .iter()
+            .map(|(status, n)| (OutcomeKey::Http(status), n));
+        let rest = Kind::ALL
+            .into_iter()
+            .filter_map(|kind| Some((OutcomeKey::of(kind)?, self.kinds[kind.index()])));
+        http.chain(rest).collect()
     }
 }
 
@@ -116,6 +133,9 @@ impl Recorder {
         totals.kinds[outcome.kind.index()] += 1;
         if let Some(status) = outcome.status {
             totals.statuses.add(status);
+            if outcome.kind == Kind::Http {
+                totals.http_errors.add(status);
+            }
         }
         if outcome.kind == Kind::Aborted {
             return;

@@ -1,9 +1,27 @@
-//! `report.csv`: one row per cell and task, with a `param_<name>` column for every parameter.
+//! `report.csv` (written with the `csv` crate): one row per cell and task, with a
+//! `param_<name>` column for every parameter.
 
 use std::collections::BTreeSet;
 
-use super::csv::field;
 use super::scenario::ScenarioReport;
+use crate::metrics::OutcomeKey;
+
+/// Columns after the parameters.
+const TAIL: [&str; 13] = [
+    "task",
+    "requests",
+    "ok",
+    "errors",
+    "pool_timeouts",
+    "timeouts",
+    "throughput_rps",
+    "p50_us",
+    "p99_us",
+    "max_us",
+    "peak_pool_in_use",
+    "peak_pool_waiting",
+    "peak_blocking_queued",
+];
 
 /// Renders the rows.
 pub fn render(report: &ScenarioReport) -> String {
@@ -12,53 +30,53 @@ pub fn render(report: &ScenarioReport) -> String {
         .iter()
         .flat_map(|c| c.params.keys().map(String::as_str))
         .collect();
-    let mut out = String::from("cell,label,verdict");
-    for p in &params {
-        out.push_str(&format!(",param_{p}"));
-    }
-    out.push_str(
-        ",task,requests,ok,errors,pool_timeouts,timeouts,throughput_rps,p50_us,p99_us,max_us,\
-         peak_pool_in_use,peak_pool_waiting,peak_blocking_queued\n",
-    );
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let header = ["cell", "label", "verdict"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(params.iter().map(|p| format!("param_{p}")))
+        .chain(TAIL.map(str::to_owned));
+    w.write_record(header).expect("writing to memory");
     for c in &report.cells {
         let verdict = c.verdict().map_or("error".to_owned(), |v| v.to_string());
-        let head = {
-            let mut h = format!("{},{},{verdict}", c.index, field(&c.label));
-            for p in &params {
-                h.push(',');
-                h.push_str(&field(
-                    &c.params
-                        .get(*p)
-                        .map(ToString::to_string)
-                        .unwrap_or_default(),
-                ));
-            }
-            h
-        };
-        let tail = format!(
-            ",{},{},{}",
-            c.peaks.pool_in_use, c.peaks.pool_waiting, c.peaks.blocking_queued
-        );
+        let head: Vec<String> = [c.index.to_string(), c.label.clone(), verdict]
+            .into_iter()
+            .chain(params.iter().map(|p| {
+                c.params
+                    .get(*p)
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            }))
+            .collect();
+        let peaks = [
+            c.peaks.pool_in_use,
+            c.peaks.pool_waiting,
+            c.peaks.blocking_queued,
+        ]
+        .map(|n| n.to_string());
         let Some(load) = &c.load else {
-            out.push_str(&format!("{head},,,,,,,,,,{tail}\n"));
+            let blank = std::iter::repeat_n(String::new(), TAIL.len() - peaks.len());
+            let row = head.iter().cloned().chain(blank).chain(peaks);
+            w.write_record(row).expect("writing to memory");
             continue;
         };
         for t in &load.tasks {
-            let outcome = |k: &str| t.outcomes.get(k).copied().unwrap_or_default();
-            out.push_str(&format!(
-                "{head},{},{},{},{},{},{},{:.3},{},{},{}{tail}\n",
-                field(&t.name),
-                t.requests,
-                outcome("ok"),
-                super::errors(&t.outcomes),
-                outcome("pool_timeout"),
-                outcome("timeout"),
-                t.throughput_rps,
-                t.latency_us.p50,
-                t.latency_us.p99,
-                t.latency_us.max
-            ));
+            let o = &t.outcomes;
+            let numbers = [
+                t.name.clone(),
+                t.requests.to_string(),
+                o.get(OutcomeKey::Ok).to_string(),
+                o.errors().to_string(),
+                o.get(OutcomeKey::PoolTimeout).to_string(),
+                o.get(OutcomeKey::Timeout).to_string(),
+                format!("{:.3}", t.throughput_rps),
+                t.latency_us.p50.to_string(),
+                t.latency_us.p99.to_string(),
+                t.latency_us.max.to_string(),
+            ];
+            let row = head.iter().cloned().chain(numbers).chain(peaks.clone());
+            w.write_record(row).expect("writing to memory");
         }
     }
-    out
+    String::from_utf8(w.into_inner().expect("writing to memory")).expect("CSV of UTF-8 text")
 }

@@ -5,7 +5,8 @@
 
 use super::scenario::CellReport;
 use super::svg::{Scale, Svg};
-use super::text::latency;
+use crate::human::latency;
+use crate::observe::PoolSample;
 use crate::verdict::Verdict;
 
 /// Outcome series of the completions panel, bottom to top.
@@ -173,10 +174,11 @@ pub fn timeline(cell: &CellReport) -> Option<String> {
 
     let at = |t_ms: u64| t_ms as f64 / 1000.0;
     let samples = &cell.pool_samples;
-    let series = |pick: &dyn Fn(&crate::verdict::PoolSample) -> u64| {
+    // A gauge the source does not report leaves a gap, not a zero.
+    let series = |pick: &dyn Fn(&PoolSample) -> Option<u64>| {
         samples
             .iter()
-            .map(|s| (at(s.t_ms), pick(s) as f64))
+            .filter_map(|s| Some((at(s.t_ms), pick(s)? as f64)))
             .collect()
     };
     let in_flight = load

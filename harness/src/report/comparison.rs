@@ -4,7 +4,8 @@
 use std::fmt::Write as _;
 
 use super::scenario::{CellReport, ScenarioReport};
-use super::text::{count, latency};
+use crate::human::{count, latency};
+use crate::metrics::OutcomeKey;
 
 /// Column headers.
 pub const HEADERS: [&str; 11] = [
@@ -50,8 +51,8 @@ pub fn row(c: &CellReport) -> [String; 11] {
             shown(l.latency_us.count, l.latency_us.p50),
             shown(l.latency_us.count, l.latency_us.p99),
             shown(l.latency_us.count, l.latency_us.max),
-            count(l.outcome("timeout")),
-            count(l.outcome("pool_timeout")),
+            count(l.outcome(OutcomeKey::Timeout)),
+            count(l.outcome(OutcomeKey::PoolTimeout)),
         ),
         None => Default::default(),
     };

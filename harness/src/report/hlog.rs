@@ -10,8 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
-use crate::load::TaskSpec;
-use crate::metrics::Latency;
+use crate::metrics::{IntervalSink, Latency};
 
 /// Writes an interval log as the run goes, one second at a time.
 pub struct HlogWriter {
@@ -51,9 +50,11 @@ impl HlogWriter {
             serializer: V2DeflateSerializer::new(),
         })
     }
+}
 
+impl IntervalSink for HlogWriter {
     /// Writes the header: start time, format version, units and the task tags.
-    pub fn begin(&mut self, started_at: SystemTime, tasks: &[TaskSpec]) -> io::Result<()> {
+    fn begin(&mut self, started_at: SystemTime, tasks: &[String]) -> io::Result<()> {
         let epoch = started_at
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -74,8 +75,8 @@ impl HlogWriter {
             self.out,
             "#[Values in microseconds; untagged lines hold every task, tagged lines one task each]"
         )?;
-        for task in tasks {
-            writeln!(self.out, "#[Tag {} = {}]", tag_of(&task.name), task.name)?;
+        for name in tasks {
+            writeln!(self.out, "#[Tag {} = {name}]", tag_of(name))?;
         }
         writeln!(
             self.out,
@@ -85,7 +86,7 @@ impl HlogWriter {
     }
 
     /// Writes second `second`: the merged histogram untagged, then each task's, tagged.
-    pub fn interval(
+    fn interval(
         &mut self,
         second: u32,
         overall: &Latency,
@@ -111,7 +112,7 @@ impl HlogWriter {
     }
 
     /// Flushes what is left.
-    pub fn finish(&mut self) -> io::Result<()> {
+    fn finish(&mut self) -> io::Result<()> {
         self.out.flush()
     }
 }

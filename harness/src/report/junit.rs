@@ -1,35 +1,33 @@
-//! `junit.xml`: one test case per cell (it ran, its data held) and one per rule applied to a
-//! cell, for CI systems that show test results.
+//! `junit.xml` (written with `quick-junit`): one test case per cell (it ran, its data held)
+//! and one per rule applied to a cell, for CI systems that show test results.
 
-use std::fmt::Write as _;
+use std::time::Duration;
 
-use super::markup::escape;
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
 use super::scenario::ScenarioReport;
+
+/// A test case, failed with `failure` when there is one.
+fn case(classname: &str, name: String, seconds: f64, failure: Option<String>) -> TestCase {
+    let status = match failure {
+        Some(message) => {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            status.set_message(message);
+            status
+        }
+        None => TestCaseStatus::success(),
+    };
+    let mut case = TestCase::new(name, status);
+    case.set_classname(classname)
+        .set_time(Duration::from_secs_f64(seconds.max(0.0)));
+    case
+}
 
 /// Renders the report as JUnit XML.
 pub fn render(report: &ScenarioReport) -> String {
-    let suite = escape(&report.scenario.name);
-    let mut cases = String::new();
-    let (mut tests, mut failures) = (0, 0);
-    let mut case = |name: String, seconds: f64, failure: Option<String>| {
-        tests += 1;
-        let _ = write!(
-            cases,
-            "    <testcase classname=\"poolstorm.{suite}\" name=\"{}\" time=\"{seconds:.3}\"",
-            escape(&name)
-        );
-        match failure {
-            Some(message) => {
-                failures += 1;
-                let _ = writeln!(
-                    cases,
-                    ">\n      <failure message=\"{}\"/>\n    </testcase>",
-                    escape(&message)
-                );
-            }
-            None => cases.push_str("/>\n"),
-        }
-    };
+    let name = &report.scenario.name;
+    let classname = format!("poolstorm.{name}");
+    let mut suite = TestSuite::new(name.as_str());
     for c in &report.cells {
         let seconds = c.load.as_ref().map_or(0.0, |l| l.elapsed_s);
         let verdict = c.verdict().map_or("error".to_owned(), |v| v.to_string());
@@ -39,20 +37,24 @@ pub fn render(report: &ScenarioReport) -> String {
                 .filter(|i| !i.passed)
                 .map(|i| format!("integrity: {}", i.message))
         });
-        case(
+        suite.add_test_case(case(
+            &classname,
             format!("cell {:02} {}: {verdict}", c.index, c.label),
             seconds,
             failure,
-        );
+        ));
         for r in &c.rules {
-            case(
+            suite.add_test_case(case(
+                &classname,
                 format!("cell {:02} {}: {}", c.index, c.label, r.rule),
                 0.0,
                 (!r.passed).then(|| r.details.clone()),
-            );
+            ));
         }
     }
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite name=\"{suite}\" tests=\"{tests}\" failures=\"{failures}\">\n{cases}  </testsuite>\n</testsuites>\n"
-    )
+    let mut junit = Report::new(format!("poolstorm {name}"));
+    junit.add_test_suite(suite);
+    junit
+        .to_string()
+        .expect("a report of plain strings serializes")
 }

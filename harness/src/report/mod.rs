@@ -20,7 +20,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::driver::RunOutput;
 use crate::load::{LoadPlan, Model};
-use crate::metrics::{Kind, Second, Stall, Summary, TaskTotals};
+use crate::metrics::{Kind, OutcomeKey, Outcomes, Second, Stall, Summary, TaskTotals};
+use crate::observe::PoolSample;
+use crate::verdict::Observed;
 
 /// Identifies the JSON layout; bumped when a field changes meaning.
 pub const SCHEMA: &str = "poolstorm.load/v1";
@@ -68,8 +70,8 @@ pub struct TaskReport {
     pub path: String,
     pub weight: u32,
     pub requests: u64,
-    pub outcomes: BTreeMap<String, u64>,
-    pub status_codes: BTreeMap<String, u64>,
+    pub outcomes: Outcomes,
+    pub status_codes: BTreeMap<u16, u64>,
     pub throughput_rps: f64,
     /// Every finished request (responses of any status, timeouts, connection errors).
     pub latency_us: Summary,
@@ -101,9 +103,9 @@ pub struct LoadReport {
     pub requests: Requests,
     /// Finished requests by outcome: `ok`, `http_<status>`, `pool_timeout`, `timeout`,
     /// `connect`, `other`, `aborted` (zero counts left out, except `ok`).
-    pub outcomes: BTreeMap<String, u64>,
+    pub outcomes: Outcomes,
     /// Responses by HTTP status.
-    pub status_codes: BTreeMap<String, u64>,
+    pub status_codes: BTreeMap<u16, u64>,
     /// Completed requests per second of elapsed time.
     pub throughput_rps: f64,
     pub ok_rps: f64,
@@ -117,52 +119,8 @@ pub struct LoadReport {
     pub checks: Vec<Check>,
 }
 
-fn outcomes_of(totals: &TaskTotals) -> BTreeMap<String, u64> {
-    let mut out = BTreeMap::from([("ok".to_owned(), totals.kinds[Kind::Ok.index()])]);
-    for (status, n) in totals
-        .statuses
-        .iter()
-        .filter(|(s, _)| !(200..300).contains(s))
-    {
-        out.insert(format!("http_{status}"), n);
-    }
-    // pool_timeout responses were counted by status too; they are their own outcome.
-    if let Some(n) = out.get_mut("http_503") {
-        *n -= totals.kinds[Kind::PoolTimeout.index()].min(*n);
-        if *n == 0 {
-            out.remove("http_503");
-        }
-    }
-    for kind in [
-        Kind::PoolTimeout,
-        Kind::Timeout,
-        Kind::Connect,
-        Kind::Other,
-        Kind::Aborted,
-    ] {
-        let n = totals.kinds[kind.index()];
-        if n > 0 {
-            out.insert(kind.name().to_owned(), n);
-        }
-    }
-    out
-}
-
-/// Completed requests that were not `ok`, from an outcome map.
-pub fn errors(outcomes: &BTreeMap<String, u64>) -> u64 {
-    outcomes
-        .iter()
-        .filter(|(k, _)| *k != "ok" && *k != "aborted")
-        .map(|(_, n)| n)
-        .sum()
-}
-
-fn statuses_of(totals: &TaskTotals) -> BTreeMap<String, u64> {
-    totals
-        .statuses
-        .iter()
-        .map(|(s, n)| (s.to_string(), n))
-        .collect()
+fn statuses_of(totals: &TaskTotals) -> BTreeMap<u16, u64> {
+    totals.statuses.iter().collect()
 }
 
 fn completed(totals: &TaskTotals) -> u64 {
@@ -184,7 +142,7 @@ impl LoadReport {
                 path: spec.path.clone(),
                 weight: spec.weight,
                 requests: totals.kinds.iter().sum(),
-                outcomes: outcomes_of(totals),
+                outcomes: totals.outcomes(),
                 status_codes: statuses_of(totals),
                 throughput_rps: completed(totals) as f64 / elapsed,
                 latency_us: totals.all.summary(),
@@ -223,7 +181,7 @@ impl LoadReport {
                 completed: done,
                 dropped: collected.dropped,
             },
-            outcomes: outcomes_of(&all),
+            outcomes: all.outcomes(),
             status_codes: statuses_of(&all),
             throughput_rps: done as f64 / elapsed,
             ok_rps: ok as f64 / elapsed,
@@ -241,9 +199,38 @@ impl LoadReport {
         }
     }
 
-    /// Finished requests with this outcome name (`ok`, `pool_timeout`, `http_500`, ...).
-    pub fn outcome(&self, name: &str) -> u64 {
-        self.outcomes.get(name).copied().unwrap_or_default()
+    /// Finished requests with this outcome.
+    pub fn outcome(&self, key: OutcomeKey) -> u64 {
+        self.outcomes.get(key)
+    }
+
+    /// What the verdict is judged from, with the server's pool `samples`.
+    pub fn observed<'a>(&self, samples: &'a [PoolSample]) -> Observed<'a> {
+        let first_second = |pred: &dyn Fn(&Second) -> bool| {
+            self.timeline
+                .iter()
+                .find(|s| pred(s))
+                .map(|s| f64::from(s.t))
+        };
+        Observed {
+            elapsed_s: self.elapsed_s,
+            finished: true,
+            completed: self.requests.completed,
+            ok: self.outcome(OutcomeKey::Ok),
+            pool_timeouts: self.outcome(OutcomeKey::PoolTimeout),
+            errors: self
+                .outcomes
+                .iter()
+                .filter(|(k, n)| !matches!(k, OutcomeKey::Ok | OutcomeKey::Aborted) && *n > 0)
+                .map(|(k, n)| (k.to_string(), n))
+                .collect(),
+            stalls: self.stalls.clone(),
+            samples,
+            first_pool_timeout_s: first_second(&|s| s.pool_timeout > 0),
+            first_error_s: first_second(&|s| s.completed > s.ok + s.aborted),
+            ok_rps: self.ok_rps,
+            p99_us: self.latency_us.p99,
+        }
     }
 }
 

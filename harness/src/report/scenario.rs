@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use super::LoadReport;
 use crate::app::AppExit;
-use crate::scenario::params::ParamValue;
-use crate::verdict::{Judgement, PoolSample, Verdict};
+use crate::observe::PoolSample;
+use crate::param::ParamValue;
+use crate::verdict::{Judgement, Verdict};
 
 /// Identifies the JSON layout.
 pub const SCHEMA: &str = "poolstorm.run/v1";
@@ -46,15 +47,18 @@ pub struct Peaks {
 
 impl Peaks {
     pub fn of(samples: &[PoolSample]) -> Self {
-        samples.iter().fold(Self::default(), |p, s| Self {
-            pool_max: p.pool_max.max(s.pool_max),
-            pool_in_use: p.pool_in_use.max(s.pool_in_use),
-            pool_waiting: p.pool_waiting.max(s.pool_waiting),
-            blocking_threads: p.blocking_threads.max(s.blocking_threads),
-            blocking_busy: p.blocking_busy.max(s.blocking_busy),
-            blocking_queued: p.blocking_queued.max(s.blocking_queued),
-            teardown_pending: p.teardown_pending.max(s.teardown_pending),
-        })
+        let peak = |pick: fn(&PoolSample) -> Option<u64>| {
+            samples.iter().filter_map(pick).max().unwrap_or(0)
+        };
+        Self {
+            pool_max: peak(|s| s.pool_max),
+            pool_in_use: peak(|s| s.pool_in_use),
+            pool_waiting: peak(|s| s.pool_waiting),
+            blocking_threads: peak(|s| s.blocking_threads),
+            blocking_busy: peak(|s| s.blocking_busy),
+            blocking_queued: peak(|s| s.blocking_queued),
+            teardown_pending: peak(|s| s.teardown_pending),
+        }
     }
 }
 

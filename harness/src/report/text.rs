@@ -2,30 +2,9 @@
 
 use std::fmt::Write as _;
 
-use super::{LoadReport, errors};
-use crate::metrics::Summary;
-
-/// A latency in µs, in the unit that reads best: `812µs`, `12.3ms`, `1.23s`.
-pub fn latency(us: u64) -> String {
-    match us {
-        0..1_000 => format!("{us}µs"),
-        1_000..1_000_000 => format!("{:.1}ms", us as f64 / 1e3),
-        _ => format!("{:.2}s", us as f64 / 1e6),
-    }
-}
-
-/// Thousands separated by commas.
-pub fn count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+use super::LoadReport;
+use crate::human::{count, latency};
+use crate::metrics::{OutcomeKey, Summary};
 
 fn latency_cells(s: &Summary) -> String {
     [s.p50, s.p90, s.p99, s.p999, s.max]
@@ -57,7 +36,7 @@ pub fn render(r: &LoadReport) -> String {
     let outcomes: Vec<String> = r
         .outcomes
         .iter()
-        .map(|(k, n)| format!("{k} {}", count(*n)))
+        .map(|(k, n)| format!("{k} {}", count(n)))
         .collect();
     let _ = writeln!(out, "  outcomes   {}", outcomes.join(" · "));
     let _ = writeln!(
@@ -98,8 +77,8 @@ pub fn render(r: &LoadReport) -> String {
             .into_iter()
             .flatten(),
     ) {
-        let ok = outcomes.get("ok").copied().unwrap_or_default();
-        let errors = errors(outcomes);
+        let ok = outcomes.get(OutcomeKey::Ok);
+        let errors = outcomes.errors();
         let _ = writeln!(
             out,
             "  {name:<width$} {:>10} {:>10} {:>9} {:>10.1} {}",
@@ -130,18 +109,4 @@ pub fn render(r: &LoadReport) -> String {
         let _ = writeln!(out, "  fail-if    {}: {verdict}", c.condition);
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_read_well() {
-        assert_eq!(latency(812), "812µs");
-        assert_eq!(latency(12_345), "12.3ms");
-        assert_eq!(latency(1_234_567), "1.23s");
-        assert_eq!(count(1_234_567), "1,234,567");
-        assert_eq!(count(999), "999");
-    }
 }

@@ -68,7 +68,7 @@ pub(super) struct RawTask {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStall {
-    pub(super) window: Option<Spanned<String>>,
+    pub(super) window: Option<Spanned<toml::Value>>,
     pub(super) stop_on_deadlock: Option<bool>,
 }
 

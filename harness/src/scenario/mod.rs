@@ -14,10 +14,10 @@ use std::time::Duration;
 use indexmap::IndexMap;
 
 use crate::expr::{Expr, Value};
+use crate::param::ParamValue;
 use crate::verdict::{Thresholds, Verdict};
-use params::ParamValue;
 
-pub use params::{PARAMS, Param};
+pub use params::Param;
 
 /// A problem in a scenario file (or in a `--set`), with where it is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

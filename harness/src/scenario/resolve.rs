@@ -6,18 +6,18 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use indexmap::IndexMap;
 use toml::Spanned;
 
 use super::file::{OneOrMany, RawScenario, Table};
-use super::params::{self, PARAMS, ParamValue, Section};
+use super::params::{self, Section};
 use super::{
     Backend, Cell, DERIVED, Overrides, Rule, Scenario, ScenarioError, StallSpec, TargetSpec,
     TaskTemplate, placeholders,
 };
 use crate::expr::Expr;
+use crate::param::ParamValue;
 use crate::verdict::{Thresholds, Verdict};
 
 /// Parses and checks `source` as if read from `path`.
@@ -88,8 +88,7 @@ impl Resolver<'_> {
         let managed = matches!(target, TargetSpec::Managed { .. });
 
         // Effective values: defaults, then [app]/[load]/[vars], then [quick] under --quick.
-        let mut base: BTreeMap<String, ParamValue> = PARAMS
-            .iter()
+        let mut base: BTreeMap<String, ParamValue> = params::all()
             .filter_map(|p| Some((p.name.to_owned(), p.default_value()?)))
             .collect();
         self.apply_table(&raw.app, Some(Section::App), &vars, managed, &mut base)?;
@@ -245,8 +244,7 @@ impl Resolver<'_> {
             return ParamValue::from_toml(value.get_ref()).or_else(|m| self.error(value.span(), m));
         }
         let allowed = || -> String {
-            PARAMS
-                .iter()
+            params::all()
                 .filter(|p| section.is_none_or(|s| p.section == s))
                 .map(|p| p.name)
                 .chain(if section.is_none() {
@@ -354,11 +352,7 @@ impl Resolver<'_> {
                 location: format!("--set {key}={text}"),
                 message,
             };
-            let value = text
-                .parse::<i64>()
-                .map(toml::Value::Integer)
-                .or_else(|_| text.parse::<f64>().map(toml::Value::Float))
-                .unwrap_or_else(|_| toml::Value::String(text.clone()));
+            let value = ParamValue::from_text(text);
             let parsed = if vars.contains(key) {
                 ParamValue::from_toml(&value).map_err(err)?
             } else {
@@ -455,27 +449,23 @@ impl Resolver<'_> {
     }
 
     fn stall(&self, raw: &RawScenario) -> Result<StallSpec, ScenarioError> {
-        let Some(s) = &raw.stall else {
-            return Ok(StallSpec {
-                window: Duration::from_secs(3),
-                stop_on_deadlock: false,
-            });
+        let setting = crate::load::settings::find("stall_window").expect("a load setting");
+        let window = match raw.stall.as_ref().and_then(|s| s.window.as_ref()) {
+            Some(w) => setting
+                .kind
+                .normalize(w.get_ref())
+                .map_err(|m| self.at.error(Some(w.span()), format!("stall.window {m}")))?,
+            None => setting.default_value().expect("stall_window has a default"),
         };
-        let window = match &s.window {
-            Some(w) => crate::duration::parse_duration(w.get_ref())
-                .ok()
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| {
-                    self.at.error(
-                        Some(w.span()),
-                        "stall.window must be a duration above 0, like \"3s\"",
-                    )
-                })?,
-            None => Duration::from_secs(3),
-        };
+        let window = crate::human::parse_duration(&window.to_string())
+            .map_err(|m| self.at.error(None, m))?;
         Ok(StallSpec {
             window,
-            stop_on_deadlock: s.stop_on_deadlock.unwrap_or(false),
+            stop_on_deadlock: raw
+                .stall
+                .as_ref()
+                .and_then(|s| s.stop_on_deadlock)
+                .unwrap_or(false),
         })
     }
 

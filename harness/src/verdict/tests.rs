@@ -1,77 +1,28 @@
-use std::collections::BTreeMap;
+use std::time::Duration;
 
 use super::*;
-use crate::metrics::{Second, Stall, Summary};
-use crate::report::{LoadReport, ModelReport, Requests, Settings};
 
-/// A report with these outcomes, one timeline row per second, and these stalls.
-fn report(outcomes: &[(&str, u64)], seconds: u32, stalls: Vec<Stall>) -> LoadReport {
-    let outcomes: BTreeMap<String, u64> = outcomes
+/// A finished run with these counts and stalls, and no server view.
+fn finished(ok: u64, errors: &[(&str, u64)], stalls: Vec<Stall>) -> Observed<'static> {
+    let failed: u64 = errors.iter().map(|(_, n)| n).sum();
+    let pool_timeouts = errors
         .iter()
-        .map(|(k, n)| ((*k).to_owned(), *n))
-        .collect();
-    let completed: u64 = outcomes
-        .iter()
-        .filter(|(k, _)| *k != "aborted")
+        .filter(|(k, _)| *k == "pool_timeout")
         .map(|(_, n)| n)
         .sum();
-    let ok = outcomes.get("ok").copied().unwrap_or_default();
-    let per = |n: u64| n / u64::from(seconds.max(1));
-    LoadReport {
-        schema: crate::report::SCHEMA.to_owned(),
-        target: "http://127.0.0.1:1/".to_owned(),
-        started_at: String::new(),
-        elapsed_s: f64::from(seconds),
-        interrupted: false,
-        model: ModelReport {
-            kind: "closed".into(),
-            users: Some(32),
-            spawn_rate: None,
-            wait_min_s: None,
-            wait_max_s: None,
-            rate: None,
-            max_in_flight: None,
-        },
-        settings: Settings {
-            duration_s: None,
-            requests: None,
-            timeout_s: 60.0,
-            workers: 2,
-            stall_window_s: 3.0,
-            seed: 1,
-        },
-        requests: Requests {
-            total: completed,
-            completed,
-            dropped: 0,
-        },
-        status_codes: BTreeMap::new(),
-        throughput_rps: completed as f64 / f64::from(seconds),
-        ok_rps: ok as f64 / f64::from(seconds),
-        error_ratio: if completed == 0 {
-            0.0
-        } else {
-            (completed - ok) as f64 / completed as f64
-        },
-        latency_us: Summary::default(),
-        ok_latency_us: Summary::default(),
-        tasks: Vec::new(),
-        timeline: (0..seconds)
-            .map(|t| Second {
-                t,
-                ok: per(ok),
-                pool_timeout: if t >= 2 {
-                    per(outcomes.get("pool_timeout").copied().unwrap_or_default())
-                } else {
-                    0
-                },
-                completed: per(completed),
-                ..Second::default()
-            })
-            .collect(),
+    Observed {
+        elapsed_s: 5.0,
+        finished: true,
+        completed: ok + failed,
+        ok,
+        pool_timeouts,
+        errors: errors.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect(),
         stalls,
-        checks: Vec::new(),
-        outcomes,
+        samples: &[],
+        first_pool_timeout_s: (pool_timeouts > 0).then_some(2.0),
+        first_error_s: (failed > 0).then_some(1.0),
+        ok_rps: ok as f64 / 5.0,
+        p99_us: 1500,
     }
 }
 
@@ -88,14 +39,14 @@ fn stall(onset_s: f64, length_s: f64) -> Stall {
 fn stuck(t_ms: u64) -> PoolSample {
     PoolSample {
         t_ms,
-        pool_max: 4,
-        pool_in_use: 4,
-        pool_waiting: 8,
-        blocking_threads: 8,
-        blocking_busy: 8,
-        blocking_queued: 24,
-        teardown_pending: 4,
-        requests_in_flight: 28,
+        pool_max: Some(4),
+        pool_in_use: Some(4),
+        pool_waiting: Some(8),
+        blocking_threads: Some(8),
+        blocking_busy: Some(8),
+        blocking_queued: Some(24),
+        teardown_pending: Some(4),
+        requests_in_flight: Some(28),
         ..PoolSample::default()
     }
 }
@@ -103,24 +54,32 @@ fn stuck(t_ms: u64) -> PoolSample {
 fn idle(t_ms: u64) -> PoolSample {
     PoolSample {
         t_ms,
-        pool_max: 4,
-        blocking_threads: 8,
+        pool_max: Some(4),
+        pool_in_use: Some(0),
+        pool_waiting: Some(0),
+        blocking_threads: Some(8),
+        blocking_busy: Some(0),
+        blocking_queued: Some(0),
         ..PoolSample::default()
     }
 }
 
 #[test]
 fn a_stall_with_the_pool_saturated_is_a_deadlock_with_onset_and_evidence() {
-    let r = report(&[("ok", 4)], 6, vec![stall(1.0, 5.0)]);
     let samples: Vec<_> = (0..24)
         .map(|i| if i < 4 { idle(i * 250) } else { stuck(i * 250) })
         .collect();
-    let j = judge(&r, &samples, &Thresholds::default());
+    let o = Observed {
+        samples: &samples,
+        ..finished(4, &[], vec![stall(1.0, 5.0)])
+    };
+    let j = judge(&o, &Thresholds::default());
     assert_eq!(j.verdict, Verdict::Deadlocked);
     assert_eq!(j.onset_s, Some(1.0));
     assert!(
-        j.evidence
-            .contains("no completions for 5.0 s from 1.0 s with 32 requests in flight"),
+        j.evidence.contains(
+            "no completions for 5.0 s from 1.0 s with 32 requests in flight (still stuck at the end)"
+        ),
         "{}",
         j.evidence
     );
@@ -136,30 +95,56 @@ fn a_stall_with_the_pool_saturated_is_a_deadlock_with_onset_and_evidence() {
         "{}",
         j.evidence
     );
-    assert_eq!(j.sample.map(|s| s.pool_in_use), Some(4));
+    assert_eq!(j.sample.and_then(|s| s.pool_in_use), Some(4));
 }
 
 #[test]
 fn a_stall_the_pool_does_not_explain_is_degraded() {
-    let r = report(&[("ok", 100)], 6, vec![stall(1.0, 4.0)]);
     let samples: Vec<_> = (0..24).map(|i| idle(i * 250)).collect();
-    let j = judge(&r, &samples, &Thresholds::default());
+    let o = Observed {
+        samples: &samples,
+        ..finished(100, &[], vec![stall(1.0, 4.0)])
+    };
+    let j = judge(&o, &Thresholds::default());
     assert_eq!(j.verdict, Verdict::Degraded);
     assert!(j.evidence.contains("does not explain"), "{}", j.evidence);
+    assert_eq!(j.onset_s, Some(1.0));
+}
+
+#[test]
+fn saturation_in_too_few_of_the_stalls_samples_is_no_deadlock() {
+    // 12 samples during the stall, 8 saturated: 67 %, under the 75 % default.
+    let samples: Vec<_> = (4..16)
+        .map(|i| if i < 8 { idle(i * 250) } else { stuck(i * 250) })
+        .collect();
+    let o = Observed {
+        samples: &samples,
+        ..finished(100, &[], vec![stall(1.0, 2.75)])
+    };
+    assert_eq!(judge(&o, &Thresholds::default()).verdict, Verdict::Degraded);
+    let lenient = Thresholds {
+        deadlock_min_saturated_share: 0.6,
+        ..Thresholds::default()
+    };
+    assert_eq!(judge(&o, &lenient).verdict, Verdict::Deadlocked);
 }
 
 #[test]
 fn without_a_server_view_a_stall_is_a_client_side_deadlock() {
-    let r = report(&[("ok", 3)], 6, vec![stall(2.0, 4.0)]);
-    let j = judge(&r, &[], &Thresholds::default());
+    let j = judge(
+        &finished(3, &[], vec![stall(2.0, 4.0)]),
+        &Thresholds::default(),
+    );
     assert_eq!(j.verdict, Verdict::Deadlocked);
     assert!(j.evidence.contains("client-side stall only"));
 }
 
 #[test]
 fn pool_timeouts_dominating_is_starvation_from_the_first_one() {
-    let r = report(&[("ok", 40), ("pool_timeout", 60)], 5, Vec::new());
-    let j = judge(&r, &[], &Thresholds::default());
+    let j = judge(
+        &finished(40, &[("pool_timeout", 60)], Vec::new()),
+        &Thresholds::default(),
+    );
     assert_eq!(j.verdict, Verdict::Starved);
     assert_eq!(j.onset_s, Some(2.0));
     assert!(
@@ -172,26 +157,69 @@ fn pool_timeouts_dominating_is_starvation_from_the_first_one() {
 #[test]
 fn errors_under_the_threshold_are_healthy_and_over_it_degraded() {
     let t = Thresholds::default();
-    assert_eq!(
-        judge(
-            &report(&[("ok", 995), ("http_500", 5)], 5, Vec::new()),
-            &[],
-            &t
-        )
-        .verdict,
-        Verdict::Healthy
-    );
+    let j = judge(&finished(995, &[("http_500", 5)], Vec::new()), &t);
+    assert_eq!(j.verdict, Verdict::Healthy);
+    assert!(j.evidence.contains("(http_500 5)"), "{}", j.evidence);
     let j = judge(
-        &report(
-            &[("ok", 900), ("http_500", 60), ("pool_timeout", 40)],
-            5,
-            Vec::new(),
-        ),
-        &[],
+        &finished(900, &[("http_500", 60), ("pool_timeout", 40)], Vec::new()),
         &t,
     );
     assert_eq!(j.verdict, Verdict::Degraded);
     assert!(j.evidence.contains("http_500 60"), "{}", j.evidence);
+    assert_eq!(j.onset_s, Some(1.0));
+}
+
+fn live(ok: u64, pool_timeouts: u64, aborted: u64, stalled_for: Option<Duration>) -> Live {
+    let mut finished = crate::metrics::KindCounts::default();
+    finished[Kind::Ok.index()] = ok;
+    finished[Kind::PoolTimeout.index()] = pool_timeouts;
+    finished[Kind::Aborted.index()] = aborted;
+    Live {
+        elapsed: Duration::from_secs(6),
+        finished,
+        in_flight: 32,
+        stalled_for,
+        first_pool_timeout: (pool_timeouts > 0).then_some(Duration::from_millis(1500)),
+        ..Live::default()
+    }
+}
+
+#[test]
+fn a_run_under_way_is_not_judged_on_a_handful_of_requests() {
+    let l = live(3, 5, 0, None);
+    let j = judge(&Observed::live(&l, &[]), &Thresholds::default());
+    assert_eq!(j.verdict, Verdict::Healthy);
+    assert!(j.evidence.contains("too few to judge"), "{}", j.evidence);
+}
+
+#[test]
+fn a_stall_under_way_with_the_pool_saturated_is_a_deadlock_from_its_onset() {
+    let samples: Vec<_> = (0..24)
+        .map(|i| if i < 8 { idle(i * 250) } else { stuck(i * 250) })
+        .collect();
+    let l = live(4, 0, 0, Some(Duration::from_secs(4)));
+    let o = Observed::live(&l, &samples);
+    assert_eq!(o.stalls.len(), 1);
+    let j = judge(&o, &Thresholds::default());
+    assert_eq!(j.verdict, Verdict::Deadlocked);
+    assert_eq!(j.onset_s, Some(2.0));
+    assert!(
+        j.evidence
+            .starts_with("no completions for 4.0 s from 2.0 s with 32 requests in flight; "),
+        "a run under way is not 'stuck at the end': {}",
+        j.evidence
+    );
+}
+
+#[test]
+fn live_counts_leave_aborted_requests_out_and_starve_like_the_final_verdict() {
+    let l = live(40, 60, 7, None);
+    let o = Observed::live(&l, &[]);
+    assert_eq!((o.completed, o.pool_timeouts), (100, 60));
+    assert_eq!(o.errors, vec![("pool_timeout".to_owned(), 60)]);
+    let j = judge(&o, &Thresholds::default());
+    assert_eq!(j.verdict, Verdict::Starved);
+    assert_eq!(j.onset_s, Some(1.5));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The `poolstorm` binary from outside: exit statuses, bad input naming its flag, SIGINT
 //! writing the files, and `--fail-if`.
 
+use harness::metrics::OutcomeKey;
 use std::process::Output;
 use std::time::Duration;
 
@@ -140,8 +141,8 @@ async fn sigint_ends_the_run_early_and_still_writes_the_files() {
     assert_eq!(out.status.code(), Some(130));
     let report = harness::report::json::read(&json).unwrap();
     assert!(report.interrupted);
-    assert_eq!(report.outcome("aborted"), 4);
-    assert!(report.outcome("ok") >= 8, "{:?}", report.outcomes);
+    assert_eq!(report.outcome(OutcomeKey::Aborted), 4);
+    assert!(report.outcome(OutcomeKey::Ok) >= 8, "{:?}", report.outcomes);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("(interrupted)"), "{stdout}");
     let stderr = String::from_utf8_lossy(&out.stderr);

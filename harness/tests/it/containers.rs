@@ -423,7 +423,11 @@ async fn the_container_backend_runs_with_an_engine_and_says_what_to_use_without_
     let nowhere = format!("unix://{}", dir.path().join("no-docker.sock").display());
     let out = run(Some(&nowhere)).await.unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "a backend that cannot start: the run could not be carried out: {stderr}"
+    );
     assert!(
         started.elapsed() < std::time::Duration::from_secs(10),
         "fails at once"

@@ -1,6 +1,7 @@
 //! Report files: JSON round-trips and matches its schema, the CSV header is stable, and the
 //! interval log decodes (in Rust, and with Java's HistogramLogProcessor) to the same counts.
 
+use harness::metrics::OutcomeKey;
 use std::path::Path;
 use std::process::Command;
 
@@ -75,7 +76,7 @@ async fn files_agree_with_each_other_and_with_the_server() {
     assert!(errors.is_empty(), "schema errors: {errors:#?}");
     assert_eq!(report.requests.total, stub.requests());
     assert_eq!(
-        report.outcome("ok") + report.outcome("http_500"),
+        report.outcome(OutcomeKey::Ok) + report.outcome(OutcomeKey::Http(500)),
         report.requests.total
     );
     assert_eq!(
@@ -86,7 +87,7 @@ async fn files_agree_with_each_other_and_with_the_server() {
     // CSV: a stable header, one row per task and `all`.
     let csv_text = std::fs::read_to_string(dir.path().join("r.csv")).unwrap();
     let lines: Vec<&str> = csv_text.lines().collect();
-    assert_eq!(lines[0], csv::HEADER);
+    assert_eq!(lines[0], csv::HEADER.join(","));
     assert_eq!(lines.len(), 4);
     assert!(lines[3].starts_with(&format!("all,,,{},", report.requests.total)));
 

@@ -2,6 +2,7 @@
 //! (coordinated omission shows), stalls are found with their onset, and a run never outlives
 //! its duration plus one timeout, whatever the target does.
 
+use harness::metrics::OutcomeKey;
 use std::time::Duration;
 
 use harness::stub::{Stub, blackhole};
@@ -109,7 +110,7 @@ async fn a_blackholed_target_ends_on_time_with_every_request_counted() {
         took < Duration::from_millis(2600),
         "took {took:?} for 1 s + 1 s timeout"
     );
-    assert_eq!(r.outcome("timeout"), 16, "{:?}", r.outcomes);
+    assert_eq!(r.outcome(OutcomeKey::Timeout), 16, "{:?}", r.outcomes);
     assert_eq!(r.requests.total, 16);
     assert_eq!(
         r.stalls.len(),
@@ -134,8 +135,8 @@ async fn a_target_that_dies_mid_run_is_counted_and_the_run_ends_on_time() {
     stub.kill();
     let (r, took) = run.await.unwrap();
     assert!(took < Duration::from_millis(4500), "took {took:?}");
-    assert!(r.outcome("ok") > 0);
-    assert!(r.outcome("connect") > 0, "{:?}", r.outcomes);
+    assert!(r.outcome(OutcomeKey::Ok) > 0);
+    assert!(r.outcome(OutcomeKey::Connect) > 0, "{:?}", r.outcomes);
     assert_eq!(
         r.requests.total, r.requests.completed,
         "nothing left uncounted"
@@ -159,9 +160,12 @@ async fn cancelling_a_run_aborts_requests_in_flight_and_keeps_the_rest() {
     let (r, took) = run.await.unwrap();
     assert!(took < Duration::from_secs(3), "took {took:?}");
     assert!(r.interrupted);
-    assert_eq!(r.outcome("aborted"), 6, "{:?}", r.outcomes);
-    assert!(r.outcome("ok") >= 6, "{:?}", r.outcomes);
-    assert_eq!(r.requests.total, r.outcome("ok") + r.outcome("aborted"));
+    assert_eq!(r.outcome(OutcomeKey::Aborted), 6, "{:?}", r.outcomes);
+    assert!(r.outcome(OutcomeKey::Ok) >= 6, "{:?}", r.outcomes);
+    assert_eq!(
+        r.requests.total,
+        r.outcome(OutcomeKey::Ok) + r.outcome(OutcomeKey::Aborted)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

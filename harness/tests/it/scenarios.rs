@@ -74,15 +74,13 @@ async fn parameter_defaults_are_target_apps_own() {
     let app = harness::app::ManagedApp::start(&target_app(), &[], &log)
         .await
         .unwrap();
-    let doc = harness::fetch::get_json(&app.base_url, "/debug/pool", Duration::from_secs(5))
-        .await
-        .unwrap();
+    let doc: serde_json::Value =
+        harness::fetch::get_json(&app.base_url, "/debug/pool", Duration::from_secs(5))
+            .await
+            .unwrap();
     app.stop().await;
     let config = &doc["config"];
-    for p in params::PARAMS
-        .iter()
-        .filter(|p| p.section == params::Section::App)
-    {
+    for p in params::all().filter(|p| p.section == params::Section::App) {
         let ours = p.default_value().unwrap().to_string();
         let theirs = match p.name {
             "acquire_timeout" => {
@@ -156,6 +154,17 @@ when = "pool_max >= threads * (cm - 1) + 1"
 verdict = "healthy"
 "#;
 
+/// `(tests, failures)` of the `<testsuite>` in a JUnit file.
+fn junit_counts(xml: &str) -> (u64, u64) {
+    let suite = &xml[xml.find("<testsuite ").expect("a testsuite")..];
+    let suite = &suite[..suite.find('>').unwrap()];
+    let attribute = |name: &str| -> u64 {
+        let at = suite.find(&format!(" {name}=\"")).expect(name) + name.len() + 3;
+        suite[at..].split('"').next().unwrap().parse().unwrap()
+    };
+    (attribute("tests"), attribute("failures"))
+}
+
 async fn run(files: &[&Path], db: &str, out: &Path) -> std::process::Output {
     Command::new(binary())
         .arg("run")
@@ -226,7 +235,7 @@ async fn tiny_scenarios_reach_their_verdicts_and_write_every_file(db: &str) {
         }
     }
     let junit = std::fs::read_to_string(results.join("junit.xml")).unwrap();
-    assert!(junit.contains("tests=\"4\" failures=\"0\""), "{junit}");
+    assert_eq!(junit_counts(&junit), (4, 0), "{junit}");
     let csv = std::fs::read_to_string(results.join("report.csv")).unwrap();
     assert_eq!(
         csv.lines().count(),
@@ -326,7 +335,7 @@ async fn a_failed_expectation_exits_1_and_names_the_cell_and_rule() {
         latest_results(&dir.path().join("results"), "tiny").join("junit.xml"),
     )
     .unwrap();
-    assert!(junit.contains("failures=\"1\""), "{junit}");
+    assert_eq!(junit_counts(&junit).1, 1, "{junit}");
 }
 
 #[tokio::test]

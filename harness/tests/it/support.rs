@@ -39,7 +39,7 @@ pub(crate) async fn load_with(args: &LoadArgs, stop: CancellationToken) -> (Load
         &plan,
         Sinks {
             live: &mut live,
-            hlog: None,
+            intervals: None,
         },
         stop,
     )

@@ -1,4 +1,5 @@
-//! Durations as people type them: `250ms`, `3s`, `1m30s`, or a bare number of seconds.
+//! Numbers and durations as people type and read them: durations typed as `250ms`, `3s`,
+//! `1m30s` or bare seconds; durations, latencies and counts shown compactly.
 
 use std::time::Duration;
 
@@ -28,6 +29,28 @@ pub fn short(d: Duration) -> String {
     }
 }
 
+/// A latency in µs, in the unit that reads best: `812µs`, `12.3ms`, `1.23s`.
+pub fn latency(us: u64) -> String {
+    match us {
+        0..1_000 => format!("{us}µs"),
+        1_000..1_000_000 => format!("{:.1}ms", us as f64 / 1e3),
+        _ => format!("{:.2}s", us as f64 / 1e6),
+    }
+}
+
+/// Thousands separated by commas.
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -39,6 +62,15 @@ mod tests {
         assert_eq!(parse_duration("2.5"), Ok(Duration::from_millis(2500)));
         assert!(parse_duration("-1").is_err());
         assert!(parse_duration("soon").unwrap_err().contains("try 500ms"));
+    }
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(latency(812), "812µs");
+        assert_eq!(latency(12_345), "12.3ms");
+        assert_eq!(latency(1_234_567), "1.23s");
+        assert_eq!(count(1_234_567), "1,234,567");
+        assert_eq!(count(999), "999");
     }
 
     #[test]
