@@ -4,7 +4,7 @@ CARGO ?= cargo
 # Tests wait on sockets and sleeps far more than they compute.
 TEST_THREADS ?= 4
 
-.PHONY: help build release profile-build demo scenarios scenarios-mariadb compose-up compose-run compose-down test lint fmt clippy bench clean
+.PHONY: help build release profile-build demo scenarios scenarios-mariadb compose-up compose-run compose-down test lint fmt clippy cycles bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -34,13 +34,17 @@ test: ## Run every test; installs what they need as root, else names it; MySQL t
 	$(CARGO) build --workspace --tests
 	scripts/with-mariadb.sh $(CARGO) test --workspace -- --test-threads=$(TEST_THREADS)
 
-lint: fmt clippy ## cargo fmt --check and clippy -D warnings
+lint: fmt clippy cycles ## cargo fmt --check, clippy -D warnings, and no import cycle between modules
 
 fmt:
 	$(CARGO) fmt --all --check
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+cycles:
+	python3 scripts/module-cycles.py --self-test
+	python3 scripts/module-cycles.py
 
 COMPOSE ?= docker compose
 SCENARIO ?= scenarios/mode2-sweep.toml

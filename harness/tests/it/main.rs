@@ -6,6 +6,7 @@ mod support;
 mod cli;
 mod containers;
 mod dashboard;
+mod docs;
 mod files;
 mod html;
 mod outcomes;
