@@ -1,5 +1,6 @@
 //! The contract between target-app and poolstorm, defined once and used by both programs:
-//! the `/debug/pool` document ([`snapshot`]), the JSON error bodies and their stable codes
+//! the `/debug/pool` document ([`snapshot`]), `/mode2/messages/stats` ([`stats`]), the JSON
+//! error bodies and their stable codes
 //! ([`error`]), and target-app's settings with their ranges and defaults ([`app`]).
 //!
 //! Both sides (de)serialize these types with serde, so a field renamed on one side is a
@@ -8,7 +9,9 @@
 pub mod app;
 pub mod error;
 pub mod snapshot;
+pub mod stats;
 
 pub use app::{Engine, IdStrategy, Teardown};
 pub use error::{ErrorBody, ErrorCode};
 pub use snapshot::Snapshot;
+pub use stats::MessageStats;

@@ -7,15 +7,17 @@
 //! - `/hang` never answers;
 //! - anything else is 404.
 //!
-//! [`Stub::stall`] holds every request that arrives (or is waiting) until the stall ends;
-//! [`Stub::kill`] drops the listener and every connection, as a crashed server would.
-//! [`blackhole`] accepts connections and never reads from them.
+//! Hooks let tests act on events instead of sleeping: [`Stub::stall_after`] holds every
+//! request that arrives from the Nth on until a while after the Nth came, [`Stub::answer_late`]
+//! delays one request's answer, [`Stub::kill_after`] drops the listener and every connection
+//! when the Nth request arrives, as a crashed server would, and [`Stub::requests_reached`]
+//! waits until N requests have arrived. [`blackhole`] accepts connections and never reads
+//! from them.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -25,13 +27,75 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
-#[derive(Debug, Default)]
+/// Something the stub does when a request arrives.
+#[derive(Debug, Clone, Copy)]
+enum Hook {
+    /// From the Nth request on, hold everything for this long.
+    StallAfter { n: u64, length: Duration },
+    /// Answer the Nth request this much later.
+    AnswerLate { n: u64, delay: Duration },
+    /// Die when the Nth request arrives.
+    KillAfter { n: u64 },
+}
+
+#[derive(Debug)]
 struct Control {
     stalled_until: Mutex<Option<Instant>>,
-    requests: AtomicU64,
+    hooks: Mutex<Vec<Hook>>,
+    /// Requests received so far; watchers wake on every one.
+    arrived: watch::Sender<u64>,
+    first_request_at: Mutex<Option<Instant>>,
+    stall_began_at: Mutex<Option<Instant>>,
+    killed: CancellationToken,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Self {
+            stalled_until: Mutex::default(),
+            hooks: Mutex::default(),
+            arrived: watch::channel(0).0,
+            first_request_at: Mutex::default(),
+            stall_began_at: Mutex::default(),
+            killed: CancellationToken::new(),
+        }
+    }
+}
+
+impl Control {
+    /// Counts a request; returns its number (from 1) and how long to hold its answer.
+    fn arrive(&self) -> (u64, Option<Instant>) {
+        let mut n = 0;
+        self.arrived.send_modify(|count| {
+            *count += 1;
+            n = *count;
+        });
+        let now = Instant::now();
+        if n == 1 {
+            *self.first_request_at.lock().expect("stub lock") = Some(now);
+        }
+        let mut hold = *self.stalled_until.lock().expect("stub lock");
+        for hook in self.hooks.lock().expect("stub lock").iter() {
+            match *hook {
+                Hook::StallAfter { n: at, length } if at == n => {
+                    *self.stall_began_at.lock().expect("stub lock") = Some(now);
+                    *self.stalled_until.lock().expect("stub lock") = Some(now + length);
+                    hold = Some(now + length);
+                }
+                Hook::AnswerLate { n: at, delay } if at == n => {
+                    hold = Some(hold.map_or(now + delay, |h| h.max(now + delay)));
+                }
+                Hook::KillAfter { n: at } if at == n => self.killed.cancel(),
+                _ => {}
+            }
+        }
+        (n, hold)
+    }
 }
 
 /// A running stub server; stopped when dropped.
@@ -63,17 +127,43 @@ impl Stub {
 
     /// Requests received so far.
     pub fn requests(&self) -> u64 {
-        self.control.requests.load(Ordering::Relaxed)
+        *self.control.arrived.borrow()
     }
 
-    /// Holds every request until `length` from now.
-    pub fn stall(&self, length: Duration) {
-        *self.control.stalled_until.lock().expect("stall lock") = Some(Instant::now() + length);
+    /// Waits until `n` requests have arrived.
+    pub async fn requests_reached(&self, n: u64) {
+        let mut arrived = self.control.arrived.subscribe();
+        let _ = arrived.wait_for(|count| *count >= n).await;
     }
 
-    /// Stops listening and drops every connection at once.
-    pub fn kill(&self) {
-        self.server.abort();
+    /// Holds every request that arrives from the `n`th on (1-based) until `length` after the
+    /// `n`th came.
+    pub fn stall_after(&self, n: u64, length: Duration) {
+        self.hook(Hook::StallAfter { n, length });
+    }
+
+    /// Answers the `n`th request `delay` late.
+    pub fn answer_late(&self, n: u64, delay: Duration) {
+        self.hook(Hook::AnswerLate { n, delay });
+    }
+
+    /// Stops listening and drops every connection when the `n`th request arrives.
+    pub fn kill_after(&self, n: u64) {
+        self.hook(Hook::KillAfter { n });
+    }
+
+    /// When the first request arrived.
+    pub fn first_request_at(&self) -> Option<Instant> {
+        *self.control.first_request_at.lock().expect("stub lock")
+    }
+
+    /// When a stall of [`Stub::stall_after`] began.
+    pub fn stall_began_at(&self) -> Option<Instant> {
+        *self.control.stall_began_at.lock().expect("stub lock")
+    }
+
+    fn hook(&self, hook: Hook) {
+        self.control.hooks.lock().expect("stub lock").push(hook);
     }
 }
 
@@ -85,8 +175,11 @@ impl Drop for Stub {
 
 async fn serve(listener: TcpListener, control: Arc<Control>) {
     let mut connections = JoinSet::new();
+    let killed = control.killed.clone();
     loop {
         tokio::select! {
+            // Dropping the listener and the connections' tasks closes every socket at once.
+            () = killed.cancelled() => return,
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
@@ -120,9 +213,8 @@ async fn answer(
     request: Request<Incoming>,
     control: Arc<Control>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    control.requests.fetch_add(1, Ordering::Relaxed);
-    let stalled_until = *control.stalled_until.lock().expect("stall lock");
-    if let Some(until) = stalled_until {
+    let (_, hold) = control.arrive();
+    if let Some(until) = hold {
         tokio::time::sleep_until(until).await;
     }
     let response = match request.uri().path() {

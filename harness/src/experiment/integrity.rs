@@ -46,9 +46,14 @@ pub(super) fn counted(report: &LoadReport) -> Option<(u64, u64)> {
 
 /// Asks the app (`/mode2/messages/stats`), which a stuck pool cannot answer.
 pub(super) async fn from_endpoint(base_url: &str) -> Option<MessageCounts> {
-    fetch::get_json(base_url, "/mode2/messages/stats", Duration::from_secs(3))
-        .await
-        .ok()
+    let stats: contract::MessageStats =
+        fetch::get_json(base_url, "/mode2/messages/stats", Duration::from_secs(3))
+            .await
+            .ok()?;
+    Some(MessageCounts {
+        rows: stats.rows,
+        distinct_ids: stats.distinct_ids,
+    })
 }
 
 /// Reads the table directly, once the app is gone.

@@ -6,6 +6,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use harness::stub::Stub;
+use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::Command;
 
 use crate::support::binary;
@@ -115,7 +116,7 @@ async fn sigint_ends_the_run_early_and_still_writes_the_files() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("r.json");
     let url = format!("{}/delay?ms=200", stub.url());
-    let child = Command::new(binary())
+    let mut child = Command::new(binary())
         .args([
             "load",
             &url,
@@ -132,7 +133,22 @@ async fn sigint_ends_the_run_early_and_still_writes_the_files() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // Stderr line by line: the first progress line is an event to wait for.
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first_progress = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains("req/s") {
+                return line;
+            }
+        }
+        panic!("stderr closed without a progress line");
+    })
+    .await
+    .expect("plain progress lines when not a terminal");
+    // Three rounds of four users have started: eight answered, four in flight.
+    tokio::time::timeout(Duration::from_secs(20), stub.requests_reached(12))
+        .await
+        .expect("the load reaches the stub");
     crate::support::interrupt(&child).await;
     let out = tokio::time::timeout(Duration::from_secs(5), child.wait_with_output())
         .await
@@ -145,11 +161,7 @@ async fn sigint_ends_the_run_early_and_still_writes_the_files() {
     assert!(report.outcome(OutcomeKey::Ok) >= 8, "{:?}", report.outcomes);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("(interrupted)"), "{stdout}");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("req/s"),
-        "plain progress lines when not a terminal: {stderr}"
-    );
+    assert!(first_progress.contains("in flight"), "{first_progress}");
 }
 
 #[tokio::test]

@@ -7,6 +7,10 @@ use std::time::{Duration, Instant};
 
 use crate::support::binary;
 
+/// Ends each command: the pane stays open (waiting on its input) so its last screen can be
+/// read, until the session is killed.
+const KEEP_OPEN: &str = "exec cat";
+
 /// A tmux session, killed when dropped.
 struct Tmux(String);
 
@@ -97,7 +101,7 @@ fn scenario(dir: &Path) -> String {
 fn the_dashboard_shows_the_gauges_and_a_deadlock_banner_in_a_real_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let command = format!(
-        "{} run {} --db sqlite --out {}; echo RUN-ENDED-$?; sleep 30",
+        "{} run {} --db sqlite --out {}; echo RUN-ENDED-$?; {KEEP_OPEN}",
         binary(),
         scenario(dir.path()),
         dir.path().join("results").display()
@@ -145,7 +149,7 @@ fn the_dashboard_shows_the_gauges_and_a_deadlock_banner_in_a_real_terminal() {
 fn no_tui_prints_progress_lines_instead() {
     let dir = tempfile::tempdir().unwrap();
     let command = format!(
-        "{} run {} --db sqlite --no-tui --out {}; echo RUN-ENDED-$?; sleep 30",
+        "{} run {} --db sqlite --no-tui --out {}; echo RUN-ENDED-$?; {KEEP_OPEN}",
         binary(),
         scenario(dir.path()),
         dir.path().join("results").display()
@@ -164,25 +168,22 @@ fn no_tui_prints_progress_lines_instead() {
 
 #[test]
 fn poolstorm_load_shows_the_dashboard_too_without_a_server_view() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // The stub runs here, on a runtime of the test's own: it listens before tmux starts.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let stub = runtime
+        .block_on(harness::stub::Stub::start("127.0.0.1:0".parse().unwrap()))
+        .unwrap();
+    let url = format!("{}/ok", stub.url());
     let command = format!(
-        "{bin} stub --listen 127.0.0.1:{port} & sleep 0.5; {bin} load http://127.0.0.1:{port}/ok --users 4 --duration 4s; \
-         echo LOAD-ENDED-$?; sleep 30",
-        bin = binary()
+        "{} load {url} --users 4 --duration 4s; echo LOAD-ENDED-$?; {KEEP_OPEN}",
+        binary()
     );
     let tmux = Tmux::start(&command);
     let screen = tmux.wait_for(
         &["completions per second by outcome", "no server view"],
         Duration::from_secs(20),
     );
-    assert!(
-        screen.contains(&format!("http://127.0.0.1:{port}/ok")),
-        "{screen}"
-    );
+    assert!(screen.contains(&url), "{screen}");
     let after = tmux.wait_for(&["LOAD-ENDED-0"], Duration::from_secs(20));
     assert!(
         after.contains("GET /ok") && after.contains("stalls     none"),

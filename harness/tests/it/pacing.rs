@@ -38,22 +38,16 @@ async fn open_model_achieves_its_rate_within_two_percent() {
 /// wait, so only one sample per user is slow and its p99 hides it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stall_shows_in_open_model_p99_but_not_closed_model_p99() {
+    // At 100 req/s the 150th request comes 1.5 s into the 4 s run.
     let stub = stub().await;
-    let open = {
-        let url = stub.url();
-        tokio::spawn(async move { load(&format!("{url}/ok --rate 100 --duration 4s")).await })
-    };
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    stub.stall(Duration::from_secs(1));
-    let (open, _) = open.await.unwrap();
+    stub.stall_after(150, Duration::from_secs(1));
+    let (open, _) = load(&format!("{}/ok --rate 100 --duration 4s", stub.url())).await;
 
-    let closed = {
-        let url = stub.url();
-        tokio::spawn(async move { load(&format!("{url}/ok --users 4 --duration 4s")).await })
-    };
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    stub.stall(Duration::from_secs(1));
-    let (closed, _) = closed.await.unwrap();
+    // Four users reach their 500th request within the first second of the 4 s run.
+    let stub = self::stub().await;
+    stub.stall_after(500, Duration::from_secs(1));
+    let (closed, _) = load(&format!("{}/ok --users 4 --duration 4s", stub.url())).await;
+    assert!(stub.stall_began_at().is_some(), "the stall came mid-run");
 
     assert!(
         open.latency_us.p99 >= 800_000,
@@ -79,21 +73,27 @@ async fn a_stall_shows_in_open_model_p99_but_not_closed_model_p99() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stall_is_reported_with_its_onset_and_length() {
     let stub = stub().await;
-    let run = {
-        let url = stub.url();
-        tokio::spawn(async move {
-            load(&format!(
-                "{url}/ok --users 8 --duration 6s --stall-window 3s"
-            ))
-            .await
-        })
-    };
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    stub.stall(Duration::from_millis(3500));
-    let (r, _) = run.await.unwrap();
+    // 8 users on /delay?ms=2 make at most 4,000 requests a second, and at least 1,000 even
+    // in a debug build: the 800th comes between 0.2 s and 0.8 s, so the 3.5 s stall ends
+    // well before the 6 s run does.
+    stub.stall_after(800, Duration::from_millis(3500));
+    let (r, _) = load(&format!(
+        "{}/delay?ms=2 --users 8 --duration 6s --stall-window 3s",
+        stub.url()
+    ))
+    .await;
+    let began = stub
+        .stall_began_at()
+        .expect("the stall began")
+        .duration_since(stub.first_request_at().unwrap())
+        .as_secs_f64();
     assert_eq!(r.stalls.len(), 1, "{:?}", r.stalls);
     let s = &r.stalls[0];
-    assert!((s.onset_s - 1.0).abs() <= 0.3, "onset {}", s.onset_s);
+    assert!(
+        (s.onset_s - began).abs() <= 0.3,
+        "onset {} for a stall the server began {began:.2} s in",
+        s.onset_s
+    );
     assert!((s.length_s - 3.5).abs() <= 0.3, "length {}", s.length_s);
     assert_eq!(s.in_flight_max, 8);
     assert!(!s.ongoing);
@@ -122,18 +122,12 @@ async fn a_blackholed_target_ends_on_time_with_every_request_counted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_target_that_dies_mid_run_is_counted_and_the_run_ends_on_time() {
     let stub = stub().await;
-    let run = {
-        let url = stub.url();
-        tokio::spawn(async move {
-            load(&format!(
-                "{url}/delay?ms=5 --users 8 --duration 2s --timeout 2s"
-            ))
-            .await
-        })
-    };
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    stub.kill();
-    let (r, took) = run.await.unwrap();
+    stub.kill_after(200);
+    let (r, took) = load(&format!(
+        "{}/delay?ms=5 --users 8 --duration 2s --timeout 2s",
+        stub.url()
+    ))
+    .await;
     assert!(took < Duration::from_millis(4500), "took {took:?}");
     assert!(r.outcome(OutcomeKey::Ok) > 0);
     assert!(r.outcome(OutcomeKey::Connect) > 0, "{:?}", r.outcomes);
@@ -155,7 +149,10 @@ async fn cancelling_a_run_aborts_requests_in_flight_and_keeps_the_rest() {
         let stop = stop.clone();
         tokio::spawn(async move { crate::support::load_with(&args, stop).await })
     };
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // Two rounds have started: the first six answered, the second six are in flight.
+    tokio::time::timeout(Duration::from_secs(20), stub.requests_reached(12))
+        .await
+        .expect("the load reaches the stub");
     stop.cancel();
     let (r, took) = run.await.unwrap();
     assert!(took < Duration::from_secs(3), "took {took:?}");

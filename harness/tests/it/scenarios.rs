@@ -10,7 +10,7 @@ use harness::scenario::{self, Overrides, params};
 use harness::verdict::Verdict;
 use tokio::process::Command;
 
-use crate::support::binary;
+use crate::support::{binary, wait_for};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -395,16 +395,31 @@ async fn sigint_keeps_the_cells_that_finished() {
         .spawn()
         .unwrap();
     // Cell 1 deadlocks and stops after the 2 s stall window; cell 2 runs for 30 s.
-    let results = loop {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        if let Ok(entries) = std::fs::read_dir(out.join("tiny")) {
-            let dir = entries.map(|e| e.unwrap().path()).next().unwrap();
-            if ScenarioReport::read(&dir.join("report.json")).is_ok_and(|r| r.cells.len() == 1) {
-                break dir;
-            }
-        }
-    };
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let results = wait_for(Duration::from_secs(60), "cell 1's results", || {
+        let dir = std::fs::read_dir(out.join("tiny"))
+            .ok()?
+            .next()?
+            .ok()?
+            .path();
+        let report = ScenarioReport::read(&dir.join("report.json")).ok()?;
+        (report.cells.len() == 1).then_some(dir)
+    })
+    .await;
+    // Interrupt cell 2 once its interval log holds a finished second of load.
+    wait_for(Duration::from_secs(60), "cell 2's first second", || {
+        let cell = std::fs::read_dir(results.join("cells"))
+            .ok()?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| {
+                p.to_string_lossy().ends_with(".hlog") && p.to_string_lossy().contains("/02-")
+            })?;
+        let log = std::fs::read_to_string(cell).ok()?;
+        log.lines()
+            .any(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+            .then_some(())
+    })
+    .await;
     crate::support::interrupt(&child).await;
     let output = tokio::time::timeout(Duration::from_secs(15), child.wait_with_output())
         .await

@@ -63,3 +63,22 @@ pub(crate) async fn interrupt(child: &tokio::process::Child) {
         .expect("kill -INT");
     assert!(sent.success());
 }
+
+/// Polls `check` until it gives a value; fails, saying what it waited for, after `limit`.
+pub(crate) async fn wait_for<T>(
+    limit: Duration,
+    what: &str,
+    mut check: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited {limit:?} for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

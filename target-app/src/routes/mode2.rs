@@ -19,6 +19,8 @@ use crate::config::Engine;
 use crate::db::{
     ConnScope, INSERT_MESSAGE, INSERT_MESSAGE_RETURNING_ID, INSERT_MESSAGE_WITH_ID, MESSAGE_STATS,
 };
+use contract::MessageStats;
+
 use crate::error::AppError;
 use crate::state::App;
 
@@ -39,14 +41,6 @@ pub(super) struct NewMessage {
 #[derive(Debug, Serialize)]
 pub(super) struct Created {
     id: i64,
-}
-
-/// `GET /mode2/messages/stats`.
-#[derive(Debug, Serialize)]
-pub(super) struct MessageStats {
-    rows: i64,
-    distinct_ids: i64,
-    max_id: i64,
 }
 
 impl NewMessage {
@@ -142,8 +136,8 @@ pub(super) async fn stats(State(app): State<Arc<App>>) -> Result<Json<MessageSta
         .fetch_one(app.db.pool())
         .await?;
     Ok(Json(MessageStats {
-        rows,
-        distinct_ids,
+        rows: rows as u64,
+        distinct_ids: distinct_ids as u64,
         max_id,
     }))
 }
