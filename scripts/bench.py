@@ -9,7 +9,11 @@ the peak RSS (VmHWM, sampled every 20 ms) of that median run, with ratios to poo
 poolstorm's peak RSS with 1,000 users. Installs wrk (apt-get) and oha (cargo install) when
 they are missing.
 
+With --baseline BIN an earlier poolstorm build runs in the same rounds, for before/after
+figures from one run. Rounds are interleaved: each round runs every tool once.
+
 usage: scripts/bench.py [--rounds N] [--duration S] [--connections C] [--users-rss U]
+                        [--baseline BIN]
 """
 import argparse
 import json
@@ -101,10 +105,10 @@ def bench_oha(url, args):
     return data["summary"]["requestsPerSec"], pct["p50"] * 1e3, pct["p99"] * 1e3, rss
 
 
-def bench_poolstorm(url, args, users=None):
+def bench_poolstorm(url, args, users=None, binary=POOLSTORM):
     with tempfile.TemporaryDirectory() as tmp:
         report = os.path.join(tmp, "r.json")
-        cmd = [POOLSTORM, "load", url, "--users", str(users or args.connections),
+        cmd = [binary, "load", url, "--users", str(users or args.connections),
                "--duration", f"{args.duration}s", "--progress", "none", "--json", report]
         _, rss, _ = run(cmd)
         with open(report) as f:
@@ -113,9 +117,19 @@ def bench_poolstorm(url, args, users=None):
     return data["throughput_rps"], lat["p50"] / 1e3, lat["p99"] / 1e3, rss
 
 
-def median_run(fn, url, args):
-    runs = sorted((fn(url, args) for _ in range(args.rounds)), key=lambda r: r[0])
-    return runs[len(runs) // 2], [r[0] for r in runs]
+def interleaved(tools, url, args):
+    """Every tool once per round, round after round (so drift in the machine's speed hits
+    every tool alike); per tool the median run by req/s and every round's req/s, sorted."""
+    runs = {name: [] for name, _ in tools}
+    for _ in range(args.rounds):
+        for name, fn in tools:
+            runs[name].append(fn(url, args))
+    out = {}
+    for name, rs in runs.items():
+        rs.sort(key=lambda r: r[0])
+        out[name] = (rs[len(rs) // 2], [r[0] for r in rs])
+        print(f"bench: {name}: req/s per round {[round(x) for x in out[name][1]]}", file=sys.stderr)
+    return out
 
 
 def main():
@@ -124,6 +138,8 @@ def main():
     p.add_argument("--duration", type=int, default=8)
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--users-rss", type=int, default=1000)
+    p.add_argument("--baseline", metavar="BIN",
+                   help="another poolstorm binary (an earlier build) measured in the same rounds")
     args = p.parse_args()
     ensure_tools()
     subprocess.run(["cargo", "build", "--release", "--workspace", "--quiet"], cwd=ROOT, check=True)
@@ -132,10 +148,11 @@ def main():
     try:
         base = stub.stdout.readline().strip().removeprefix("listening on ")
         url = f"{base}/ok"
-        results = {}
-        for name, fn in [("poolstorm", bench_poolstorm), ("wrk", bench_wrk), ("oha", bench_oha)]:
-            results[name] = median_run(fn, url, args)
-            print(f"bench: {name}: req/s per round {[round(x) for x in results[name][1]]}", file=sys.stderr)
+        tools = [("poolstorm", bench_poolstorm), ("wrk", bench_wrk), ("oha", bench_oha)]
+        if args.baseline:
+            tools.append(("poolstorm (baseline)",
+                          lambda u, a: bench_poolstorm(u, a, binary=os.path.abspath(args.baseline))))
+        results = interleaved(tools, url, args)
         big = bench_poolstorm(url, args, users=args.users_rss)
     finally:
         stub.terminate()
@@ -147,7 +164,7 @@ def main():
           f"against `poolstorm stub --threads 1` GET /ok on 127.0.0.1, {os.cpu_count()} CPUs{pin}\n")
     print("| tool | req/s | poolstorm / tool | p50 ms | p99 ms | peak RSS MB |")
     print("|---|---:|---:|---:|---:|---:|")
-    for name in ["poolstorm", "wrk", "oha"]:
+    for name, _ in tools:
         rps, p50, p99, rss = results[name][0]
         print(f"| {name} | {rps:,.0f} | {ours[0] / rps:.2f}x | {p50:.3f} | {p99:.3f} | {rss:.1f} |")
     rps, p50, p99, rss = big
