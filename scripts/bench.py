@@ -117,6 +117,58 @@ def bench_poolstorm(url, args, users=None, binary=POOLSTORM):
     return data["throughput_rps"], lat["p50"] / 1e3, lat["p99"] / 1e3, rss
 
 
+SAMPLING_SCENARIO = """
+name = "bench-sampling"
+[target]
+kind = "command"
+command = {command}
+ready = "/ok"
+[load]
+users = {users}
+duration = "{duration}s"
+[[tasks]]
+path = "/ok"
+[[expect]]
+verdict = ["healthy", "degraded", "starved", "deadlocked"]
+{pool}
+"""
+
+POOL = """
+[pool]
+url = "/metrics"
+in_use = "stub_in_flight"
+waiting = "stub_requests_total"
+"""
+
+
+def bench_sampling(args):
+    """`poolstorm run` against the stub as a command target, with and without a [pool] source
+    read at 4 Hz, in interleaved rounds; returns the req/s of each round, per variant."""
+    stub = pinned([POOLSTORM, "stub", "--threads", "1", "--listen", "127.0.0.1:{port}"], "0")
+    runs = {"without [pool]": [], "with [pool] at 4 Hz": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {}
+        for name, pool in [("without [pool]", ""), ("with [pool] at 4 Hz", POOL)]:
+            path = os.path.join(tmp, f"{len(files)}.toml")
+            with open(path, "w") as f:
+                f.write(SAMPLING_SCENARIO.format(command=json.dumps(stub), users=args.connections,
+                                                 duration=args.duration, pool=pool))
+            files[name] = path
+        for _ in range(args.rounds):
+            for name, path in files.items():
+                out = os.path.join(tmp, "results")
+                subprocess.run(pinned([POOLSTORM, "run", path, "--progress", "none", "--out", out],
+                                      CLIENT_CPUS), check=True, stdout=subprocess.DEVNULL)
+                report = max((os.path.join(root, "report.json") for root, _, names in
+                              os.walk(out) if "report.json" in names), key=os.path.getmtime)
+                with open(report) as f:
+                    cell = json.load(f)["cells"][0]
+                samples = len(cell["pool_samples"])
+                runs[name].append((cell["load"]["throughput_rps"], samples))
+                shutil.rmtree(out)
+    return runs
+
+
 def interleaved(tools, url, args):
     """Every tool once per round, round after round (so drift in the machine's speed hits
     every tool alike); per tool the median run by req/s and every round's req/s, sorted."""
@@ -169,6 +221,18 @@ def main():
         print(f"| {name} | {rps:,.0f} | {ours[0] / rps:.2f}x | {p50:.3f} | {p99:.3f} | {rss:.1f} |")
     rps, p50, p99, rss = big
     print(f"| poolstorm, {args.users_rss} users | {rps:,.0f} | | {p50:.3f} | {p99:.3f} | {rss:.1f} |")
+
+    runs = bench_sampling(args)
+    print(f"\nThe cost of reading a service's pool: `poolstorm run` against the stub as a command "
+          f"target, {args.connections} users, {args.duration} s, median of {args.rounds} interleaved runs\n")
+    print("| variant | req/s | / without | pool samples |")
+    print("|---|---:|---:|---:|")
+    base = sorted(r[0] for r in runs["without [pool]"])[len(runs["without [pool]"]) // 2]
+    for name, rs in runs.items():
+        rs = sorted(rs)
+        rps, samples = rs[len(rs) // 2]
+        print(f"| {name} | {rps:,.0f} | {rps / base:.2f}x | {samples} |")
+        print(f"bench: {name}: req/s per round {[round(r[0]) for r in rs]}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -10,10 +10,11 @@ db=${1:?usage: scripts/scenarios.sh sqlite|mariadb-local|mysql://USER@IP:PORT}
 bin=${POOLSTORM_BIN:-target/release}
 out=${POOLSTORM_OUT:-results}
 
+scripts/example-venv.sh   # fastapi-sqlalchemy.toml runs examples/fastapi-sqlalchemy
 status=0
 "$bin/poolstorm" run --quick --db "$db" --out "$out" --progress plain \
   scenarios/mode1-threadpool.toml scenarios/mode1-sweep.toml \
-  scenarios/mode2-sequence.toml scenarios/mode2-sweep.toml || status=$?
+  scenarios/mode2-sequence.toml scenarios/mode2-sweep.toml scenarios/fastapi-sqlalchemy.toml || status=$?
 
 case "$db" in
   sqlite) app_db=() ;;

@@ -5,9 +5,13 @@
 #   docker-compose, to check docker-compose.yml              docker-compose
 #   tmux, to drive the dashboard in a real terminal          tmux
 #   Chromium, to render report.html                          chromium
+#   Python 3 with venv, for the example service              python3 python3-venv
 # Missing packages are installed with apt-get when running as root on Debian/Ubuntu (as CI
 # does); otherwise this prints the exact command to run and exits 1.
+# Then the example service's virtual environment (examples/fastapi-sqlalchemy/.venv) is made
+# from PyPI, again whenever its requirements.txt changes.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 missing=()
 have() { command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/sbin/$1" ]]; }
@@ -17,19 +21,26 @@ have java || missing+=(default-jre-headless)
 have docker-compose || missing+=(docker-compose)
 have tmux || missing+=(tmux)
 have chromium || have chromium-browser || missing+=(chromium)
+if ! have python3; then
+  missing+=(python3 python3-venv)
+elif ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  missing+=(python3-venv)
+fi
 
-if ((${#missing[@]} == 0)); then
-  exit 0
+if ((${#missing[@]} > 0)); then
+  if [[ $EUID -eq 0 ]] && have apt-get; then
+    echo "test-deps: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    printf '%s\n' "test-deps: the tests need packages this machine does not have:" \
+      "    sudo apt-get install ${missing[*]}" \
+      "(elsewhere: a MariaDB or MySQL server, HdrHistogram's Java tools with a JRE, docker-compose," \
+      "tmux, Chromium and Python 3 with venv; POOLSTORM_MYSQL_URL=mysql://USER:PASS@IP:PORT can stand" \
+      "in for MariaDB)" >&2
+    exit 1
+  fi
 fi
-if [[ $EUID -eq 0 ]] && have apt-get; then
-  echo "test-deps: installing ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  exit 0
-fi
-printf '%s\n' "test-deps: the tests need packages this machine does not have:" \
-  "    sudo apt-get install ${missing[*]}" \
-  "(elsewhere: a MariaDB or MySQL server, HdrHistogram's Java tools with a JRE, docker-compose," \
-  "tmux and Chromium; POOLSTORM_MYSQL_URL=mysql://USER:PASS@IP:PORT can stand in for MariaDB)" >&2
-exit 1
+
+scripts/example-venv.sh

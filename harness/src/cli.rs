@@ -214,6 +214,11 @@ pub struct StubArgs {
     /// Threads serving requests.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+
+    /// Die by SIGKILL when this many requests have arrived, as a crashed service would (for
+    /// tests of a target that dies in the middle of a cell).
+    #[arg(long, value_name = "N")]
+    pub die_after: Option<u64>,
 }
 
 #[cfg(test)]

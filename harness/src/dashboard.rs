@@ -21,7 +21,7 @@ use ratatui::{Frame, Terminal};
 use crate::human::{count, latency, short};
 use crate::metrics::{Kind, KindCounts, Live};
 use crate::monitor::Monitor;
-use crate::observe::PoolSample;
+use crate::observe::{Gauge, GaugeNames, PoolSample, PoolState};
 use crate::verdict::{self, Judgement, Observed, Thresholds, Verdict};
 
 /// Outcome kinds drawn, bottom to top, with their colors.
@@ -54,6 +54,8 @@ struct View {
     thresholds: Thresholds,
     live: Live,
     sample: Option<PoolSample>,
+    /// The pool's source: its URL and the service's names for the gauges.
+    source: Option<(String, GaugeNames)>,
     /// The verdict in the banner, and whether it is final.
     banner: Option<(Judgement, bool)>,
 }
@@ -120,10 +122,15 @@ impl Monitor for Dashboard {
         self.draw();
     }
 
-    fn update(&mut self, live: &Live, samples: &[PoolSample]) {
+    fn update(&mut self, live: &Live, pool: Option<&PoolState>) {
         self.view.live = live.clone();
-        self.view.sample = samples.last().copied();
-        let now = verdict::judge(&Observed::live(live, samples), &self.view.thresholds);
+        self.view.sample = pool.and_then(|p| p.samples.last().copied());
+        self.view.source = pool.map(|p| (p.report.url.clone(), p.report.names.clone()));
+        let (samples, source) = pool.map_or((&[][..], None), |p| (&p.samples[..], Some(&p.report)));
+        let now = verdict::judge(
+            &Observed::live(live, samples, source),
+            &self.view.thresholds,
+        );
         let changed = match &self.view.banner {
             None => now.verdict != Verdict::Healthy,
             Some((shown, final_)) => !final_ && shown.verdict != now.verdict,
@@ -187,7 +194,7 @@ fn render(frame: &mut Frame<'_>, view: &View) {
     frame.render_widget(StackedColumns(&view.live.recent), inner);
     frame.render_widget(numbers(&view.live), middle[1]);
 
-    frame.render_widget(gauges(view.sample.as_ref()), rows[2]);
+    frame.render_widget(gauges(view.sample.as_ref(), view.source.as_ref()), rows[2]);
     if let Some((j, final_)) = &view.banner {
         frame.render_widget(banner(j, *final_), rows[3]);
     } else {
@@ -228,13 +235,31 @@ fn numbers(live: &Live) -> Paragraph<'static> {
     Paragraph::new(lines).block(Block::new().borders(Borders::ALL).title(" so far "))
 }
 
-/// Pool and blocking-pool gauges from the server's latest sample.
-fn gauges(sample: Option<&PoolSample>) -> Paragraph<'static> {
-    let block = Block::new()
-        .borders(Borders::ALL)
-        .title(" server pool (/debug/pool) ");
+/// Pool and blocking-pool gauges from the server's latest sample, under the service's own
+/// metric names when it has them.
+fn gauges(
+    sample: Option<&PoolSample>,
+    source: Option<&(String, GaugeNames)>,
+) -> Paragraph<'static> {
+    let title = match source {
+        Some((url, _)) => format!(" server pool ({url}) "),
+        None => " server pool ".to_owned(),
+    };
+    let block = Block::new().borders(Borders::ALL).title(title);
     let Some(s) = sample else {
-        return Paragraph::new(" no server view: the target has no /debug/pool").block(block);
+        let why = match source {
+            Some((url, _)) => format!(" no server view yet: nothing read from {url}"),
+            None => " no server view: the target has no pool source".to_owned(),
+        };
+        return Paragraph::new(why).block(block);
+    };
+    let empty = GaugeNames::new();
+    let names = source.map_or(&empty, |(_, n)| n);
+    let label = |gauge: Gauge, ours: &str| -> String {
+        match names.get(&gauge) {
+            Some(theirs) => format!(" {theirs}"),
+            None => format!(" {ours}"),
+        }
     };
     let n = |v: Option<u64>| v.map_or("-".to_owned(), |v| v.to_string());
     let bar = |used: Option<u64>, max: Option<u64>| {
@@ -253,7 +278,7 @@ fn gauges(sample: Option<&PoolSample>) -> Paragraph<'static> {
     };
     let lines = vec![
         Line::from(vec![
-            Span::raw(" pool in use     "),
+            Span::raw(format!("{:<17}", label(Gauge::InUse, "pool in use"))),
             Span::styled(
                 bar(s.pool_in_use, s.pool_max),
                 Style::new().fg(full(s.pool_in_use, s.pool_max)),
@@ -262,12 +287,15 @@ fn gauges(sample: Option<&PoolSample>) -> Paragraph<'static> {
                 " {}/{}   waiting {}   acquire timeouts {}",
                 n(s.pool_in_use),
                 n(s.pool_max),
-                n(s.pool_waiting),
+                n(s.pool_waiting.or(s.pool_waits)),
                 n(s.acquire_timeouts)
             )),
         ]),
         Line::from(vec![
-            Span::raw(" blocking busy   "),
+            Span::raw(format!(
+                "{:<17}",
+                label(Gauge::ThreadsBusy, "blocking busy")
+            )),
             Span::styled(
                 bar(s.blocking_busy, s.blocking_threads),
                 Style::new().fg(full(s.blocking_busy, s.blocking_threads)),

@@ -28,6 +28,7 @@ pub mod param;
 pub mod progress;
 pub mod report;
 pub mod scenario;
+pub mod service;
 pub mod stub;
 pub mod verdict;
 

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::metrics::Live;
-use crate::observe::PoolSample;
+use crate::observe::PoolState;
 use crate::progress::{Progress, ProgressMode};
 use crate::verdict::{Judgement, Thresholds};
 
@@ -14,8 +14,8 @@ use crate::verdict::{Judgement, Thresholds};
 pub trait Monitor: Send {
     /// A part begins: `title` names it, `total` is its planned duration.
     fn start(&mut self, title: &str, total: Option<Duration>, thresholds: Thresholds);
-    /// The run so far, with the server's pool samples so far (none without a server view).
-    fn update(&mut self, live: &Live, samples: &[PoolSample]);
+    /// The run so far, with the server's pool so far (`None` without a pool view).
+    fn update(&mut self, live: &Live, pool: Option<&PoolState>);
     /// The part's final verdict.
     fn verdict(&mut self, judgement: &Judgement);
     /// How long the caller should leave the verdict on screen before the next part.
@@ -56,7 +56,7 @@ impl Monitor for Lines {
         self.progress = Some(Progress::new(self.mode, total).with_label(label));
     }
 
-    fn update(&mut self, live: &Live, _: &[PoolSample]) {
+    fn update(&mut self, live: &Live, _: Option<&PoolState>) {
         if let Some(p) = &mut self.progress {
             p.update(live);
         }

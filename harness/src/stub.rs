@@ -5,6 +5,7 @@
 //! - `/status?code=N` answers status N with `{"error": "status_N"}`;
 //! - `/pool-timeout` answers 503 `{"error": "pool_timeout", ...}` like target-app;
 //! - `/hang` never answers;
+//! - `/metrics` answers Prometheus text: requests so far and requests in flight;
 //! - anything else is 404.
 //!
 //! Hooks let tests act on events instead of sleeping: [`Stub::stall_after`] holds every
@@ -52,6 +53,7 @@ struct Control {
     first_request_at: Mutex<Option<Instant>>,
     stall_began_at: Mutex<Option<Instant>>,
     killed: CancellationToken,
+    in_flight: std::sync::atomic::AtomicU64,
 }
 
 impl Default for Control {
@@ -63,6 +65,7 @@ impl Default for Control {
             first_request_at: Mutex::default(),
             stall_began_at: Mutex::default(),
             killed: CancellationToken::new(),
+            in_flight: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
@@ -214,6 +217,10 @@ async fn answer(
     control: Arc<Control>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let (_, hold) = control.arrive();
+    control
+        .in_flight
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let _done = InFlightGuard(&control);
     if let Some(until) = hold {
         tokio::time::sleep_until(until).await;
     }
@@ -242,9 +249,30 @@ async fn answer(
             r#"{"error": "pool_timeout", "message": "pool timed out while waiting for an open connection"}"#,
         ),
         "/hang" => std::future::pending().await,
+        "/metrics" => {
+            use std::sync::atomic::Ordering;
+            let text = format!(
+                "# TYPE stub_requests_total counter\nstub_requests_total {}\n\
+                 # TYPE stub_in_flight gauge\nstub_in_flight {}\n",
+                *control.arrived.borrow(),
+                control.in_flight.load(Ordering::Relaxed)
+            );
+            Response::new(Full::new(Bytes::from(text)))
+        }
         _ => reply(StatusCode::NOT_FOUND, r#"{"error": "not_found"}"#),
     };
     Ok(response)
+}
+
+/// Lowers the stub's in-flight gauge when a request is answered (or abandoned).
+struct InFlightGuard<'a>(&'a Control);
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        self.0
+            .in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Accepts connections on a free port and never reads or answers; dropped with the handle.

@@ -135,7 +135,7 @@ pub async fn execute(args: &LoadArgs) -> anyhow::Result<Exit> {
     let mut monitor = super::monitor(args.progress, args.no_tui);
     let thresholds = Thresholds::default();
     monitor.start(&plan.target.url, plan.duration, thresholds);
-    let mut live = |l: &crate::metrics::Live| monitor.update(l, &[]);
+    let mut live = |l: &crate::metrics::Live| monitor.update(l, None);
     let sinks = Sinks {
         live: &mut live,
         intervals: outputs.hlog.take(),
@@ -155,7 +155,7 @@ pub async fn execute(args: &LoadArgs) -> anyhow::Result<Exit> {
     };
 
     let mut report = LoadReport::new(&plan, &run);
-    monitor.verdict(&verdict::judge(&report.observed(&[]), &thresholds));
+    monitor.verdict(&verdict::judge(&report.observed(&[], None), &thresholds));
     tokio::time::sleep(monitor.linger()).await;
     monitor.finish();
     report.checks = gate::check(&report, &conditions)?;

@@ -15,9 +15,19 @@ pub async fn execute(args: &StubArgs) -> anyhow::Result<Exit> {
         out.flush()?;
     }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let die = async {
+        match args.die_after {
+            Some(n) => {
+                stub.requests_reached(n).await;
+                let _ = nix::sys::signal::kill(nix::unistd::getpid(), nix::sys::signal::SIGKILL);
+            }
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+        () = die => {}
     }
     Ok(Exit::Done)
 }

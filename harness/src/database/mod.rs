@@ -13,6 +13,7 @@ pub use container::{ContainerServer, MYSQL_TAG, engine_address, engine_answers};
 pub use mariadb_local::LocalServer;
 
 use crate::scenario::Backend;
+use crate::scenario::template::DbValues;
 
 /// Why a database could not be provided.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -210,6 +211,44 @@ impl Databases {
 }
 
 impl CellDatabase {
+    /// What a command target's `{db.*}` placeholders take: `{db.url}` is
+    /// `mysql://USER:PASS@IP:PORT/NAME` or `sqlite:///PATH`.
+    pub fn values(&self) -> DbValues {
+        if let Some(file) = &self.file {
+            return DbValues {
+                url: format!("sqlite:///{}", file.display()),
+                name: file
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                path: Some(file.display().to_string()),
+                ..DbValues::default()
+            };
+        }
+        let parsed = url::Url::parse(&self.url).ok();
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        DbValues {
+            url: self.url.clone(),
+            host: parsed
+                .as_ref()
+                .and_then(|u| u.host_str().map(str::to_owned)),
+            port: parsed.as_ref().and_then(url::Url::port_or_known_default),
+            name: parsed
+                .as_ref()
+                .map(|u| u.path().trim_start_matches('/').to_owned())
+                .unwrap_or_default(),
+            user: parsed.as_ref().map(|u| decode(u.username())),
+            password: parsed
+                .as_ref()
+                .map(|u| u.password().map(decode).unwrap_or_default()),
+            path: None,
+        }
+    }
+
     /// Reads the messages table directly (when the app cannot answer, e.g. deadlocked).
     pub async fn message_counts(&self) -> Result<MessageCounts, DatabaseError> {
         let mut conn = sqlx::AnyConnection::connect(&self.url)
@@ -231,6 +270,41 @@ impl CellDatabase {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_get_the_parts_of_a_cell_database() {
+        let mysql = CellDatabase {
+            url: "mysql://app:p%40ss@127.0.0.1:3307/ps_x_01".to_owned(),
+            file: None,
+        };
+        let v = mysql.values();
+        assert_eq!(
+            (
+                v.host.as_deref(),
+                v.port,
+                v.name.as_str(),
+                v.user.as_deref(),
+                v.password.as_deref()
+            ),
+            (
+                Some("127.0.0.1"),
+                Some(3307),
+                "ps_x_01",
+                Some("app"),
+                Some("p@ss")
+            )
+        );
+        let sqlite = CellDatabase {
+            url: "sqlite:///tmp/d/ps_x_01.db?mode=rwc".to_owned(),
+            file: Some(PathBuf::from("/tmp/d/ps_x_01.db")),
+        };
+        let v = sqlite.values();
+        assert_eq!(v.url, "sqlite:////tmp/d/ps_x_01.db");
+        assert_eq!(
+            (v.name.as_str(), v.path.as_deref()),
+            ("ps_x_01", Some("/tmp/d/ps_x_01.db"))
+        );
+    }
 
     #[test]
     fn the_server_part_keeps_credentials_and_drops_the_database() {

@@ -1,67 +1,52 @@
-//! One cell, start to end: a fresh database, target-app started with the cell's flags, the
-//! load with the server's pool sampled at 4 Hz (and stopped early on a confirmed deadlock
-//! when asked), the mode-2 integrity check, the app stopped, the verdict and the rules.
+//! One cell, start to end: its target up (a fresh database and service, or the external
+//! URL), the load with the server's pool sampled at 4 Hz (stopped early on a confirmed
+//! deadlock when asked, or when the service dies), the mode-2 integrity check, the service
+//! stopped, the verdict and the rules.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
+use super::Context;
+use super::target::{self, Up};
 use super::{expect, integrity};
-use crate::app::{AppExit, ManagedApp};
-use crate::database::Databases;
 use crate::driver::{self, Sinks};
 use crate::load::{self, LoadPlan, Target, TaskSpec};
 use crate::metrics::{IntervalSink, Live};
 use crate::monitor::Monitor;
-use crate::observe::{PoolSample, PoolSource, Sampler};
+use crate::observe::{PoolSample, Sampler, SourceReport};
 use crate::param::ParamValue;
 use crate::report::LoadReport;
 use crate::report::hlog::HlogWriter;
 use crate::report::scenario::{CellReport, Integrity, Peaks};
-use crate::scenario::params::{self, Section};
-use crate::scenario::{Cell, Scenario, TargetSpec, render};
+use crate::scenario::template::Bindings;
+use crate::scenario::{Cell, Scenario, TargetSpec};
+use crate::service::ServiceExit;
 use crate::verdict::{self, Observed, Verdict};
 
-/// What every cell of a scenario run shares.
-#[derive(Debug)]
-pub(super) struct Context<'a> {
-    pub(super) scenario: &'a Scenario,
-    pub(super) databases: Option<&'a Databases>,
-    pub(super) binary: Option<&'a Path>,
-    /// The results folder.
-    pub(super) dir: &'a Path,
-    /// Cancelled by Ctrl-C.
-    pub(super) stop: &'a CancellationToken,
-}
-
-/// target-app flags for a cell: every app parameter, defaults included.
-pub fn app_flags(cell: &Cell) -> Vec<String> {
-    params::all()
-        .filter(|p| p.section == Section::App)
-        .filter_map(|p| Some(p.flag(cell.get(p.name)?)))
-        .flatten()
-        .collect()
-}
-
-/// The cell's load plan against `base_url`.
-pub fn plan(scenario: &Scenario, cell: &Cell, base_url: &str) -> Result<LoadPlan, String> {
+/// The cell's load plan against `base_url`, its templates rendered with `bindings`.
+pub fn plan(
+    scenario: &Scenario,
+    cell: &Cell,
+    base_url: &str,
+    bindings: &Bindings<'_>,
+) -> Result<LoadPlan, String> {
     let target = Target::parse(base_url).map_err(|e| e.to_string())?;
     let mut tasks = Vec::new();
     for t in &scenario.tasks {
         let headers = t
             .headers
             .iter()
-            .map(|(k, v)| (k.clone(), render(v, cell)))
+            .map(|(k, v)| (k.clone(), bindings.render(v)))
             .collect();
-        let body = Bytes::from(render(&t.body, cell));
-        let mut task = TaskSpec::new(&t.method, &render(&t.path, cell), headers, body, t.weight)
-            .map_err(|e| e.to_string())?;
+        let body = Bytes::from(bindings.render(&t.body));
+        let path = bindings.render(&t.path);
+        let mut task =
+            TaskSpec::new(&t.method, &path, headers, body, t.weight).map_err(|e| e.to_string())?;
         if let Some(name) = &t.name {
-            task.name = render(name, cell);
+            task.name = bindings.render(name);
         }
         tasks.push(task);
     }
@@ -75,18 +60,20 @@ pub fn plan(scenario: &Scenario, cell: &Cell, base_url: &str) -> Result<LoadPlan
 }
 
 /// A cell's report before it has results.
-fn blank(cell: &Cell, flags: Vec<String>) -> CellReport {
+fn blank(cell: &Cell) -> CellReport {
     CellReport {
         index: cell.index,
         label: cell.label(),
         slug: cell.slug(),
         varying: cell.varying.clone(),
         params: cell.values.clone(),
-        app_flags: flags,
+        app_flags: Vec::new(),
+        command: Vec::new(),
         judgement: None,
         stopped_on_deadlock: false,
         load: None,
         pool_samples: Vec::new(),
+        pool_source: None,
         peaks: Peaks::default(),
         integrity: None,
         rules: Vec::new(),
@@ -97,83 +84,84 @@ fn blank(cell: &Cell, flags: Vec<String>) -> CellReport {
 }
 
 /// A cell that could not run.
-fn failed(cell: &Cell, scenario: &Scenario, flags: Vec<String>, error: String) -> CellReport {
+fn failed(cell: &Cell, scenario: &Scenario, files: Vec<String>, error: String) -> CellReport {
     let rules = expect::evaluate(scenario, cell, Err(&error));
     CellReport {
         rules,
         error: Some(error),
-        ..blank(cell, flags)
+        files,
+        ..blank(cell)
     }
 }
 
 /// Runs one cell.
 pub(super) async fn run(ctx: &Context<'_>, cell: &Cell, monitor: &mut dyn Monitor) -> CellReport {
     let scenario = ctx.scenario;
-    let flags = match scenario.target {
-        TargetSpec::Managed { .. } => app_flags(cell),
-        TargetSpec::External { .. } => Vec::new(),
+    let log_name = match scenario.target {
+        TargetSpec::Managed { .. } => format!("cells/{}.target-app.log", cell.slug()),
+        _ => format!("cells/{}.target.log", cell.slug()),
     };
-    let cells_dir = ctx.dir.join("cells");
-    let log_name = format!("cells/{}.target-app.log", cell.slug());
     let hlog_name = format!("cells/{}.hlog", cell.slug());
-    let _ = std::fs::create_dir_all(&cells_dir);
-
-    // The target: a fresh database and app, or the external URL.
-    let (base_url, app, db) = match (&scenario.target, ctx.databases, ctx.binary) {
-        (TargetSpec::External { url }, _, _) => (url.clone(), None, None),
-        (TargetSpec::Managed { .. }, Some(databases), Some(binary)) => {
-            let db = match databases.for_cell(&scenario.name, cell.index).await {
-                Ok(db) => db,
-                Err(e) => return failed(cell, scenario, flags, e.to_string()),
-            };
-            let mut all = flags.clone();
-            all.extend(["--database-url".to_owned(), db.url.clone()]);
-            match ManagedApp::start(binary, &all, &ctx.dir.join(&log_name)).await {
-                Ok(app) => (app.base_url.clone(), Some(app), Some(db)),
-                Err(e) => return failed(cell, scenario, flags, e.to_string()),
-            }
-        }
-        (TargetSpec::Managed { .. }, _, _) => {
-            return failed(
-                cell,
-                scenario,
-                flags,
-                "a managed target needs target-app and a database".to_owned(),
-            );
-        }
+    let _ = std::fs::create_dir_all(ctx.dir.join("cells"));
+    let log_files = || match scenario.target {
+        TargetSpec::External { .. } => Vec::new(),
+        _ => vec![log_name.clone()],
     };
-    let plan = match plan(scenario, cell, &base_url) {
+
+    let up = match target::bring_up(ctx, cell, &ctx.dir.join(&log_name)).await {
+        Ok(up) => up,
+        Err(e) => return failed(cell, scenario, log_files(), e),
+    };
+    let mut report = CellReport {
+        command: match scenario.target {
+            TargetSpec::Command(_) => up.command_line.clone(),
+            _ => Vec::new(),
+        },
+        app_flags: match scenario.target {
+            TargetSpec::Managed { .. } => up.command_line.clone(),
+            _ => Vec::new(),
+        },
+        ..blank(cell)
+    };
+    let plan = match plan(scenario, cell, &up.base_url, &up.bindings(cell)) {
         Ok(plan) => plan,
         Err(e) => {
-            if let Some(app) = app {
-                app.stop().await;
-            }
-            return failed(cell, scenario, flags, format!("load: {e}"));
+            stop(up).await;
+            return CellReport {
+                error: Some(format!("load: {e}")),
+                rules: expect::evaluate(scenario, cell, Err(&e)),
+                files: log_files(),
+                ..report
+            };
         }
     };
 
-    let (report, samples, stopped) =
-        match drive(ctx, cell, &plan, &base_url, &hlog_name, monitor).await {
-            Ok(driven) => driven,
-            Err(e) => {
-                if let Some(app) = app {
-                    app.stop().await;
-                }
-                return failed(cell, scenario, flags, e);
-            }
-        };
-    // Ask the app while it runs; a stuck pool cannot answer, so then read the table once the
-    // app is gone.
-    let counted = integrity::counted(&report);
+    let driven = match drive(ctx, cell, &plan, &up, &hlog_name, monitor).await {
+        Ok(driven) => driven,
+        Err(e) => {
+            stop(up).await;
+            return CellReport {
+                rules: expect::evaluate(scenario, cell, Err(&e)),
+                error: Some(e),
+                files: log_files(),
+                ..report
+            };
+        }
+    };
+    // target-app's own data check: ask the app while it runs; a stuck pool cannot answer,
+    // so then read the table once the app is gone.
+    let managed = matches!(scenario.target, TargetSpec::Managed { .. });
+    let counted = managed
+        .then(|| integrity::counted(&driven.report))
+        .flatten();
     let from_app = match counted {
-        Some(_) => integrity::from_endpoint(&base_url).await,
+        Some(_) => integrity::from_endpoint(&up.base_url).await,
         None => None,
     };
-    let app_exit: Option<AppExit> = match app {
-        Some(app) => Some(app.stop().await),
-        None => None,
-    };
-    let integrity = match counted {
+    let log_tail = up.service.as_ref().map(crate::service::Service::log_tail);
+    let db = up.db.clone();
+    let exit = stop(up).await;
+    report.integrity = match counted {
         None => None,
         Some((created, unanswered)) => Some(match (from_app, &db) {
             (Some(counts), _) => integrity::judge("endpoint", counts, created, unanswered),
@@ -192,27 +180,43 @@ pub(super) async fn run(ctx: &Context<'_>, cell: &Cell, monitor: &mut dyn Monito
             ),
         }),
     };
+    if let Some(died) = exit.filter(|e| e.died_at_s.is_some()) {
+        report.error = Some(format!(
+            "the target died {:.1} s after it started, with {}; its log ends:\\n{}",
+            died.died_at_s.unwrap_or_default(),
+            died.status(),
+            log_tail.unwrap_or_default()
+        ));
+    }
 
-    let judgement = verdict::judge(&report.observed(&samples), &scenario.thresholds);
+    let observed = driven
+        .report
+        .observed(&driven.samples, driven.source.as_ref());
+    let judgement = verdict::judge(&observed, &scenario.thresholds);
     monitor.verdict(&judgement);
     // Leave the verdict on screen long enough to read before the next cell.
     tokio::time::sleep(monitor.linger()).await;
-    let rules = expect::evaluate(scenario, cell, Ok((&report, &judgement)));
+    report.rules = expect::evaluate(scenario, cell, Ok((&driven.report, &judgement)));
     let mut files = vec![hlog_name];
-    if app_exit.is_some() {
-        files.push(log_name);
-    }
+    files.extend(log_files());
     CellReport {
-        peaks: Peaks::of(&samples),
+        peaks: Peaks::of(&driven.samples),
         judgement: Some(judgement),
-        stopped_on_deadlock: stopped,
-        load: Some(report),
-        pool_samples: samples,
-        integrity,
-        rules,
-        app_exit,
+        stopped_on_deadlock: driven.stopped_on_deadlock,
+        load: Some(driven.report),
+        pool_samples: driven.samples,
+        pool_source: driven.source,
+        app_exit: exit,
         files,
-        ..blank(cell, flags)
+        ..report
+    }
+}
+
+/// Stops the cell's service, if poolstorm started one.
+async fn stop(up: Up) -> Option<ServiceExit> {
+    match up.service {
+        Some(service) => Some(service.stop().await),
+        None => None,
     }
 }
 
@@ -228,23 +232,30 @@ fn unchecked(created: u64, unanswered: u64, message: String) -> Integrity {
     }
 }
 
+/// What the load measured, with the server's view beside it.
+struct Driven {
+    report: LoadReport,
+    samples: Vec<PoolSample>,
+    source: Option<SourceReport>,
+    stopped_on_deadlock: bool,
+}
+
 /// The load with the sampler beside it; stops early on a confirmed deadlock when the
-/// scenario asks. Returns the report, the samples and whether it stopped early.
+/// scenario asks, and when the service poolstorm started dies.
 async fn drive(
     ctx: &Context<'_>,
     cell: &Cell,
     plan: &LoadPlan,
-    base_url: &str,
+    up: &Up,
     hlog_name: &str,
     monitor: &mut dyn Monitor,
-) -> Result<(LoadReport, Vec<PoolSample>, bool), String> {
+) -> Result<Driven, String> {
     let scenario = ctx.scenario;
     let cell_stop = ctx.stop.child_token();
-    let source = PoolSource::TargetApp {
-        base_url: base_url.to_owned(),
-    };
-    let sampler = Sampler::start(source, Instant::now());
-    let samples = sampler.samples();
+    let sampler = up
+        .pool_source(ctx, cell)
+        .map(|source| Sampler::start(source, Instant::now()));
+    let pool = sampler.as_ref().map(Sampler::state);
     let stopped = Arc::new(AtomicBool::new(false));
     let title = format!(
         "{} [{}/{}] {}",
@@ -256,12 +267,23 @@ async fn drive(
     monitor.start(&title, plan.duration, scenario.thresholds);
     let stop_on_deadlock = scenario.stall.stop_on_deadlock;
     let thresholds = scenario.thresholds;
+    let service = up.service.as_ref();
     let mut live = |l: &Live| {
-        let samples = samples.lock().expect("samples lock");
-        monitor.update(l, &samples);
-        if stop_on_deadlock && !cell_stop.is_cancelled() {
+        let state = pool.as_ref().map(|p| p.lock().expect("pool state lock"));
+        monitor.update(l, state.as_deref());
+        if cell_stop.is_cancelled() {
+            return;
+        }
+        if service.is_some_and(|s| s.exited().is_some()) {
+            cell_stop.cancel();
+            return;
+        }
+        if stop_on_deadlock {
+            let (samples, source) = state
+                .as_deref()
+                .map_or((&[][..], None), |s| (&s.samples[..], Some(&s.report)));
             // The same engine as the final verdict; a stop needs the server's pool to show it.
-            let now = verdict::judge(&Observed::live(l, &samples), &thresholds);
+            let now = verdict::judge(&Observed::live(l, samples, source), &thresholds);
             if now.verdict == Verdict::Deadlocked && now.sample.is_some() {
                 stopped.store(true, Ordering::SeqCst);
                 cell_stop.cancel();
@@ -280,10 +302,22 @@ async fn drive(
         cell_stop.clone(),
     )
     .await;
-    let samples = sampler.finish().await;
+    let (samples, source) = match sampler {
+        Some(sampler) => {
+            let (samples, source) = sampler.finish().await;
+            (samples, Some(source))
+        }
+        None => (Vec::new(), None),
+    };
     let run = run.map_err(|e| e.to_string())?;
     let mut report = LoadReport::new(plan, &run);
-    // Stopping on a deadlock is the cell's own decision, not an interruption of the run.
+    // Stopping on a deadlock or a dead service is the cell's own decision, not an
+    // interruption of the run.
     report.interrupted = ctx.stop.is_cancelled();
-    Ok((report, samples, stopped.load(Ordering::SeqCst)))
+    Ok(Driven {
+        report,
+        samples,
+        source,
+        stopped_on_deadlock: stopped.load(Ordering::SeqCst),
+    })
 }

@@ -5,13 +5,15 @@
 mod cell;
 mod expect;
 mod integrity;
+mod target;
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use tokio_util::sync::CancellationToken;
 
-pub use cell::{app_flags, plan};
+pub use cell::plan;
+pub use target::app_flags;
 
 use crate::app;
 use crate::database::Databases;
@@ -19,6 +21,18 @@ use crate::monitor::Monitor;
 use crate::report::scenario::{SCHEMA, ScenarioInfo, ScenarioReport};
 use crate::report::{cells_csv, comparison, html, junit};
 use crate::scenario::{Scenario, TargetSpec};
+
+/// What every cell of a scenario run shares.
+#[derive(Debug)]
+pub(super) struct Context<'a> {
+    pub(super) scenario: &'a Scenario,
+    pub(super) databases: Option<&'a Databases>,
+    pub(super) binary: Option<&'a Path>,
+    /// The results folder.
+    pub(super) dir: &'a Path,
+    /// Cancelled by Ctrl-C.
+    pub(super) stop: &'a CancellationToken,
+}
 
 /// Why a scenario could not run at all (a cell that fails is reported, not an error).
 #[derive(Debug, thiserror::Error)]
@@ -101,10 +115,10 @@ pub async fn run_scenario(
         TargetSpec::Managed { binary } => {
             Some(app::locate(binary.as_deref()).map_err(|e| RunError::Setup(e.0))?)
         }
-        TargetSpec::External { .. } => None,
+        TargetSpec::External { .. } | TargetSpec::Command(_) => None,
     };
     let databases = match &scenario.target {
-        TargetSpec::Managed { .. } => {
+        TargetSpec::Managed { .. } | TargetSpec::Command(_) => {
             Some(Databases::start(&scenario.backend).await.map_err(|e| {
                 RunError::Setup(format!("database backend {}: {e}", scenario.backend.name()))
             })?)
@@ -127,6 +141,7 @@ pub async fn run_scenario(
                         .map_or(String::new(), |b| b.display().to_string())
                 ),
                 TargetSpec::External { url } => url.clone(),
+                TargetSpec::Command(c) => format!("command: {}", c.command.join(" ")),
             },
             backend: scenario.backend.name().to_owned(),
             database: databases
@@ -149,7 +164,7 @@ pub async fn run_scenario(
             dir.display()
         );
     }
-    let ctx = cell::Context {
+    let ctx = Context {
         scenario,
         databases: databases.as_ref(),
         binary: binary.as_deref(),

@@ -3,8 +3,10 @@
 //! sample a [`PoolSample`] on the load's time axis. Gauges a source does not report are
 //! `None`; a scrape that fails is a gap, never a zero.
 
+pub mod metrics;
 mod target_app;
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,7 +15,12 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+pub use metrics::{Gauge, Mapping};
 pub use target_app::from_snapshot;
+
+/// The metric (or JSON pointer) each gauge came from, for evidence in the service's own
+/// words; empty for target-app's `/debug/pool`, whose fields poolstorm names itself.
+pub type GaugeNames = BTreeMap<Gauge, String>;
 
 /// Time between samples.
 pub const EVERY: Duration = Duration::from_millis(250);
@@ -29,6 +36,16 @@ pub struct PoolSample {
     pub pool_in_use: Option<u64>,
     /// Callers waiting for a connection.
     pub pool_waiting: Option<u64>,
+    /// Open connections not lent out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_idle: Option<u64>,
+    /// Connections open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_open: Option<u64>,
+    /// Waits for a connection begun since the cell's first sample, from a counter (Go's
+    /// database/sql has no gauge of callers waiting now).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_waits: Option<u64>,
     /// Acquires that gave up so far.
     pub acquire_timeouts: Option<u64>,
     /// Request threads (target-app's bounded blocking pool).
@@ -47,10 +64,15 @@ fn both(a: Option<u64>, b: Option<u64>) -> Option<(u64, u64)> {
 }
 
 impl PoolSample {
-    /// Every connection lent out and callers waiting for one.
+    /// Every connection lent out and callers waiting for one (or, where the source only
+    /// counts waits, waits begun during the run).
     pub fn pool_saturated(&self) -> bool {
+        let waiters = match self.pool_waiting {
+            Some(waiting) => waiting > 0,
+            None => self.pool_waits.is_some_and(|w| w > 0),
+        };
         both(self.pool_in_use, self.pool_max).is_some_and(|(used, max)| max > 0 && used >= max)
-            && self.pool_waiting.is_some_and(|w| w > 0)
+            && waiters
     }
 
     /// Every request thread busy and jobs queued for one.
@@ -65,8 +87,20 @@ impl PoolSample {
     }
 
     /// The state in words: "8/8 blocking threads busy and 28 jobs queued while 8 wait for a
-    /// connection; 4/4 connections held by requests whose teardown is queued (4 pending)".
-    pub fn describe(&self) -> String {
+    /// connection; 4/4 connections held by requests whose teardown is queued (4 pending)", or
+    /// in the service's own metric names when it has them: "10/10 connections in use
+    /// (hikaricp_connections_active of hikaricp_connections_max); 16 callers wait for a
+    /// connection (hikaricp_connections_pending)".
+    pub fn describe(&self, names: &GaugeNames) -> String {
+        if names.is_empty() {
+            self.describe_debug_pool()
+        } else {
+            self.describe_named(names)
+        }
+    }
+
+    /// target-app's `/debug/pool`, in poolstorm's words.
+    fn describe_debug_pool(&self) -> String {
         let n = |v: Option<u64>| v.map_or("?".to_owned(), |v| v.to_string());
         let mut parts = Vec::new();
         if self.blocking_saturated() && self.pool_saturated() {
@@ -104,6 +138,76 @@ impl PoolSample {
         }
         parts.join("; ")
     }
+
+    /// A service's own metrics, each number with the metric it came from.
+    fn describe_named(&self, names: &GaugeNames) -> String {
+        let named = |gauges: &[Gauge]| -> String {
+            let found: Vec<&str> = gauges
+                .iter()
+                .filter_map(|g| names.get(g).map(String::as_str))
+                .collect();
+            if found.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", found.join(" of "))
+            }
+        };
+        let mut parts = Vec::new();
+        if let Some((used, max)) = both(self.pool_in_use, self.pool_max) {
+            parts.push(format!(
+                "{used}/{max} connections in use{}",
+                named(&[Gauge::InUse, Gauge::Max])
+            ));
+        } else if let Some(used) = self.pool_in_use {
+            parts.push(format!(
+                "{used} connections in use{}",
+                named(&[Gauge::InUse])
+            ));
+        }
+        match (self.pool_waiting, self.pool_waits) {
+            (Some(w), _) => parts.push(format!(
+                "{w} callers wait for a connection{}",
+                named(&[Gauge::Waiting])
+            )),
+            (None, Some(w)) => parts.push(format!(
+                "{w} waits for a connection began during the run{}",
+                named(&[Gauge::Waits])
+            )),
+            (None, None) => {}
+        }
+        if let Some((busy, max)) = both(self.blocking_busy, self.blocking_threads) {
+            let queued = match self.blocking_queued {
+                Some(q) => format!(", {q} queued{}", named(&[Gauge::ThreadsQueued])),
+                None => String::new(),
+            };
+            parts.push(format!(
+                "{busy}/{max} request threads busy{}{queued}",
+                named(&[Gauge::ThreadsBusy, Gauge::ThreadsMax])
+            ));
+        }
+        parts.join("; ")
+    }
+
+    /// A sample from a reading of the service's metrics; `waits_at_start` is the waits
+    /// counter of the cell's first reading.
+    pub fn from_reading(t_ms: u64, r: &metrics::Reading, waits_at_start: Option<u64>) -> Self {
+        let v = |g: Gauge| r.values.get(&g).copied();
+        PoolSample {
+            t_ms,
+            pool_max: v(Gauge::Max),
+            pool_in_use: v(Gauge::InUse),
+            pool_waiting: v(Gauge::Waiting),
+            pool_idle: v(Gauge::Idle),
+            pool_open: v(Gauge::Open),
+            pool_waits: v(Gauge::Waits).map(|w| w.saturating_sub(waits_at_start.unwrap_or(w))),
+            acquire_timeouts: v(Gauge::Timeouts),
+            blocking_threads: v(Gauge::ThreadsMax),
+            blocking_busy: v(Gauge::ThreadsBusy),
+            blocking_queued: v(Gauge::ThreadsQueued),
+            teardown_pending: None,
+            requests_in_flight: None,
+        }
+    }
 }
 
 /// Where a target's pool is read from.
@@ -111,37 +215,196 @@ impl PoolSample {
 pub enum PoolSource {
     /// target-app's `/debug/pool` at this base URL.
     TargetApp { base_url: String },
+    /// A service's metrics (Prometheus text or JSON) at this URL, read through a mapping.
+    Metrics {
+        url: String,
+        mapping: Mapping,
+        /// The preset the mapping came from, if any.
+        preset: Option<String>,
+        /// How long one scrape may take.
+        timeout: Duration,
+    },
 }
 
-impl PoolSource {
-    /// One sample now, or why there is none.
-    async fn sample(&self, t_ms: u64) -> Result<PoolSample, String> {
-        match self {
-            PoolSource::TargetApp { base_url } => target_app::sample(base_url, t_ms, EVERY * 4)
-                .await
-                .map_err(|e| e.to_string()),
+/// A stretch of time with no sample: the source failed or did not answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gap {
+    /// Seconds from the start of the load to the first failed scrape.
+    pub from_s: f64,
+    /// The first scrape that answered again; `None` when it never did.
+    pub to_s: Option<f64>,
+    /// Why the first failed scrape failed.
+    pub reason: String,
+}
+
+/// What a cell's report says about its pool source.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceReport {
+    /// The URL sampled (`/debug/pool` of target-app, or the service's metrics).
+    pub url: String,
+    /// The preset the mapping came from, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
+    /// The service's own name for each gauge read.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub names: GaugeNames,
+    /// Gauges the mapping asks for that the service did not give, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
+    /// Stretches with no sample.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gaps: Vec<Gap>,
+}
+
+impl SourceReport {
+    /// "in use hikaricp_connections_active, max hikaricp_connections_max, ...", or `None`
+    /// for target-app's `/debug/pool`.
+    pub fn names_in_words(&self) -> Option<String> {
+        if self.names.is_empty() {
+            return None;
+        }
+        let words: Vec<String> = self
+            .names
+            .iter()
+            .map(|(gauge, name)| format!("{} {name}", gauge.key().replace('_', " ")))
+            .collect();
+        Some(words.join(", "))
+    }
+
+    /// "http://127.0.0.1:9/actuator/prometheus (preset hikaricp)".
+    pub fn described(&self) -> String {
+        match &self.preset {
+            Some(preset) => format!("{} (preset {preset})", self.url),
+            None => self.url.clone(),
+        }
+    }
+
+    /// "pool metrics stopped answering at 2.3 s (no answer within 1s)" for the last gap that
+    /// never closed.
+    pub fn silence(&self) -> Option<String> {
+        let gap = self.gaps.last().filter(|g| g.to_s.is_none())?;
+        Some(format!(
+            "pool metrics ({}) stopped answering at {:.1} s: {}",
+            self.url, gap.from_s, gap.reason
+        ))
+    }
+}
+
+/// What the sampler shares with the live view while it runs.
+#[derive(Debug, Default)]
+pub struct PoolState {
+    pub samples: Vec<PoolSample>,
+    pub report: SourceReport,
+    waits_at_start: Option<u64>,
+}
+
+impl PoolState {
+    fn record(&mut self, t_ms: u64, outcome: Result<(PoolSample, metrics::Reading), String>) {
+        let t_s = t_ms as f64 / 1000.0;
+        match outcome {
+            Ok((sample, reading)) => {
+                if let Some(gap) = self.report.gaps.last_mut().filter(|g| g.to_s.is_none()) {
+                    gap.to_s = Some(t_s);
+                }
+                if self.report.names.is_empty() {
+                    self.report.names = reading.names;
+                }
+                if self.report.missing.is_empty() {
+                    self.report.missing = reading.missing;
+                }
+                self.samples.push(sample);
+            }
+            Err(reason) => {
+                if self.report.gaps.last().is_none_or(|g| g.to_s.is_some()) {
+                    self.report.gaps.push(Gap {
+                        from_s: t_s,
+                        to_s: None,
+                        reason,
+                    });
+                }
+            }
         }
     }
 }
 
-/// Samples taken so far, shared with the live view.
-pub type Samples = Arc<Mutex<Vec<PoolSample>>>;
+impl PoolSource {
+    /// The URL it samples.
+    pub fn url(&self) -> String {
+        match self {
+            PoolSource::TargetApp { base_url } => {
+                format!("{}/debug/pool", base_url.trim_end_matches('/'))
+            }
+            PoolSource::Metrics { url, .. } => url.clone(),
+        }
+    }
+
+    /// One sample now (with the reading it came from), or why there is none.
+    async fn sample(
+        &self,
+        t_ms: u64,
+        waits_at_start: Option<u64>,
+    ) -> Result<(PoolSample, metrics::Reading), String> {
+        match self {
+            PoolSource::TargetApp { base_url } => target_app::sample(base_url, t_ms, EVERY * 4)
+                .await
+                .map(|s| (s, metrics::Reading::default()))
+                .map_err(|e| e.reason),
+            PoolSource::Metrics {
+                url,
+                mapping,
+                timeout,
+                ..
+            } => {
+                let (status, body) = crate::fetch::get(url, "", *timeout)
+                    .await
+                    .map_err(|e| e.reason)?;
+                if !(200..300).contains(&status) {
+                    return Err(format!("status {status}"));
+                }
+                let reading = if mapping.is_json() {
+                    metrics::read_json(&body, mapping)?
+                } else {
+                    metrics::read_text(&String::from_utf8_lossy(&body), mapping)?
+                };
+                if reading.values.is_empty() {
+                    return Err(format!(
+                        "none of the pool's metrics found ({})",
+                        reading.missing.join("; ")
+                    ));
+                }
+                let sample = PoolSample::from_reading(t_ms, &reading, waits_at_start);
+                Ok((sample, reading))
+            }
+        }
+    }
+}
+
+/// The sampler's state, shared with the live view.
+pub type Shared = Arc<Mutex<PoolState>>;
 
 /// A running sampler.
 #[derive(Debug)]
 pub struct Sampler {
-    samples: Samples,
+    state: Shared,
     stop: CancellationToken,
     task: JoinHandle<()>,
 }
 
 impl Sampler {
-    /// Starts sampling `source`; times count from `start`.
+    /// Starts sampling `source` on a task of its own (a slow or hung source delays nothing
+    /// but its own samples); times count from `start`.
     pub fn start(source: PoolSource, start: Instant) -> Self {
-        let samples: Samples = Arc::default();
+        let state: Shared = Arc::default();
+        {
+            let mut s = state.lock().expect("pool state lock");
+            s.report.url = source.url();
+            if let PoolSource::Metrics { preset, .. } = &source {
+                s.report.preset.clone_from(preset);
+            }
+        }
         let stop = CancellationToken::new();
         let task = {
-            let (samples, stop) = (Arc::clone(&samples), stop.clone());
+            let (state, stop) = (Arc::clone(&state), stop.clone());
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(EVERY);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -151,29 +414,38 @@ impl Sampler {
                         () = stop.cancelled() => break,
                     }
                     let t_ms = start.elapsed().as_millis() as u64;
-                    if let Ok(sample) = source.sample(t_ms).await {
-                        samples.lock().expect("samples lock").push(sample);
+                    let waits = state.lock().expect("pool state lock").waits_at_start;
+                    let outcome = tokio::select! {
+                        outcome = source.sample(t_ms, waits) => outcome,
+                        () = stop.cancelled() => break,
+                    };
+                    let mut s = state.lock().expect("pool state lock");
+                    if let Ok((_, reading)) = &outcome
+                        && s.waits_at_start.is_none()
+                    {
+                        s.waits_at_start = reading.values.get(&Gauge::Waits).copied();
                     }
+                    s.record(t_ms, outcome);
                 }
             })
         };
-        Self {
-            samples,
-            stop,
-            task,
-        }
+        Self { state, stop, task }
     }
 
-    /// The samples so far, for the live view.
-    pub fn samples(&self) -> Samples {
-        Arc::clone(&self.samples)
+    /// The state so far, for the live view.
+    pub fn state(&self) -> Shared {
+        Arc::clone(&self.state)
     }
 
-    /// Stops and returns every sample.
-    pub async fn finish(self) -> Vec<PoolSample> {
+    /// Stops and returns every sample and the source's report.
+    pub async fn finish(self) -> (Vec<PoolSample>, SourceReport) {
         self.stop.cancel();
         let _ = self.task.await;
-        std::mem::take(&mut *self.samples.lock().expect("samples lock"))
+        let mut s = self.state.lock().expect("pool state lock");
+        (
+            std::mem::take(&mut s.samples),
+            std::mem::take(&mut s.report),
+        )
     }
 }
 
@@ -196,7 +468,7 @@ mod tests {
         };
         assert!(!unknown_waiters.saturated());
         assert_eq!(
-            unknown_waiters.describe(),
+            unknown_waiters.describe(&GaugeNames::new()),
             "4/4 connections in use",
             "a missing gauge is not a zero"
         );

@@ -7,7 +7,7 @@ use super::scenario::ScenarioReport;
 use crate::metrics::OutcomeKey;
 
 /// Columns after the parameters.
-const TAIL: [&str; 13] = [
+const TAIL: [&str; 15] = [
     "task",
     "requests",
     "ok",
@@ -21,6 +21,8 @@ const TAIL: [&str; 13] = [
     "peak_pool_in_use",
     "peak_pool_waiting",
     "peak_blocking_queued",
+    "pool_source",
+    "pool_metrics",
 ];
 
 /// Renders the rows.
@@ -48,12 +50,21 @@ pub fn render(report: &ScenarioReport) -> String {
                     .unwrap_or_default()
             }))
             .collect();
+        let source = c.pool_source.as_ref();
+        let names = source.map_or_else(String::new, |s| {
+            s.names
+                .iter()
+                .map(|(g, n)| format!("{g}={n}"))
+                .collect::<Vec<_>>()
+                .join(";")
+        });
         let peaks = [
-            c.peaks.pool_in_use,
-            c.peaks.pool_waiting,
-            c.peaks.blocking_queued,
-        ]
-        .map(|n| n.to_string());
+            c.peaks.pool_in_use.to_string(),
+            c.peaks.pool_waiting.to_string(),
+            c.peaks.blocking_queued.to_string(),
+            source.map_or_else(String::new, |s| s.url.clone()),
+            names,
+        ];
         let Some(load) = &c.load else {
             let blank = std::iter::repeat_n(String::new(), TAIL.len() - peaks.len());
             let row = head.iter().cloned().chain(blank).chain(peaks);

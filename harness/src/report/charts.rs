@@ -6,7 +6,7 @@
 use super::scenario::CellReport;
 use super::svg::{Scale, Svg};
 use crate::human::latency;
-use crate::observe::PoolSample;
+use crate::observe::{Gauge, PoolSample};
 use crate::verdict::Verdict;
 
 /// Outcome series of the completions panel, bottom to top.
@@ -52,7 +52,7 @@ fn count_label(v: f64) -> String {
 }
 
 /// A series of the line panels: name, color, dashed, points (seconds, value).
-type Series<'a> = (&'a str, &'a str, bool, Vec<(f64, f64)>);
+type Series<'a> = (String, &'a str, bool, Vec<(f64, f64)>);
 
 /// One panel of lines with its legend; returns nothing, draws into `svg`.
 fn line_panel(
@@ -108,7 +108,14 @@ fn whole_ticks(scale: &Scale) -> Vec<f64> {
 /// The timeline of one cell.
 pub fn timeline(cell: &CellReport) -> Option<String> {
     let load = cell.load.as_ref()?;
-    let (width, left, right_pad, panel, gap) = (980.0, 48.0, 170.0, 105.0, 30.0);
+    let names = cell
+        .pool_source
+        .as_ref()
+        .map(|s| s.names.clone())
+        .unwrap_or_default();
+    // The service's own metric names are longer than poolstorm's: the legend gets more room.
+    let right_pad = if names.is_empty() { 170.0 } else { 250.0 };
+    let (width, left, panel, gap) = (980.0, 48.0, 105.0, 30.0);
     let right = width - right_pad;
     let last_sample = cell
         .pool_samples
@@ -186,6 +193,19 @@ pub fn timeline(cell: &CellReport) -> Option<String> {
         .iter()
         .map(|s| (f64::from(s.t) + 0.5, s.in_flight as f64))
         .collect();
+    // Each line under the service's own metric name when it has one.
+    let label = |gauge: Gauge, ours: &str| names.get(&gauge).cloned().unwrap_or(ours.to_owned());
+    let waiting = if samples.iter().any(|s| s.pool_waits.is_some()) {
+        (
+            label(Gauge::Waits, "waits begun"),
+            series(&|s| s.pool_waits),
+        )
+    } else {
+        (
+            label(Gauge::Waiting, "waiting for a connection"),
+            series(&|s| s.pool_waiting),
+        )
+    };
     line_panel(
         &mut svg,
         &x,
@@ -194,45 +214,55 @@ pub fn timeline(cell: &CellReport) -> Option<String> {
         right,
         "requests in flight and the connection pool",
         &[
-            ("in flight (client)", "#1f77b4", false, in_flight),
-            ("pool in use", "#2e9e44", false, series(&|s| s.pool_in_use)),
-            ("pool max", "#2e9e44", true, series(&|s| s.pool_max)),
+            ("in flight (client)".to_owned(), "#1f77b4", false, in_flight),
             (
-                "waiting for a connection",
-                "#d62728",
+                label(Gauge::InUse, "pool in use"),
+                "#2e9e44",
                 false,
-                series(&|s| s.pool_waiting),
+                series(&|s| s.pool_in_use),
             ),
+            (
+                label(Gauge::Max, "pool max"),
+                "#2e9e44",
+                true,
+                series(&|s| s.pool_max),
+            ),
+            (waiting.0, "#d62728", false, waiting.1),
         ],
     );
+    let threads_title = if names.is_empty() {
+        "the bounded blocking pool"
+    } else {
+        "request threads"
+    };
     line_panel(
         &mut svg,
         &x,
         tops[2],
         panel,
         right,
-        "the bounded blocking pool",
+        threads_title,
         &[
             (
-                "blocking busy",
+                label(Gauge::ThreadsBusy, "blocking busy"),
                 "#ff7f0e",
                 false,
                 series(&|s| s.blocking_busy),
             ),
             (
-                "blocking threads",
+                label(Gauge::ThreadsMax, "blocking threads"),
                 "#ff7f0e",
                 true,
                 series(&|s| s.blocking_threads),
             ),
             (
-                "jobs queued",
+                label(Gauge::ThreadsQueued, "jobs queued"),
                 "#8c564b",
                 false,
                 series(&|s| s.blocking_queued),
             ),
             (
-                "teardowns pending",
+                "teardowns pending".to_owned(),
                 "#e377c2",
                 false,
                 series(&|s| s.teardown_pending),

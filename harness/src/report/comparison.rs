@@ -125,6 +125,14 @@ fn failures(report: &ScenarioReport) -> Vec<String> {
     out
 }
 
+/// "pool read from URL (preset P): in use NAME, max NAME, ..." when the cells' pool came from
+/// a service's own metrics.
+fn pool_line(report: &ScenarioReport) -> Option<String> {
+    let source = report.cells.iter().find_map(|c| c.pool_source.as_ref())?;
+    let names = source.names_in_words()?;
+    Some(format!("pool read from {}: {names}", source.described()))
+}
+
 /// The terminal table, the verdict evidence and the failures.
 pub fn terminal(report: &ScenarioReport) -> String {
     let rows: Vec<[String; 11]> = report.cells.iter().map(row).collect();
@@ -162,6 +170,9 @@ pub fn terminal(report: &ScenarioReport) -> String {
     out.push('\n');
     for (index, verdict, evidence) in verdict_lines(report) {
         let _ = writeln!(out, "  {index}. {verdict}: {evidence}");
+    }
+    if let Some(line) = pool_line(report) {
+        let _ = writeln!(out, "\n  {line}");
     }
     let failed = failures(report);
     if failed.is_empty() {
@@ -205,6 +216,9 @@ pub fn markdown(report: &ScenarioReport) -> String {
     out.push('\n');
     for (index, verdict, evidence) in verdict_lines(report) {
         let _ = writeln!(out, "- **{index}. {verdict}**: {}", md_escape(evidence));
+    }
+    if let Some(line) = pool_line(report) {
+        let _ = writeln!(out, "\n{}", md_escape(&line));
     }
     let failed = failures(report);
     if !failed.is_empty() {

@@ -118,6 +118,22 @@ fn cell_section(out: &mut String, c: &CellReport) {
     if let Some(e) = &c.error {
         let _ = write!(out, "<p class=\"fail\">did not run: {}</p>", escape(e));
     }
+    if let Some(source) = &c.pool_source {
+        let mut line = format!("pool read from {}", source.described());
+        if let Some(names) = source.names_in_words() {
+            line.push_str(&format!(": {names}"));
+        }
+        for gap in &source.gaps {
+            let until = gap
+                .to_s
+                .map_or("the end".to_owned(), |t| format!("{t:.1} s"));
+            line.push_str(&format!(
+                "; no sample from {:.1} s to {until} ({})",
+                gap.from_s, gap.reason
+            ));
+        }
+        let _ = write!(out, "<p class=\"meta\">{}</p>", escape(&line));
+    }
     if let Some(chart) = charts::timeline(c) {
         out.push_str(&chart);
     }
@@ -142,6 +158,12 @@ fn cell_section(out: &mut String, c: &CellReport) {
         items.push(format!(
             "<li class=\"meta\">target-app {}</li>",
             escape(&c.app_flags.join(" "))
+        ));
+    }
+    if !c.command.is_empty() {
+        items.push(format!(
+            "<li class=\"meta\">command {}</li>",
+            escape(&c.command.join(" "))
         ));
     }
     let _ = write!(out, "<ul class=\"rules\">{}</ul>", items.join(""));

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::driver::RunOutput;
 use crate::load::{LoadPlan, Model};
 use crate::metrics::{Kind, OutcomeKey, Outcomes, Second, Stall, Summary, TaskTotals};
-use crate::observe::PoolSample;
+use crate::observe::{PoolSample, SourceReport};
 use crate::verdict::Observed;
 
 /// Identifies the JSON layout; bumped when a field changes meaning.
@@ -204,8 +204,13 @@ impl LoadReport {
         self.outcomes.get(key)
     }
 
-    /// What the verdict is judged from, with the server's pool `samples`.
-    pub fn observed<'a>(&self, samples: &'a [PoolSample]) -> Observed<'a> {
+    /// What the verdict is judged from, with the server's pool `samples` and their source
+    /// (`None`: no pool view).
+    pub fn observed<'a>(
+        &self,
+        samples: &'a [PoolSample],
+        source: Option<&'a SourceReport>,
+    ) -> Observed<'a> {
         let first_second = |pred: &dyn Fn(&Second) -> bool| {
             self.timeline
                 .iter()
@@ -226,6 +231,7 @@ impl LoadReport {
                 .collect(),
             stalls: self.stalls.clone(),
             samples,
+            source,
             first_pool_timeout_s: first_second(&|s| s.pool_timeout > 0),
             first_error_s: first_second(&|s| s.completed > s.ok + s.aborted),
             ok_rps: self.ok_rps,

@@ -9,9 +9,9 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use super::LoadReport;
-use crate::app::AppExit;
-use crate::observe::PoolSample;
+use crate::observe::{PoolSample, SourceReport};
 use crate::param::ParamValue;
+use crate::service::ServiceExit;
 use crate::verdict::{Judgement, Verdict};
 
 /// Identifies the JSON layout.
@@ -99,18 +99,25 @@ pub struct CellReport {
     pub params: BTreeMap<String, ParamValue>,
     /// target-app's command line (managed targets).
     pub app_flags: Vec<String>,
+    /// The command line a command target was started with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
     /// `None` when the cell could not run.
     pub judgement: Option<Judgement>,
     pub stopped_on_deadlock: bool,
     pub load: Option<LoadReport>,
     pub pool_samples: Vec<PoolSample>,
+    /// Where the pool samples came from, under which names, and their gaps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_source: Option<SourceReport>,
     pub peaks: Peaks,
     pub integrity: Option<Integrity>,
     pub rules: Vec<RuleResult>,
-    pub app_exit: Option<AppExit>,
+    /// How the service poolstorm started ended (target-app or a command target).
+    pub app_exit: Option<ServiceExit>,
     /// Why the cell could not run.
     pub error: Option<String>,
-    /// The interval log and target-app's log, relative to the results folder.
+    /// The interval log and the service's log, relative to the results folder.
     pub files: Vec<String>,
 }
 

@@ -34,6 +34,7 @@ pub(super) struct RawScenario {
     pub(super) expect: Vec<Spanned<RawExpect>>,
     #[serde(default)]
     pub(super) quick: Table,
+    pub(super) pool: Option<Spanned<Table>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -42,6 +43,12 @@ pub(super) struct RawTarget {
     pub(super) kind: Option<Spanned<String>>,
     pub(super) url: Option<Spanned<String>>,
     pub(super) binary: Option<String>,
+    pub(super) command: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    pub(super) env: IndexMap<String, Spanned<String>>,
+    pub(super) cwd: Option<Spanned<String>>,
+    pub(super) ready: Option<Spanned<String>>,
+    pub(super) ready_timeout: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Deserialize)]

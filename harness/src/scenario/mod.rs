@@ -6,6 +6,7 @@
 mod file;
 pub mod params;
 mod resolve;
+pub mod template;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,12 +33,52 @@ pub struct ScenarioError {
 pub const DERIVED: &[&str] = &["cm", "engine", "backend", "cell"];
 
 /// How the target is reached.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TargetSpec {
     /// target-app started per cell as a child process; `binary` overrides where it is found.
     Managed { binary: Option<PathBuf> },
-    /// Any HTTP service already running.
+    /// Any HTTP service already running (never restarted).
     External { url: String },
+    /// The user's own program, started per cell with templated arguments and environment.
+    Command(CommandSpec),
+}
+
+impl TargetSpec {
+    /// `managed`, `external` or `command`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TargetSpec::Managed { .. } => "managed",
+            TargetSpec::External { .. } => "external",
+            TargetSpec::Command(_) => "command",
+        }
+    }
+}
+
+/// A `command` target: its templates (see [`template`]) and where it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandSpec {
+    /// The program and its arguments.
+    pub command: Vec<String>,
+    /// Added to poolstorm's own environment.
+    pub env: Vec<(String, String)>,
+    /// Where it runs (absolute: resolved against the scenario file's folder).
+    pub cwd: PathBuf,
+    /// Path polled with `GET` until it answers 2xx.
+    pub ready: String,
+    pub ready_timeout: Duration,
+    /// Its base URL (default `http://127.0.0.1:{port}`).
+    pub url: String,
+}
+
+/// `[pool]`: where a target's pool is read from when not from target-app's `/debug/pool`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolSpec {
+    /// A URL template, or a path (`/metrics`) joined to the target's URL.
+    pub url: String,
+    pub mapping: crate::observe::Mapping,
+    pub preset: Option<String>,
+    /// How long one scrape may take.
+    pub timeout: Duration,
 }
 
 /// Where each cell's database comes from.
@@ -177,6 +218,10 @@ pub struct Scenario {
     pub stall: StallSpec,
     pub thresholds: Thresholds,
     pub rules: Vec<Rule>,
+    /// Where the pool is read from, when `[pool]` says.
+    pub pool: Option<PoolSpec>,
+    /// The names of the free ports a cell needs (`""` for `{port}`).
+    pub ports: Vec<String>,
 }
 
 /// What the command line changes: `--set`, `--quick`, `--db`.
@@ -199,40 +244,6 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<Scenario, ScenarioErro
 /// Checks scenario text as if read from `path`.
 pub fn parse(path: &Path, source: &str, overrides: &Overrides) -> Result<Scenario, ScenarioError> {
     resolve::resolve(path, source, overrides)
-}
-
-/// `{name}` placeholders in text (a brace followed by an identifier and a closing brace;
-/// JSON braces are left alone).
-pub fn placeholders(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(open) = rest.find('{') {
-        rest = &rest[open + 1..];
-        if let Some(close) = rest.find('}') {
-            let name = &rest[..close];
-            let ident = !name.is_empty()
-                && name
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if ident {
-                out.push(name);
-            }
-        }
-    }
-    out
-}
-
-/// Replaces `{name}` placeholders with the cell's values.
-pub fn render(text: &str, cell: &Cell) -> String {
-    let mut out = text.to_owned();
-    for name in placeholders(text) {
-        if let Some(v) = cell.get(name) {
-            out = out.replace(&format!("{{{name}}}"), &v.to_string());
-        }
-    }
-    out
 }
 
 impl Scenario {

@@ -144,6 +144,17 @@ pub fn names() -> Vec<&'static str> {
     all().map(|p| p.name).collect()
 }
 
+/// The parameters a target of this kind takes: target-app's settings only when poolstorm
+/// manages target-app (another target's `[vars]` may use their names for its own settings).
+pub fn for_target(kind: &str) -> impl Iterator<Item = Param> + use<'_> {
+    all().filter(move |p| kind == "managed" || p.section == Section::Load)
+}
+
+/// The parameter called `name` for a target of this kind.
+pub fn find_for(kind: &str, name: &str) -> Option<Param> {
+    for_target(kind).find(|p| p.name == name)
+}
+
 impl Param {
     /// Checks and normalizes a TOML value for this parameter.
     pub fn normalize(&self, value: &toml::Value) -> Result<ParamValue, String> {

@@ -6,18 +6,31 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use indexmap::IndexMap;
 use toml::Spanned;
 
-use super::file::{OneOrMany, RawScenario, Table};
+use super::file::{OneOrMany, RawScenario, RawTarget, Table};
 use super::params::{self, Section};
+use super::template::{Name, placeholders};
 use super::{
-    Backend, Cell, DERIVED, Overrides, Rule, Scenario, ScenarioError, StallSpec, TargetSpec,
-    TaskTemplate, placeholders,
+    Backend, Cell, CommandSpec, DERIVED, Overrides, PoolSpec, Rule, Scenario, ScenarioError,
+    StallSpec, TargetSpec, TaskTemplate,
 };
 use crate::expr::Expr;
-use crate::param::ParamValue;
+use crate::observe::metrics::{self, Gauge, Mapping, Selector};
+use crate::param::{Kind, ParamValue};
+
+/// A `[target]` key, where it is written, and the kinds of target it belongs to.
+type Misplaced<'a> = (&'a str, Option<Range<usize>>, &'a [&'a str]);
+
+/// How long a command target gets to answer its ready path.
+const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// A command target's URL when the scenario gives none.
+pub(super) const DEFAULT_COMMAND_URL: &str = "http://127.0.0.1:{port}";
+/// How long one scrape of `[pool]` metrics may take.
+const DEFAULT_SCRAPE_TIMEOUT: Duration = Duration::from_secs(1);
 use crate::verdict::{Thresholds, Verdict};
 
 /// Parses and checks `source` as if read from `path`.
@@ -73,9 +86,12 @@ impl Resolver<'_> {
     fn resolve(&self, raw: RawScenario, source: &str) -> Result<Scenario, ScenarioError> {
         let target = self.target(&raw)?;
         let backend = self.backend(&raw)?;
+        let kind = target.kind();
         let vars: Vec<String> = raw.vars.keys().map(|k| k.get_ref().clone()).collect();
         for key in raw.vars.keys() {
-            if params::find(key.get_ref()).is_some() || DERIVED.contains(&key.get_ref().as_str()) {
+            if params::find_for(kind, key.get_ref()).is_some()
+                || DERIVED.contains(&key.get_ref().as_str())
+            {
                 return self.error(
                     key.span(),
                     format!(
@@ -85,30 +101,31 @@ impl Resolver<'_> {
                 );
             }
         }
-        let managed = matches!(target, TargetSpec::Managed { .. });
 
         // Effective values: defaults, then [app]/[load]/[vars], then [quick] under --quick.
-        let mut base: BTreeMap<String, ParamValue> = params::all()
+        let mut base: BTreeMap<String, ParamValue> = params::for_target(kind)
             .filter_map(|p| Some((p.name.to_owned(), p.default_value()?)))
             .collect();
-        self.apply_table(&raw.app, Some(Section::App), &vars, managed, &mut base)?;
-        self.apply_table(&raw.load, Some(Section::Load), &vars, managed, &mut base)?;
+        self.apply_table(&raw.app, Some(Section::App), &vars, kind, &mut base)?;
+        self.apply_table(&raw.load, Some(Section::Load), &vars, kind, &mut base)?;
         for (key, value) in &raw.vars {
             let v =
                 ParamValue::from_toml(value.get_ref()).or_else(|m| self.error(value.span(), m))?;
             base.insert(key.get_ref().clone(), v);
         }
         if self.overrides.quick {
-            self.apply_table(&raw.quick, None, &vars, managed, &mut base)?;
+            self.apply_table(&raw.quick, None, &vars, kind, &mut base)?;
         } else {
-            self.check_table(&raw.quick, &vars, managed)?;
+            self.check_table(&raw.quick, &vars, kind)?;
         }
 
-        let cells = self.cells(&raw, &base, &vars, managed)?;
-        let tasks = self.tasks(&raw, &vars)?;
+        let ports = self.check_templates(&raw, &target, &backend, &vars)?;
+        let pool = self.pool(&raw)?;
+        let cells = self.cells(&raw, &base, &vars, kind)?;
+        let tasks = self.tasks(&raw)?;
         let stall = self.stall(&raw)?;
         let thresholds = self.thresholds(&raw)?;
-        let rules = self.rules(&raw, &vars)?;
+        let rules = self.rules(&raw, &vars, kind)?;
         Ok(Scenario {
             path: self.at.path.to_owned(),
             name: raw.name.into_inner(),
@@ -121,6 +138,8 @@ impl Resolver<'_> {
             stall,
             thresholds,
             rules,
+            pool,
+            ports,
         })
     }
 
@@ -135,21 +154,75 @@ impl Resolver<'_> {
         let kind = t
             .and_then(|t| t.kind.as_ref())
             .map(|k| (k.get_ref().as_str(), k.span()));
-        match kind {
-            None | Some(("managed", _)) => {
-                if let Some(url) = url_override {
-                    return Err(ScenarioError {
-                        location: format!("--set target.url={url}"),
-                        message: "target.url is for scenarios with [target] kind = \"external\"; this one manages target-app".to_owned(),
-                    });
+        let kind_name = kind.as_ref().map_or("managed", |(k, _)| *k);
+        if let Some((other, span)) = kind
+            .as_ref()
+            .filter(|(k, _)| !["managed", "external", "command"].contains(k))
+        {
+            return self.error(
+                span.clone(),
+                format!(
+                    "target.kind must be \"managed\", \"external\" or \"command\", got \"{other}\""
+                ),
+            );
+        }
+        // Keys that belong to another kind of target.
+        if let Some(t) = t {
+            let misplaced: [Misplaced<'_>; 6] = [
+                (
+                    "url",
+                    t.url.as_ref().map(Spanned::span),
+                    &["external", "command"],
+                ),
+                ("binary", None, &["managed"]),
+                (
+                    "command",
+                    t.command.as_ref().map(Spanned::span),
+                    &["command"],
+                ),
+                ("cwd", t.cwd.as_ref().map(Spanned::span), &["command"]),
+                ("ready", t.ready.as_ref().map(Spanned::span), &["command"]),
+                (
+                    "ready_timeout",
+                    t.ready_timeout.as_ref().map(Spanned::span),
+                    &["command"],
+                ),
+            ];
+            for (key, span, kinds) in misplaced {
+                let present = span.is_some() || (key == "binary" && t.binary.is_some());
+                if present && !kinds.contains(&kind_name) {
+                    return Err(self.at.error(
+                        span,
+                        format!(
+                            "target.{key} is for kind = {}; this target is {kind_name}",
+                            kinds
+                                .iter()
+                                .map(|k| format!("\"{k}\""))
+                                .collect::<Vec<_>>()
+                                .join(" or ")
+                        ),
+                    ));
                 }
-                if let Some(url) = t.and_then(|t| t.url.as_ref()) {
-                    return self.error(url.span(), "target.url is for kind = \"external\"");
-                }
-                Ok(TargetSpec::Managed {
-                    binary: t.and_then(|t| t.binary.as_ref()).map(PathBuf::from),
-                })
             }
+            if let Some((name, value)) = t.env.iter().next().filter(|_| kind_name != "command") {
+                return self.error(
+                    value.span(),
+                    format!("target.env (`{name}`) is for kind = \"command\""),
+                );
+            }
+        }
+        if let Some(url) = url_override.as_ref().filter(|_| kind_name != "external") {
+            return Err(ScenarioError {
+                location: format!("--set target.url={url}"),
+                message: format!(
+                    "target.url is for scenarios with [target] kind = \"external\"; this one's target is {kind_name}"
+                ),
+            });
+        }
+        match kind {
+            None | Some(("managed", _)) => Ok(TargetSpec::Managed {
+                binary: t.and_then(|t| t.binary.as_ref()).map(PathBuf::from),
+            }),
             Some(("external", span)) => {
                 let written = t.and_then(|t| t.url.as_ref());
                 let url = match (url_override, written) {
@@ -165,11 +238,291 @@ impl Resolver<'_> {
                 })?;
                 Ok(TargetSpec::External { url })
             }
-            Some((other, span)) => self.error(
-                span,
-                format!("target.kind must be \"managed\" or \"external\", got \"{other}\""),
-            ),
+            Some(("command", span)) => self.command(t.expect("a [target] table"), span),
+            Some(_) => unreachable!("checked above"),
         }
+    }
+
+    /// A `command` target; its templates are checked with the rest, once the names are known.
+    fn command(&self, t: &RawTarget, span: Range<usize>) -> Result<TargetSpec, ScenarioError> {
+        let command = match &t.command {
+            Some(c) if !c.get_ref().is_empty() => {
+                c.get_ref().iter().map(|a| a.get_ref().clone()).collect()
+            }
+            Some(c) => {
+                return self.error(
+                    c.span(),
+                    "target.command needs the program and its arguments",
+                );
+            }
+            None => {
+                return self.error(
+                    span,
+                    "a command target needs command = [\"program\", \"arg\", ...]",
+                );
+            }
+        };
+        let folder = self
+            .at
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let cwd = match &t.cwd {
+            Some(cwd) => folder.join(cwd.get_ref()),
+            None => folder.to_owned(),
+        };
+        let cwd = std::path::absolute(&cwd).unwrap_or(cwd);
+        let ready_timeout = match &t.ready_timeout {
+            Some(v) => {
+                let text = Kind::Duration.normalize(v.get_ref()).map_err(|m| {
+                    self.at
+                        .error(Some(v.span()), format!("target.ready_timeout {m}"))
+                })?;
+                crate::human::parse_duration(&text.to_string())
+                    .map_err(|m| self.at.error(Some(v.span()), m))?
+            }
+            None => DEFAULT_READY_TIMEOUT,
+        };
+        Ok(TargetSpec::Command(CommandSpec {
+            command,
+            env: t
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.get_ref().clone()))
+                .collect(),
+            cwd,
+            ready: t
+                .ready
+                .as_ref()
+                .map_or_else(|| "/".to_owned(), |r| r.get_ref().clone()),
+            ready_timeout,
+            url: t
+                .url
+                .as_ref()
+                .map_or_else(|| DEFAULT_COMMAND_URL.to_owned(), |u| u.get_ref().clone()),
+        }))
+    }
+
+    /// `[pool]`: a URL and a mapping, from a preset and/or keys of its own.
+    fn pool(&self, raw: &RawScenario) -> Result<Option<PoolSpec>, ScenarioError> {
+        let Some(table) = &raw.pool else {
+            return Ok(None);
+        };
+        let mut url = None;
+        let mut preset_name = None;
+        let mut mapping = Mapping::default();
+        let mut timeout = DEFAULT_SCRAPE_TIMEOUT;
+        let mut own = Vec::new();
+        let text = |v: &Spanned<toml::Value>, key: &str| -> Result<String, ScenarioError> {
+            v.get_ref().as_str().map(str::to_owned).ok_or_else(|| {
+                self.at
+                    .error(Some(v.span()), format!("pool.{key} must be a string"))
+            })
+        };
+        for (key, value) in table.get_ref() {
+            match key.get_ref().as_str() {
+                "url" => url = Some(text(value, "url")?),
+                "preset" => {
+                    let name = text(value, "preset")?;
+                    let preset = metrics::preset(&name).ok_or_else(|| {
+                        self.at.error(
+                            Some(value.span()),
+                            format!(
+                                "unknown pool preset `{name}`; presets are {}",
+                                metrics::PRESETS
+                                    .iter()
+                                    .map(|p| p.name)
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        )
+                    })?;
+                    for (gauge, selector) in preset.mapping().gauges {
+                        mapping.set(gauge, selector);
+                    }
+                    preset_name = Some(name);
+                }
+                "labels" => {
+                    let table = value.get_ref().as_table().ok_or_else(|| {
+                        self.at.error(
+                            Some(value.span()),
+                            "pool.labels is a table: labels = { pool = \"HikariPool-1\" }",
+                        )
+                    })?;
+                    for (k, v) in table {
+                        let v = v.as_str().ok_or_else(|| {
+                            self.at.error(
+                                Some(value.span()),
+                                format!("pool.labels.{k} must be a string"),
+                            )
+                        })?;
+                        mapping.labels.push((k.clone(), v.to_owned()));
+                    }
+                }
+                "timeout" => {
+                    let d = Kind::Duration.normalize(value.get_ref()).map_err(|m| {
+                        self.at
+                            .error(Some(value.span()), format!("pool.timeout {m}"))
+                    })?;
+                    timeout = crate::human::parse_duration(&d.to_string())
+                        .map_err(|m| self.at.error(Some(value.span()), m))?;
+                }
+                other => {
+                    let Some(gauge) = Gauge::from_key(other) else {
+                        return self.error(
+                            key.span(),
+                            format!(
+                                "unknown [pool] key `{other}`; keys are url, preset, labels, timeout and the gauges {}",
+                                Gauge::ALL.map(Gauge::key).join(", ")
+                            ),
+                        );
+                    };
+                    let selector = Selector::parse(&text(value, other)?).map_err(|m| {
+                        self.at
+                            .error(Some(value.span()), format!("pool.{other}: {m}"))
+                    })?;
+                    own.push((gauge, selector));
+                }
+            }
+        }
+        for (gauge, selector) in own {
+            mapping.set(gauge, selector);
+        }
+        let Some(url) = url else {
+            return self.error(table.span(), "[pool] needs url = \"http://...\" (or a path such as \"/metrics\" on the target's URL)");
+        };
+        if mapping.gauges.is_empty() {
+            return self.error(
+                table.span(),
+                "[pool] reads nothing: give a preset or gauges such as in_use = \"metric_name\"",
+            );
+        }
+        let json = mapping
+            .gauges
+            .iter()
+            .filter(|(_, s)| matches!(s, Selector::Json(_)))
+            .count();
+        if json > 0 && json < mapping.gauges.len() {
+            return self.error(
+                table.span(),
+                "[pool] mixes json: pointers with metric names; one source is either JSON or metrics",
+            );
+        }
+        Ok(Some(PoolSpec {
+            url,
+            mapping,
+            preset: preset_name,
+            timeout,
+        }))
+    }
+
+    /// Every placeholder of the scenario's templates names something a cell has; returns the
+    /// names of the ports the cells need.
+    fn check_templates(
+        &self,
+        raw: &RawScenario,
+        target: &TargetSpec,
+        backend: &Backend,
+        vars: &[String],
+    ) -> Result<Vec<String>, ScenarioError> {
+        let kind = target.kind();
+        let mut texts: Vec<(String, Option<Range<usize>>)> = Vec::new();
+        if let Some(t) = raw.target.as_ref().map(Spanned::get_ref) {
+            for arg in t.command.iter().flat_map(|c| c.get_ref()) {
+                texts.push((arg.get_ref().clone(), Some(arg.span())));
+            }
+            for value in t.env.values() {
+                texts.push((value.get_ref().clone(), Some(value.span())));
+            }
+            for field in [&t.url, &t.ready].into_iter().flatten() {
+                texts.push((field.get_ref().clone(), Some(field.span())));
+            }
+        }
+        if let TargetSpec::Command(c) = target
+            && raw
+                .target
+                .as_ref()
+                .is_none_or(|t| t.get_ref().url.is_none())
+        {
+            texts.push((c.url.clone(), None));
+        }
+        for task in &raw.tasks {
+            let t = task.get_ref();
+            texts.push((t.path.get_ref().clone(), Some(t.path.span())));
+            if let Some(body) = &t.body {
+                texts.push((body.get_ref().clone(), Some(body.span())));
+            }
+            for value in t.headers.values() {
+                texts.push((value.clone(), Some(task.span())));
+            }
+        }
+        if let Some(pool) = &raw.pool {
+            for (key, value) in pool.get_ref() {
+                if key.get_ref() == "url"
+                    && let Some(url) = value.get_ref().as_str()
+                {
+                    texts.push((url.to_owned(), Some(value.span())));
+                }
+            }
+        }
+        let mut ports = std::collections::BTreeSet::new();
+        for (text, span) in &texts {
+            for p in placeholders(text) {
+                let at = span.as_ref().map(|s| {
+                    let offset = s.start + 1 + p.offset;
+                    offset..offset
+                });
+                let fail = |message: String| Err(self.at.error(at.clone(), message));
+                match Name::of(p.name) {
+                    Err(message) => return fail(message),
+                    Ok(Name::Value(key)) => {
+                        let known =
+                            vars.iter().any(|v| v == key) || params::find_for(kind, key).is_some();
+                        if known {
+                        } else if params::find(key).is_some() {
+                            return fail(format!(
+                                "`{{{key}}}` is a target-app flag, which no cell of a {kind} target sets; declare `{key}` in [vars]"
+                            ));
+                        } else {
+                            let mut names: Vec<&str> =
+                                params::for_target(kind).map(|p| p.name).collect();
+                            names.extend(vars.iter().map(String::as_str));
+                            return fail(format!(
+                                "`{{{key}}}` names no parameter or var; known: {}",
+                                names.join(", ")
+                            ));
+                        }
+                    }
+                    Ok(Name::Port(name)) => {
+                        if kind != "command" {
+                            return fail(format!(
+                                "`{{{}}}` is for command targets, which poolstorm starts on free ports",
+                                p.name
+                            ));
+                        }
+                        ports.insert(name.unwrap_or("").to_owned());
+                    }
+                    Ok(Name::Db(field)) => {
+                        if kind != "command" {
+                            return fail(format!(
+                                "`{{{}}}` is for command targets, which poolstorm gives a fresh database per cell",
+                                p.name
+                            ));
+                        }
+                        if !field.applies_to(backend.engine()) {
+                            return fail(format!(
+                                "`{{{}}}` has no value on this scenario's database backend, {} ({}); {{db.url}} and {{db.name}} work on every backend",
+                                p.name,
+                                backend.name(),
+                                backend.engine()
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(ports.into_iter().collect())
     }
 
     fn backend(&self, raw: &RawScenario) -> Result<Backend, ScenarioError> {
@@ -210,24 +563,19 @@ impl Resolver<'_> {
         table: &Table,
         section: Option<Section>,
         vars: &[String],
-        managed: bool,
+        kind: &str,
         values: &mut BTreeMap<String, ParamValue>,
     ) -> Result<(), ScenarioError> {
         for (key, value) in table {
-            let v = self.value(key, value, section, vars, managed)?;
+            let v = self.value(key, value, section, vars, kind)?;
             values.insert(key.get_ref().clone(), v);
         }
         Ok(())
     }
 
-    fn check_table(
-        &self,
-        table: &Table,
-        vars: &[String],
-        managed: bool,
-    ) -> Result<(), ScenarioError> {
+    fn check_table(&self, table: &Table, vars: &[String], kind: &str) -> Result<(), ScenarioError> {
         let mut scratch = BTreeMap::new();
-        self.apply_table(table, None, vars, managed, &mut scratch)
+        self.apply_table(table, None, vars, kind, &mut scratch)
     }
 
     /// One `name = value`: the name must be a parameter (of `section`, when given) or a var.
@@ -237,14 +585,14 @@ impl Resolver<'_> {
         value: &Spanned<toml::Value>,
         section: Option<Section>,
         vars: &[String],
-        managed: bool,
+        kind: &str,
     ) -> Result<ParamValue, ScenarioError> {
         let name = key.get_ref();
         if vars.contains(name) && section.is_none() {
             return ParamValue::from_toml(value.get_ref()).or_else(|m| self.error(value.span(), m));
         }
         let allowed = || -> String {
-            params::all()
+            params::for_target(kind)
                 .filter(|p| section.is_none_or(|s| p.section == s))
                 .map(|p| p.name)
                 .chain(if section.is_none() {
@@ -262,11 +610,11 @@ impl Resolver<'_> {
                 format!("unknown parameter `{name}`; allowed: {}", allowed()),
             );
         };
-        if param.section == Section::App && !managed {
+        if param.section == Section::App && kind != "managed" {
             return self.error(
                 key.span(),
                 format!(
-                    "`{name}` is a target-app flag; an external target takes load parameters only"
+                    "`{name}` is a target-app flag; a {kind} target takes [vars] and load parameters (declare `{name}` in [vars])"
                 ),
             );
         }
@@ -281,7 +629,7 @@ impl Resolver<'_> {
         raw: &RawScenario,
         base: &BTreeMap<String, ParamValue>,
         vars: &[String],
-        managed: bool,
+        kind: &str,
     ) -> Result<Vec<Cell>, ScenarioError> {
         let mut rows: Vec<IndexMap<String, ParamValue>> = Vec::new();
         if raw.cells.is_empty() {
@@ -292,7 +640,7 @@ impl Resolver<'_> {
             for (key, value) in cell.get_ref() {
                 row.insert(
                     key.get_ref().clone(),
-                    self.value(key, value, None, vars, managed)?,
+                    self.value(key, value, None, vars, kind)?,
                 );
             }
             rows.push(row);
@@ -307,7 +655,7 @@ impl Resolver<'_> {
             let values = axis
                 .get_ref()
                 .iter()
-                .map(|v| self.value(key, v, None, vars, managed))
+                .map(|v| self.value(key, v, None, vars, kind))
                 .collect::<Result<Vec<_>, _>>()?;
             rows = rows
                 .into_iter()
@@ -320,7 +668,7 @@ impl Resolver<'_> {
                 })
                 .collect();
         }
-        let sets = self.sets(vars, managed)?;
+        let sets = self.sets(vars, kind)?;
         Ok(rows
             .into_iter()
             .enumerate()
@@ -344,7 +692,7 @@ impl Resolver<'_> {
     fn sets(
         &self,
         vars: &[String],
-        managed: bool,
+        kind: &str,
     ) -> Result<Vec<(String, ParamValue)>, ScenarioError> {
         let mut out = Vec::new();
         for (key, text) in self.overrides.set.iter().filter(|(k, _)| k != "target.url") {
@@ -357,7 +705,7 @@ impl Resolver<'_> {
                 ParamValue::from_toml(&value).map_err(err)?
             } else {
                 let param = params::find(key).ok_or_else(|| {
-                    let mut known = params::names();
+                    let mut known: Vec<&str> = params::for_target(kind).map(|p| p.name).collect();
                     known.extend(vars.iter().map(String::as_str));
                     known.push("target.url");
                     err(format!(
@@ -365,9 +713,9 @@ impl Resolver<'_> {
                         known.join(", ")
                     ))
                 })?;
-                if param.section == Section::App && !managed {
+                if param.section == Section::App && kind != "managed" {
                     return Err(err(format!(
-                        "`{key}` is a target-app flag; the target is external"
+                        "`{key}` is a target-app flag; the target is {kind}"
                     )));
                 }
                 param.normalize(&value).map_err(err)?
@@ -377,11 +725,7 @@ impl Resolver<'_> {
         Ok(out)
     }
 
-    fn tasks(
-        &self,
-        raw: &RawScenario,
-        vars: &[String],
-    ) -> Result<Vec<TaskTemplate>, ScenarioError> {
+    fn tasks(&self, raw: &RawScenario) -> Result<Vec<TaskTemplate>, ScenarioError> {
         if raw.tasks.is_empty() {
             return self.error(
                 raw.name.span(),
@@ -420,19 +764,6 @@ impl Resolver<'_> {
                 body,
                 weight,
             };
-            let texts = std::iter::once(&template.path)
-                .chain(std::iter::once(&template.body))
-                .chain(template.headers.iter().map(|(_, v)| v));
-            for text in texts {
-                for name in placeholders(text) {
-                    if params::find(name).is_none() && !vars.iter().any(|v| v == name) {
-                        return self.error(
-                            task.span(),
-                            format!("`{{{name}}}` names no parameter or var"),
-                        );
-                    }
-                }
-            }
             let probe = crate::load::TaskSpec::new(
                 &template.method,
                 &template.path,
@@ -493,8 +824,13 @@ impl Resolver<'_> {
         Ok(t)
     }
 
-    fn rules(&self, raw: &RawScenario, vars: &[String]) -> Result<Vec<Rule>, ScenarioError> {
-        let mut known: Vec<&str> = params::names();
+    fn rules(
+        &self,
+        raw: &RawScenario,
+        vars: &[String],
+        kind: &str,
+    ) -> Result<Vec<Rule>, ScenarioError> {
+        let mut known: Vec<&str> = params::for_target(kind).map(|p| p.name).collect();
         known.extend(vars.iter().map(String::as_str));
         known.extend(DERIVED);
         let mut rules = Vec::new();

@@ -54,7 +54,13 @@ fn cells_then_matrix_expand_in_declared_order_first_axis_slowest() {
         Some(&ParamValue::Int(1000)),
         "target-app's default"
     );
-    assert_eq!(render("/mode1/{route}", &s.cells[4]), "/mode1/async");
+    let ports = std::collections::BTreeMap::new();
+    let bindings = template::Bindings {
+        values: &s.cells[4].values,
+        ports: &ports,
+        db: None,
+    };
+    assert_eq!(bindings.render("/mode1/{route}"), "/mode1/async");
 }
 
 #[test]
@@ -220,11 +226,11 @@ fn external_targets_take_no_app_flags_and_templates_need_known_names() {
         "{}",
         e.message
     );
-    assert_eq!(
-        placeholders(r#"{"title": "{route}"}"#),
-        ["route"],
-        "JSON braces are not placeholders"
-    );
+    let names: Vec<&str> = template::placeholders(r#"{"title": "{route}"}"#)
+        .iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(names, ["route"], "JSON braces are not placeholders");
 }
 
 #[test]
@@ -258,7 +264,7 @@ fn target_url_overrides_only_external_targets() {
     };
     let e = parse_with(BASE, &set).unwrap_err();
     assert!(
-        e.message.contains("this one manages target-app"),
+        e.message.contains("this one's target is managed"),
         "{}",
         e.message
     );
@@ -274,5 +280,209 @@ fn target_url_overrides_only_external_targets() {
         TargetSpec::External {
             url: "http://127.0.0.1:1/".into()
         }
+    );
+}
+
+const COMMAND: &str = r#"
+name = "mine"
+[target]
+kind = "command"
+command = ["java", "-jar", "app.jar", "--port={port}", "--management={port.management}", "--pool={pool_size}"]
+env = { DB_URL = "{db.url}", THREADS = "{threads}" }
+cwd = "service"
+ready = "/actuator/health"
+ready_timeout = "90s"
+[vars]
+pool_size = 10
+threads = 16
+[load]
+users = 16
+[[tasks]]
+method = "POST"
+path = "/orders?pool={pool_size}"
+[matrix]
+pool_size = [10, 17]
+[pool]
+url = "http://127.0.0.1:{port.management}/actuator/prometheus"
+preset = "hikaricp"
+labels = { pool = "HikariPool-1" }
+"#;
+
+#[test]
+fn a_command_target_takes_vars_ports_and_its_database_in_templates() {
+    let s = parse_with(COMMAND, &Overrides::default()).unwrap();
+    let TargetSpec::Command(c) = &s.target else {
+        panic!("a command target: {:?}", s.target)
+    };
+    assert_eq!(c.command[3], "--port={port}");
+    assert_eq!(c.env[0], ("DB_URL".to_owned(), "{db.url}".to_owned()));
+    assert!(
+        c.cwd.ends_with("service") && c.cwd.is_absolute(),
+        "{:?}",
+        c.cwd
+    );
+    assert_eq!(c.ready_timeout, std::time::Duration::from_secs(90));
+    assert_eq!(c.url, "http://127.0.0.1:{port}");
+    assert_eq!(s.ports, ["", "management"]);
+    assert_eq!(s.cells.len(), 2);
+    assert_eq!(s.cells[1].get("pool_size"), Some(&ParamValue::Int(17)));
+    let pool = s.pool.as_ref().unwrap();
+    assert_eq!(pool.preset.as_deref(), Some("hikaricp"));
+    assert_eq!(
+        pool.mapping.labels,
+        [("pool".to_owned(), "HikariPool-1".to_owned())]
+    );
+    // --set works on vars as on target-app's flags.
+    let set = Overrides {
+        set: vec![("pool_size".into(), "24".into())],
+        ..Overrides::default()
+    };
+    let s = parse_with(COMMAND, &set).unwrap();
+    assert!(
+        s.cells
+            .iter()
+            .all(|c| c.get("pool_size") == Some(&ParamValue::Int(24)) && c.varying.is_empty())
+    );
+}
+
+/// The error for `COMMAND` with `from` replaced by `to`, as `line:col: message`.
+fn command_error(from: &str, to: &str, overrides: &Overrides) -> String {
+    assert!(COMMAND.contains(from), "{from}");
+    let e = parse_with(&COMMAND.replace(from, to), overrides).unwrap_err();
+    format!(
+        "{}: {}",
+        e.location.trim_start_matches("t.toml:"),
+        e.message
+    )
+}
+
+#[test]
+fn every_placeholder_error_points_at_its_line_and_column() {
+    let plain = Overrides::default();
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "--pool={pool_size}",
+            "--pool={pool_sise}",
+            "5:98: `{pool_sise}` names no parameter or var",
+        ),
+        (
+            "{db.url}",
+            "{db.schema}",
+            "6:19: `{db.schema}` is no database field",
+        ),
+        (
+            "{db.url}",
+            "{env.home}",
+            "6:19: `{env.home}`: `env.` is no namespace",
+        ),
+        (
+            "--pool={pool_size}",
+            "--pool={pool_max}",
+            "5:98: `{pool_max}` is a target-app flag, which no cell of a command target sets",
+        ),
+        (
+            "{db.url}",
+            "{db.host}",
+            "6:19: `{db.host}` has no value on this scenario's database backend, sqlite",
+        ),
+        (
+            "/orders?pool={pool_size}",
+            "/orders?pool={nope}",
+            "17:22: `{nope}` names no parameter or var",
+        ),
+        (
+            "prometheus\"\npreset",
+            "{oops}\"\npreset",
+            "21:52: `{oops}` names no parameter or var",
+        ),
+    ];
+    for (from, to, want) in cases {
+        let got = command_error(from, to, &plain);
+        assert!(
+            got.starts_with(want),
+            "{from} -> {to}: got `{got}`, want `{want}`"
+        );
+    }
+    let mysql = Overrides {
+        db: Some(Backend::MariadbLocal),
+        ..Overrides::default()
+    };
+    let got = command_error("{db.url}", "{db.path}", &mysql);
+    assert!(
+        got.contains("`{db.path}` has no value on this scenario's database backend, mariadb-local"),
+        "{got}"
+    );
+    assert!(parse_with(&COMMAND.replace("{db.url}", "{db.password}"), &mysql).is_ok());
+}
+
+#[test]
+fn command_target_mistakes_name_their_key() {
+    let plain = Overrides::default();
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "[matrix]\npool_size = [10, 17]",
+            "[matrix]\npool_max = [10, 17]",
+            "19:1: `pool_max` is a target-app flag; a command target takes [vars] and load parameters",
+        ),
+        (
+            "preset = \"hikaricp\"",
+            "preset = \"hikari\"",
+            "22:10: unknown pool preset `hikari`; presets are hikaricp, go-sql, pgbouncer, target-app",
+        ),
+        ("labels =", "lables =", "23:1: unknown [pool] key `lables`"),
+        (
+            "preset = \"hikaricp\"",
+            "in_use = \"json:/a\"\nmax = \"m\"",
+            "[pool] mixes json: pointers with metric names",
+        ),
+        (
+            "ready_timeout = \"90s\"",
+            "ready_timeout = \"soon\"",
+            "9:17: target.ready_timeout",
+        ),
+        (
+            "kind = \"command\"",
+            "kind = \"cmd\"",
+            "4:8: target.kind must be \"managed\", \"external\" or \"command\"",
+        ),
+    ];
+    for (from, to, want) in cases {
+        let got = command_error(from, to, &plain);
+        assert!(
+            got.contains(want),
+            "{from} -> {to}: got `{got}`, want `{want}`"
+        );
+    }
+    let line = COMMAND
+        .lines()
+        .find(|l| l.starts_with("command = "))
+        .unwrap();
+    let e = parse_text(&COMMAND.replace(line, "command = []")).unwrap_err();
+    assert_eq!(
+        (e.location.as_str(), e.message.as_str()),
+        (
+            "t.toml:5:11",
+            "target.command needs the program and its arguments"
+        )
+    );
+    let e = parse_text(&format!("{BASE}\n[target]\nkind = \"external\"\nurl = \"http://127.0.0.1:1\"\nenv = {{ A = \"b\" }}\n")).unwrap_err();
+    assert!(
+        e.message
+            .contains("target.env (`A`) is for kind = \"command\""),
+        "{}",
+        e.message
+    );
+    let e = parse_text(&format!("{BASE}\n[target]\ncommand = [\"x\"]\n")).unwrap_err();
+    assert!(
+        e.message
+            .contains("target.command is for kind = \"command\"; this target is managed"),
+        "{}",
+        e.message
+    );
+    let e = parse_text(&BASE.replace("/mode1/{route}", "/mode1/{port}")).unwrap_err();
+    assert!(
+        e.message.contains("is for command targets"),
+        "{}",
+        e.message
     );
 }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::human::{count, latency};
 use crate::metrics::{Kind, Live, Stall};
-use crate::observe::PoolSample;
+use crate::observe::{GaugeNames, PoolSample, SourceReport};
 
 /// The verdict on one cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -116,7 +116,10 @@ pub struct Observed<'a> {
     pub errors: Vec<(String, u64)>,
     /// The finished run's stalls, or the stall under way.
     pub stalls: Vec<Stall>,
+    /// The server's pool samples, and what is known of their source (`None`: the target has
+    /// no pool view).
     pub samples: &'a [PoolSample],
+    pub source: Option<&'a SourceReport>,
     /// When the first pool timeout came, in seconds from the start.
     pub first_pool_timeout_s: Option<f64>,
     /// When the first completion that was not ok came.
@@ -126,8 +129,8 @@ pub struct Observed<'a> {
 }
 
 impl<'a> Observed<'a> {
-    /// A run under way, from the live view and the samples so far.
-    pub fn live(live: &Live, samples: &'a [PoolSample]) -> Self {
+    /// A run under way, from the live view and the pool so far.
+    pub fn live(live: &Live, samples: &'a [PoolSample], source: Option<&'a SourceReport>) -> Self {
         let elapsed_s = live.elapsed.as_secs_f64();
         let errors = Kind::ALL
             .into_iter()
@@ -154,11 +157,18 @@ impl<'a> Observed<'a> {
             errors,
             stalls,
             samples,
+            source,
             first_pool_timeout_s: live.first_pool_timeout.map(|d| d.as_secs_f64()),
             first_error_s: live.first_error.map(|d| d.as_secs_f64()),
             ok_rps: live.count(Kind::Ok) as f64 / elapsed_s.max(1e-9),
             p99_us: live.latency_us.p99,
         }
+    }
+
+    /// The service's names for the gauges (none for target-app's `/debug/pool`).
+    fn names(&self) -> &GaugeNames {
+        static NONE: GaugeNames = GaugeNames::new();
+        self.source.map_or(&NONE, |s| &s.names)
     }
 
     fn ratio(&self, n: u64) -> f64 {
@@ -235,6 +245,9 @@ pub fn judge(o: &Observed<'_>, t: &Thresholds) -> Judgement {
             s.length_s, s.onset_s
         ));
     }
+    if let Some(silence) = o.source.and_then(SourceReport::silence) {
+        evidence.push_str(&format!("; {silence}"));
+    }
     Judgement {
         verdict: Verdict::Degraded,
         onset_s: stall.map(|s| s.onset_s).or(o.first_error_s),
@@ -262,10 +275,20 @@ fn deadlock(o: &Observed<'_>, stall: &Stall, t: &Thresholds) -> Option<Judgement
         }
     );
     if o.samples.is_empty() {
+        let why = o
+            .source
+            .and_then(|s| {
+                Some(format!(
+                    ": {} gave no sample ({})",
+                    s.url,
+                    s.gaps.first()?.reason
+                ))
+            })
+            .unwrap_or_default();
         return Some(Judgement {
             verdict: Verdict::Deadlocked,
             onset_s: Some(stall.onset_s),
-            evidence: format!("{quiet}; no server pool view (client-side stall only)"),
+            evidence: format!("{quiet}; no server pool view{why} (client-side stall only)"),
             sample: None,
         });
     }
@@ -284,7 +307,7 @@ fn deadlock(o: &Observed<'_>, stall: &Stall, t: &Thresholds) -> Option<Judgement
     Some(Judgement {
         verdict: Verdict::Deadlocked,
         onset_s: Some(stall.onset_s),
-        evidence: format!("{quiet}; {}", sample.describe()),
+        evidence: format!("{quiet}; {}", sample.describe(o.names())),
         sample: Some(sample),
     })
 }

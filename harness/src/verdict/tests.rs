@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::observe::{Gap, Gauge};
 
 /// A finished run with these counts and stalls, and no server view.
 fn finished(ok: u64, errors: &[(&str, u64)], stalls: Vec<Stall>) -> Observed<'static> {
@@ -19,10 +20,19 @@ fn finished(ok: u64, errors: &[(&str, u64)], stalls: Vec<Stall>) -> Observed<'st
         errors: errors.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect(),
         stalls,
         samples: &[],
+        source: None,
         first_pool_timeout_s: (pool_timeouts > 0).then_some(2.0),
         first_error_s: (failed > 0).then_some(1.0),
         ok_rps: ok as f64 / 5.0,
         p99_us: 1500,
+    }
+}
+
+/// target-app's `/debug/pool` as the source: no names of its own.
+fn debug_pool() -> SourceReport {
+    SourceReport {
+        url: "http://127.0.0.1:1/debug/pool".to_owned(),
+        ..SourceReport::default()
     }
 }
 
@@ -69,8 +79,10 @@ fn a_stall_with_the_pool_saturated_is_a_deadlock_with_onset_and_evidence() {
     let samples: Vec<_> = (0..24)
         .map(|i| if i < 4 { idle(i * 250) } else { stuck(i * 250) })
         .collect();
+    let source = debug_pool();
     let o = Observed {
         samples: &samples,
+        source: Some(&source),
         ..finished(4, &[], vec![stall(1.0, 5.0)])
     };
     let j = judge(&o, &Thresholds::default());
@@ -101,8 +113,10 @@ fn a_stall_with_the_pool_saturated_is_a_deadlock_with_onset_and_evidence() {
 #[test]
 fn a_stall_the_pool_does_not_explain_is_degraded() {
     let samples: Vec<_> = (0..24).map(|i| idle(i * 250)).collect();
+    let source = debug_pool();
     let o = Observed {
         samples: &samples,
+        source: Some(&source),
         ..finished(100, &[], vec![stall(1.0, 4.0)])
     };
     let j = judge(&o, &Thresholds::default());
@@ -117,8 +131,10 @@ fn saturation_in_too_few_of_the_stalls_samples_is_no_deadlock() {
     let samples: Vec<_> = (4..16)
         .map(|i| if i < 8 { idle(i * 250) } else { stuck(i * 250) })
         .collect();
+    let source = debug_pool();
     let o = Observed {
         samples: &samples,
+        source: Some(&source),
         ..finished(100, &[], vec![stall(1.0, 2.75)])
     };
     assert_eq!(judge(&o, &Thresholds::default()).verdict, Verdict::Degraded);
@@ -187,7 +203,7 @@ fn live(ok: u64, pool_timeouts: u64, aborted: u64, stalled_for: Option<Duration>
 #[test]
 fn a_run_under_way_is_not_judged_on_a_handful_of_requests() {
     let l = live(3, 5, 0, None);
-    let j = judge(&Observed::live(&l, &[]), &Thresholds::default());
+    let j = judge(&Observed::live(&l, &[], None), &Thresholds::default());
     assert_eq!(j.verdict, Verdict::Healthy);
     assert!(j.evidence.contains("too few to judge"), "{}", j.evidence);
 }
@@ -198,7 +214,8 @@ fn a_stall_under_way_with_the_pool_saturated_is_a_deadlock_from_its_onset() {
         .map(|i| if i < 8 { idle(i * 250) } else { stuck(i * 250) })
         .collect();
     let l = live(4, 0, 0, Some(Duration::from_secs(4)));
-    let o = Observed::live(&l, &samples);
+    let source = debug_pool();
+    let o = Observed::live(&l, &samples, Some(&source));
     assert_eq!(o.stalls.len(), 1);
     let j = judge(&o, &Thresholds::default());
     assert_eq!(j.verdict, Verdict::Deadlocked);
@@ -214,7 +231,7 @@ fn a_stall_under_way_with_the_pool_saturated_is_a_deadlock_from_its_onset() {
 #[test]
 fn live_counts_leave_aborted_requests_out_and_starve_like_the_final_verdict() {
     let l = live(40, 60, 7, None);
-    let o = Observed::live(&l, &[]);
+    let o = Observed::live(&l, &[], None);
     assert_eq!((o.completed, o.pool_timeouts), (100, 60));
     assert_eq!(o.errors, vec![("pool_timeout".to_owned(), 60)]);
     let j = judge(&o, &Thresholds::default());
@@ -232,5 +249,125 @@ fn verdict_names_round_trip_and_unknown_ones_are_refused() {
             .parse::<Verdict>()
             .unwrap_err()
             .contains("healthy, degraded, starved, deadlocked")
+    );
+}
+
+/// HikariCP through Micrometer, as the hikaricp preset reads it.
+fn hikari(t_ms: u64, active: u64, pending: u64) -> PoolSample {
+    PoolSample {
+        t_ms,
+        pool_max: Some(10),
+        pool_in_use: Some(active),
+        pool_waiting: Some(pending),
+        blocking_threads: Some(16),
+        blocking_busy: Some(16),
+        blocking_queued: Some(0),
+        ..PoolSample::default()
+    }
+}
+
+fn hikari_source() -> SourceReport {
+    SourceReport {
+        url: "http://127.0.0.1:9/actuator/prometheus".to_owned(),
+        preset: Some("hikaricp".to_owned()),
+        names: [
+            (Gauge::InUse, "hikaricp_connections_active"),
+            (Gauge::Max, "hikaricp_connections_max"),
+            (Gauge::Waiting, "hikaricp_connections_pending"),
+            (Gauge::ThreadsBusy, "tomcat_threads_busy_threads"),
+            (Gauge::ThreadsMax, "tomcat_threads_config_max_threads"),
+        ]
+        .into_iter()
+        .map(|(g, n)| (g, n.to_owned()))
+        .collect(),
+        ..SourceReport::default()
+    }
+}
+
+#[test]
+fn a_services_own_metrics_are_quoted_under_their_names() {
+    let samples: Vec<_> = (0..24).map(|i| hikari(i * 250, 10, 16)).collect();
+    let source = hikari_source();
+    let o = Observed {
+        samples: &samples,
+        source: Some(&source),
+        ..finished(40, &[], vec![stall(0.4, 3.1)])
+    };
+    let j = judge(&o, &Thresholds::default());
+    assert_eq!(j.verdict, Verdict::Deadlocked);
+    for needle in [
+        "10/10 connections in use (hikaricp_connections_active of hikaricp_connections_max)",
+        "16 callers wait for a connection (hikaricp_connections_pending)",
+        "16/16 request threads busy (tomcat_threads_busy_threads of tomcat_threads_config_max_threads)",
+        "no completions for 3.1 s from 0.4 s",
+    ] {
+        assert!(
+            j.evidence.contains(needle),
+            "missing {needle:?}: {}",
+            j.evidence
+        );
+    }
+}
+
+#[test]
+fn metrics_that_stop_answering_are_evidence_not_a_deadlock() {
+    // Samples until 1.0 s, then the metrics endpoint hangs for the rest of the run.
+    let samples: Vec<_> = (0..4).map(|i| hikari(i * 250, 3, 0)).collect();
+    let mut source = hikari_source();
+    source.gaps.push(Gap {
+        from_s: 1.0,
+        to_s: None,
+        reason: "no answer within 1s".to_owned(),
+    });
+    let o = Observed {
+        samples: &samples,
+        source: Some(&source),
+        ..finished(40, &[], vec![stall(1.2, 3.0)])
+    };
+    let j = judge(&o, &Thresholds::default());
+    assert_eq!(j.verdict, Verdict::Degraded);
+    assert!(
+        j.evidence.contains(
+            "pool metrics (http://127.0.0.1:9/actuator/prometheus) stopped answering at 1.0 s: no answer within 1s"
+        ),
+        "{}",
+        j.evidence
+    );
+}
+
+#[test]
+fn a_go_pool_without_a_waiting_gauge_counts_waits_begun() {
+    let samples: Vec<_> = (0..24)
+        .map(|i| PoolSample {
+            t_ms: i * 250,
+            pool_max: Some(10),
+            pool_in_use: Some(10),
+            pool_waits: Some(57),
+            ..PoolSample::default()
+        })
+        .collect();
+    let source = SourceReport {
+        names: [
+            (Gauge::InUse, "go_sql_in_use_connections"),
+            (Gauge::Max, "go_sql_max_open_connections"),
+            (Gauge::Waits, "go_sql_wait_count_total"),
+        ]
+        .into_iter()
+        .map(|(g, n)| (g, n.to_owned()))
+        .collect(),
+        ..SourceReport::default()
+    };
+    let o = Observed {
+        samples: &samples,
+        source: Some(&source),
+        ..finished(40, &[], vec![stall(0.5, 4.0)])
+    };
+    let j = judge(&o, &Thresholds::default());
+    assert_eq!(j.verdict, Verdict::Deadlocked);
+    assert!(
+        j.evidence
+            .contains("57 waits for a connection began during the run (go_sql_wait_count_total)"),
+        "{}",
+        j.evidence
     );
 }

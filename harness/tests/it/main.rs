@@ -4,6 +4,7 @@
 mod support;
 
 mod cli;
+mod commands;
 mod containers;
 mod dashboard;
 mod docs;
@@ -11,4 +12,5 @@ mod files;
 mod html;
 mod outcomes;
 mod pacing;
+mod presets;
 mod scenarios;

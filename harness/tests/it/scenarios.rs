@@ -10,14 +10,7 @@ use harness::scenario::{self, Overrides, params};
 use harness::verdict::Verdict;
 use tokio::process::Command;
 
-use crate::support::{binary, wait_for};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
+use crate::support::{binary, latest_results, mysql_url, repo, run, wait_for};
 
 /// target-app as cargo built it for this workspace, beside poolstorm.
 fn target_app() -> PathBuf {
@@ -28,13 +21,6 @@ fn target_app() -> PathBuf {
         path.display()
     );
     path
-}
-
-/// The MySQL server the tests use (`make test` starts one).
-fn mysql_url() -> String {
-    std::env::var("POOLSTORM_MYSQL_URL").expect(
-        "this test needs a MySQL/MariaDB server: run `make test` or set POOLSTORM_MYSQL_URL=mysql://USER:PASS@IP:PORT",
-    )
 }
 
 #[test]
@@ -62,8 +48,8 @@ fn every_shipped_scenario_parses_in_full_and_quick_form() {
         }
     }
     assert_eq!(
-        found, 5,
-        "mode1-threadpool, mode1-sweep, mode2-sequence, mode2-sweep, blackbox"
+        found, 6,
+        "mode1-threadpool, mode1-sweep, mode2-sequence, mode2-sweep, blackbox, fastapi-sqlalchemy"
     );
 }
 
@@ -71,9 +57,7 @@ fn every_shipped_scenario_parses_in_full_and_quick_form() {
 async fn parameter_defaults_are_target_apps_own() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("app.log");
-    let app = harness::app::ManagedApp::start(&target_app(), &[], &log)
-        .await
-        .unwrap();
+    let app = harness::app::start(&target_app(), &[], &log).await.unwrap();
     let doc: serde_json::Value =
         harness::fetch::get_json(&app.base_url, "/debug/pool", Duration::from_secs(5))
             .await
@@ -163,26 +147,6 @@ fn junit_counts(xml: &str) -> (u64, u64) {
         suite[at..].split('"').next().unwrap().parse().unwrap()
     };
     (attribute("tests"), attribute("failures"))
-}
-
-async fn run(files: &[&Path], db: &str, out: &Path) -> std::process::Output {
-    Command::new(binary())
-        .arg("run")
-        .args(files)
-        .args(["--db", db, "--progress", "none", "--out"])
-        .arg(out)
-        .output()
-        .await
-        .unwrap()
-}
-
-fn latest_results(out: &Path, name: &str) -> PathBuf {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(out.join(name))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    dirs.sort();
-    dirs.pop().unwrap()
 }
 
 async fn tiny_scenarios_reach_their_verdicts_and_write_every_file(db: &str) {

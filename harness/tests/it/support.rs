@@ -82,3 +82,44 @@ pub(crate) async fn wait_for<T>(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The repository's root.
+pub(crate) fn repo() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// The MySQL server the tests use (`make test` starts one).
+pub(crate) fn mysql_url() -> String {
+    std::env::var("POOLSTORM_MYSQL_URL").expect(
+        "this test needs a MySQL/MariaDB server: run `make test` or set POOLSTORM_MYSQL_URL=mysql://USER:PASS@IP:PORT",
+    )
+}
+
+/// `poolstorm run FILES --db DB --progress none --out OUT`.
+pub(crate) async fn run(
+    files: &[&std::path::Path],
+    db: &str,
+    out: &std::path::Path,
+) -> std::process::Output {
+    tokio::process::Command::new(binary())
+        .arg("run")
+        .args(files)
+        .args(["--db", db, "--progress", "none", "--out"])
+        .arg(out)
+        .output()
+        .await
+        .unwrap()
+}
+
+/// The newest results folder of scenario `name` under `out`.
+pub(crate) fn latest_results(out: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let mut dirs: Vec<std::path::PathBuf> = std::fs::read_dir(out.join(name))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    dirs.pop().unwrap()
+}

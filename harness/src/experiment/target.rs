@@ -1,0 +1,158 @@
+//! The target of one cell, brought up: the external URL as it is, or a fresh service on the
+//! cell's own database and free ports (target-app with the cell's flags, or the user's
+//! command with its templates rendered), and where its pool is read from.
+
+use std::collections::BTreeMap;
+
+use super::Context;
+use crate::app;
+use crate::database::CellDatabase;
+use crate::observe::PoolSource;
+use crate::scenario::params::{self, Section};
+use crate::scenario::template::{Bindings, DbValues};
+use crate::scenario::{Cell, CommandSpec, TargetSpec};
+use crate::service::{Launch, Service, free_port};
+
+/// How long after SIGTERM a command target is killed.
+const COMMAND_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// target-app flags for a cell: every app parameter, defaults included.
+pub fn app_flags(cell: &Cell) -> Vec<String> {
+    params::all()
+        .filter(|p| p.section == Section::App)
+        .filter_map(|p| Some(p.flag(cell.get(p.name)?)))
+        .flatten()
+        .collect()
+}
+
+/// A cell's target, up and ready.
+#[derive(Debug)]
+pub(super) struct Up {
+    pub(super) base_url: String,
+    /// The service poolstorm started (none for an external target).
+    pub(super) service: Option<Service>,
+    pub(super) db: Option<CellDatabase>,
+    db_values: Option<DbValues>,
+    ports: BTreeMap<String, u16>,
+    /// What was started, for the report: target-app's flags or the command line.
+    pub(super) command_line: Vec<String>,
+}
+
+impl Up {
+    /// The cell's values for its templates.
+    pub(super) fn bindings<'a>(&'a self, cell: &'a Cell) -> Bindings<'a> {
+        Bindings {
+            values: &cell.values,
+            ports: &self.ports,
+            db: self.db_values.as_ref(),
+        }
+    }
+
+    /// Where the pool is read from: `[pool]`, else target-app's `/debug/pool` for targets that
+    /// may be target-app, else nowhere.
+    pub(super) fn pool_source(&self, ctx: &Context<'_>, cell: &Cell) -> Option<PoolSource> {
+        match (&ctx.scenario.pool, &ctx.scenario.target) {
+            (Some(pool), _) => {
+                let url = self.bindings(cell).render(&pool.url);
+                let url = if url.starts_with('/') {
+                    format!("{}{url}", self.base_url.trim_end_matches('/'))
+                } else {
+                    url
+                };
+                Some(PoolSource::Metrics {
+                    url,
+                    mapping: pool.mapping.clone(),
+                    preset: pool.preset.clone(),
+                    timeout: pool.timeout,
+                })
+            }
+            (None, TargetSpec::Managed { .. } | TargetSpec::External { .. }) => {
+                Some(PoolSource::TargetApp {
+                    base_url: self.base_url.clone(),
+                })
+            }
+            (None, TargetSpec::Command(_)) => None,
+        }
+    }
+}
+
+/// Brings the cell's target up; the error says why it could not (with the log's last lines).
+pub(super) async fn bring_up(
+    ctx: &Context<'_>,
+    cell: &Cell,
+    log: &std::path::Path,
+) -> Result<Up, String> {
+    let scenario = ctx.scenario;
+    let mut up = Up {
+        base_url: String::new(),
+        service: None,
+        db: None,
+        db_values: None,
+        ports: BTreeMap::new(),
+        command_line: Vec::new(),
+    };
+    if let TargetSpec::External { url } = &scenario.target {
+        up.base_url = url.clone();
+        return Ok(up);
+    }
+    let databases = ctx
+        .databases
+        .ok_or("a target poolstorm starts needs a database backend")?;
+    let db = databases
+        .for_cell(&scenario.name, cell.index)
+        .await
+        .map_err(|e| e.to_string())?;
+    for name in &scenario.ports {
+        let port = free_port().map_err(|e| format!("no free port: {e}"))?;
+        up.ports.insert(name.clone(), port);
+    }
+    up.db_values = Some(db.values());
+    let launch = match &scenario.target {
+        TargetSpec::Managed { .. } => {
+            let binary = ctx.binary.ok_or("target-app was not found")?;
+            let mut flags = app_flags(cell);
+            up.command_line.clone_from(&flags);
+            flags.extend(["--database-url".to_owned(), db.url.clone()]);
+            app::launch(binary, &flags, log).map_err(|e| e.to_string())?
+        }
+        TargetSpec::Command(spec) => {
+            let launch = command(spec, &up.bindings(cell), log)?;
+            up.command_line = std::iter::once(launch.program.clone())
+                .chain(launch.args.iter().cloned())
+                .collect();
+            launch
+        }
+        TargetSpec::External { .. } => unreachable!("handled above"),
+    };
+    up.db = Some(db);
+    let service = Service::start(&launch).await.map_err(|e| e.to_string())?;
+    up.base_url = service.base_url.clone();
+    up.service = Some(service);
+    Ok(up)
+}
+
+/// A command target's launch, its templates rendered for the cell.
+fn command(spec: &CommandSpec, b: &Bindings<'_>, log: &std::path::Path) -> Result<Launch, String> {
+    let mut argv: Vec<String> = spec.command.iter().map(|a| b.render(a)).collect();
+    // A relative program path (`.venv/bin/python`) is the cwd's, not poolstorm's.
+    if argv[0].contains('/') && !argv[0].starts_with('/') {
+        argv[0] = spec.cwd.join(&argv[0]).display().to_string();
+    }
+    let base_url = b.render(&spec.url);
+    crate::load::Target::parse(&base_url).map_err(|e| format!("target.url: {e}"))?;
+    Ok(Launch {
+        program: argv[0].clone(),
+        args: argv[1..].to_vec(),
+        env: spec
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), b.render(v)))
+            .collect(),
+        cwd: Some(spec.cwd.clone()),
+        log: log.to_owned(),
+        base_url,
+        ready: b.render(&spec.ready),
+        ready_timeout: spec.ready_timeout,
+        grace: COMMAND_GRACE,
+    })
+}

@@ -1,0 +1,321 @@
+//! A service under test, started per cell as a child process (target-app, or the user's own
+//! program): in its own process group, its stdout and stderr in a log file, ready once a
+//! `GET` of its ready path answers 2xx, watched for an exit while the cell runs, and
+//! stopped with SIGTERM to the whole group, then SIGKILL after a grace. A stuck service is
+//! killed, never reused.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+use tokio::process::Command;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::fetch;
+use crate::local::tail;
+
+/// Lines of the log quoted when a service fails.
+const LOG_LINES: usize = 12;
+
+/// How to start one service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launch {
+    pub program: String,
+    pub args: Vec<String>,
+    /// Added to poolstorm's own environment.
+    pub env: Vec<(String, String)>,
+    pub cwd: Option<PathBuf>,
+    /// Where stdout and stderr go.
+    pub log: PathBuf,
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    /// Path polled with `GET` until it answers 2xx.
+    pub ready: String,
+    pub ready_timeout: Duration,
+    /// How long after SIGTERM before SIGKILL.
+    pub grace: Duration,
+}
+
+/// How a service ended.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ServiceExit {
+    /// Exit status, `None` when a signal ended it.
+    pub code: Option<i32>,
+    /// The signal that ended it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+    /// It did not end within the grace after SIGTERM and was killed.
+    pub killed: bool,
+    /// It exited on its own while the cell ran: seconds from its start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub died_at_s: Option<f64>,
+}
+
+impl ServiceExit {
+    /// "exit status 1", "signal 9 (SIGKILL)".
+    pub fn status(&self) -> String {
+        match (self.code, self.signal) {
+            (Some(code), _) => format!("exit status {code}"),
+            (None, Some(sig)) => match Signal::try_from(sig) {
+                Ok(s) => format!("signal {sig} ({})", s.as_str()),
+                Err(_) => format!("signal {sig}"),
+            },
+            (None, None) => "an unknown status".to_owned(),
+        }
+    }
+}
+
+/// Why a service did not come up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot write the log {}: {reason}", path.display())]
+    Log { path: PathBuf, reason: String },
+    #[error("cannot start `{program}`: {reason}")]
+    Spawn { program: String, reason: String },
+    #[error("`{program}` exited with {status} before it was ready; its log ends:\n{log}")]
+    Exited {
+        program: String,
+        status: String,
+        log: String,
+    },
+    #[error(
+        "`{program}` did not answer GET {url} with 2xx within {timeout:?}; its log ends:\n{log}"
+    )]
+    NotReady {
+        program: String,
+        url: String,
+        timeout: Duration,
+        log: String,
+    },
+}
+
+/// A running service.
+#[derive(Debug)]
+pub struct Service {
+    pid: Pid,
+    program: String,
+    started: Instant,
+    exited: watch::Receiver<Option<(std::process::ExitStatus, Instant)>>,
+    log: PathBuf,
+    grace: Duration,
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+}
+
+fn log_file(path: &Path) -> Result<(std::fs::File, std::fs::File), StartError> {
+    let fail = |e: std::io::Error| StartError::Log {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    let out = std::fs::File::create(path).map_err(fail)?;
+    let err = out.try_clone().map_err(fail)?;
+    Ok((out, err))
+}
+
+impl Service {
+    /// Starts the service and waits until it is ready.
+    pub async fn start(launch: &Launch) -> Result<Self, StartError> {
+        let (out, err) = log_file(&launch.log)?;
+        let mut command = Command::new(&launch.program);
+        command
+            .args(&launch.args)
+            .envs(launch.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0)
+            .kill_on_drop(true);
+        if let Some(cwd) = &launch.cwd {
+            command.current_dir(cwd);
+        }
+        let mut child = command.spawn().map_err(|e| StartError::Spawn {
+            program: launch.program.clone(),
+            reason: e.to_string(),
+        })?;
+        let pid = Pid::from_raw(child.id().expect("a spawned child has a pid") as i32);
+        let (tx, exited) = watch::channel(None);
+        tokio::spawn(async move {
+            if let Ok(status) = child.wait().await {
+                let _ = tx.send(Some((status, Instant::now())));
+            }
+        });
+        let service = Self {
+            pid,
+            program: launch.program.clone(),
+            started: Instant::now(),
+            exited,
+            log: launch.log.clone(),
+            grace: launch.grace,
+            base_url: launch.base_url.clone(),
+        };
+        service.wait_ready(launch).await?;
+        Ok(service)
+    }
+
+    async fn wait_ready(&self, launch: &Launch) -> Result<(), StartError> {
+        let deadline = Instant::now() + launch.ready_timeout;
+        loop {
+            if let Some(exit) = self.exited() {
+                return Err(StartError::Exited {
+                    program: self.program.clone(),
+                    status: exit.status(),
+                    log: tail(&self.log, LOG_LINES),
+                });
+            }
+            let attempt = fetch::get(&self.base_url, &launch.ready, Duration::from_secs(1));
+            if let Ok((200..=299, _)) = attempt.await {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                self.kill_group(Signal::SIGKILL);
+                return Err(StartError::NotReady {
+                    program: self.program.clone(),
+                    url: format!("{}{}", self.base_url, launch.ready),
+                    timeout: launch.ready_timeout,
+                    log: tail(&self.log, LOG_LINES),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// How it ended, if it has: an exit on its own, before anyone stopped it.
+    pub fn exited(&self) -> Option<ServiceExit> {
+        let (status, at) = (*self.exited.borrow())?;
+        Some(exit_of(
+            status,
+            false,
+            Some(at.duration_since(self.started).as_secs_f64()),
+        ))
+    }
+
+    /// When it exited on its own, as an instant.
+    pub fn exited_at(&self) -> Option<Instant> {
+        self.exited.borrow().map(|(_, at)| at)
+    }
+
+    /// The last lines of its log.
+    pub fn log_tail(&self) -> String {
+        tail(&self.log, LOG_LINES)
+    }
+
+    fn kill_group(&self, signal: Signal) {
+        let _ = killpg(self.pid, signal);
+    }
+
+    /// Stops it: SIGTERM to its process group, SIGKILL after the grace. A service that had
+    /// already exited reports when.
+    pub async fn stop(mut self) -> ServiceExit {
+        if let Some(exit) = self.exited() {
+            self.kill_group(Signal::SIGKILL);
+            return exit;
+        }
+        self.kill_group(Signal::SIGTERM);
+        let killed = tokio::time::timeout(self.grace, self.exited.wait_for(Option::is_some))
+            .await
+            .is_err();
+        if killed {
+            self.kill_group(Signal::SIGKILL);
+            let waited = tokio::time::timeout(
+                Duration::from_secs(5),
+                self.exited.wait_for(Option::is_some),
+            );
+            let _ = waited.await.is_ok();
+        }
+        // Anything of its group still running (a shell's children) goes too.
+        self.kill_group(Signal::SIGKILL);
+        match *self.exited.borrow() {
+            Some((status, _)) => exit_of(status, killed, None),
+            None => ServiceExit {
+                code: None,
+                signal: Some(Signal::SIGKILL as i32),
+                killed: true,
+                died_at_s: None,
+            },
+        }
+    }
+}
+
+fn exit_of(status: std::process::ExitStatus, killed: bool, died_at_s: Option<f64>) -> ServiceExit {
+    use std::os::unix::process::ExitStatusExt as _;
+    ServiceExit {
+        code: status.code(),
+        signal: status.signal(),
+        killed,
+        died_at_s,
+    }
+}
+
+/// A free port on 127.0.0.1 (the kernel's pick, released for the service to bind).
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn launch(dir: &Path, script: &str, ready_timeout: Duration) -> Launch {
+        let port = free_port().unwrap();
+        Launch {
+            program: "sh".to_owned(),
+            args: vec!["-c".to_owned(), script.replace("PORT", &port.to_string())],
+            env: vec![("GREETING".to_owned(), "hello".to_owned())],
+            cwd: Some(dir.to_owned()),
+            log: dir.join("service.log"),
+            base_url: format!("http://127.0.0.1:{port}"),
+            ready: "/".to_owned(),
+            ready_timeout,
+            grace: Duration::from_secs(2),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_service_that_exits_at_start_says_so_with_its_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = launch(
+            dir.path(),
+            "echo \"$GREETING from $(pwd)\"; exit 7",
+            Duration::from_secs(10),
+        );
+        let err = Service::start(&l).await.unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("exited with exit status 7"), "{text}");
+        assert!(
+            text.contains(&format!("hello from {}", dir.path().display())),
+            "the log, the env and the cwd: {text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_service_that_never_answers_is_killed_after_its_ready_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = launch(
+            dir.path(),
+            "echo waiting; exec sleep 60",
+            Duration::from_millis(600),
+        );
+        let started = Instant::now();
+        let err = Service::start(&l).await.unwrap_err();
+        assert!(matches!(err, StartError::NotReady { .. }), "{err}");
+        assert!(err.to_string().contains("waiting"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn a_program_that_does_not_exist_cannot_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = launch(dir.path(), "", Duration::from_secs(1));
+        l.program = "/no/such/program".to_owned();
+        assert!(matches!(
+            Service::start(&l).await,
+            Err(StartError::Spawn { .. })
+        ));
+    }
+}

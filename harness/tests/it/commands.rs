@@ -1,0 +1,336 @@
+//! `command` targets end to end: the user's own program started per cell with templated
+//! arguments and environment, on both engines; children that exit at start, never become
+//! ready or die in the middle of a cell; a pool metrics endpoint that hangs; and a real
+//! FastAPI + SQLAlchemy service whose deadlock the verdict shows in its own metric names.
+
+use std::path::{Path, PathBuf};
+
+use harness::report::scenario::ScenarioReport;
+use harness::verdict::Verdict;
+
+use crate::support::{binary, latest_results, mysql_url, repo, run};
+
+/// A scenario file in a temp folder.
+fn scenario(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let file = dir.join(format!("{name}.toml"));
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+/// Runs `text` on `db`; returns the exit code, the stdout and the report.
+async fn run_one(text: &str, name: &str, db: &str) -> (Option<i32>, String, ScenarioReport) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(dir.path(), name, text);
+    let out = dir.path().join("results");
+    let output = run(&[&file], db, &out).await;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let report = ScenarioReport::read(&latest_results(&out, name).join("report.json"))
+        .unwrap_or_else(|e| panic!("no report ({e}); stdout:\n{stdout}\nstderr:\n{stderr}"));
+    (output.status.code(), stdout, report)
+}
+
+/// `poolstorm stub` on `{port}`, as a command target, with `extra` arguments.
+fn stub_target(extra: &str) -> String {
+    format!(
+        r#"
+[target]
+kind = "command"
+command = ["{}", "stub", "--listen", "127.0.0.1:{{port}}"{extra}]
+ready = "/ok"
+ready_timeout = "10s"
+"#,
+        binary()
+    )
+}
+
+/// A command target that writes every placeholder it gets to a file, then serves the stub.
+fn echo_scenario(fields: &str, out_file: &Path) -> String {
+    let script = format!(
+        "printf '%s\\n' \"$@\" \"env:$ECHO_DB\" > {}; exec {} stub --listen 127.0.0.1:$1",
+        out_file.display(),
+        binary()
+    );
+    format!(
+        r#"
+name = "echo"
+[target]
+kind = "command"
+command = ["sh", "-c", "{script}", "sh", "{{port}}", "{{port.admin}}", "{{threads}}", {fields}]
+env = {{ ECHO_DB = "{{db.url}}" }}
+ready = "/ok"
+[vars]
+threads = 16
+[load]
+users = 1
+requests = 5
+[[tasks]]
+path = "/ok"
+[[expect]]
+verdict = "healthy"
+"#,
+        script = script.replace('"', "\\\"")
+    )
+}
+
+async fn each_placeholder_takes_the_cells_value(db: &str, fields: &str, expect: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let echoed = dir.path().join("echoed.txt");
+    let (code, stdout, report) = run_one(&echo_scenario(fields, &echoed), "echo", db).await;
+    assert_eq!(code, Some(0), "{stdout}");
+    let lines: Vec<String> = std::fs::read_to_string(&echoed)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let port: u16 = lines[0].parse().expect("{port} is a port number");
+    let admin: u16 = lines[1].parse().expect("{port.admin} is a port number");
+    assert_ne!(port, admin, "each named port is its own");
+    assert_eq!(lines[2], "16", "{{threads}} takes the var's value");
+    for (i, want) in expect.iter().enumerate() {
+        assert!(
+            lines[3 + i].contains(want),
+            "placeholder {i}: `{}` lacks `{want}`",
+            lines[3 + i]
+        );
+    }
+    let env = lines.last().unwrap();
+    assert!(
+        env.starts_with("env:sqlite:////") || env.starts_with("env:mysql://"),
+        "{{db.url}} in the environment: {env}"
+    );
+    let command = &report.cells[0].command;
+    assert_eq!(
+        command[0], "sh",
+        "the report keeps the rendered command line"
+    );
+    assert!(command.contains(&port.to_string()), "{command:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_placeholder_takes_the_cells_value_on_sqlite() {
+    each_placeholder_takes_the_cells_value(
+        "sqlite",
+        r#""{db.url}", "{db.name}", "{db.path}""#,
+        &["sqlite:////", "ps_echo_01", ".db"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_placeholder_takes_the_cells_value_on_mariadb() {
+    each_placeholder_takes_the_cells_value(
+        &mysql_url(),
+        r#""{db.url}", "{db.name}", "{db.host}", "{db.port}", "{db.user}", "{db.password}""#,
+        &["mysql://", "ps_echo_01", "127.0.0.1", "", "root", ""],
+    )
+    .await;
+}
+
+const TWO_CELLS: &str = r#"
+[vars]
+mode = "bad"
+[load]
+users = 2
+duration = "2s"
+[[tasks]]
+path = "/ok"
+[[cells]]
+mode = "bad"
+[[cells]]
+mode = "good"
+"#;
+
+/// A first cell whose command fails in `bad`, a second that serves the stub.
+fn failing_then_fine(bad: &str, ready_timeout: &str) -> String {
+    let stub = binary();
+    format!(
+        r#"
+name = "failing"
+[target]
+kind = "command"
+command = ["sh", "-c", "if [ {{mode}} = bad ]; then {bad}; fi; exec {stub} stub --listen 127.0.0.1:{{port}}"]
+ready = "/ok"
+ready_timeout = "{ready_timeout}"
+{TWO_CELLS}"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_that_exits_at_start_fails_its_cell_and_the_next_cell_still_runs() {
+    let text = failing_then_fine("echo cannot open the database >&2; exit 3", "10s");
+    let (code, stdout, report) = run_one(&text, "failing", "sqlite").await;
+    assert_eq!(code, Some(1), "{stdout}");
+    let error = report.cells[0].error.as_deref().unwrap();
+    assert!(error.contains("exited with exit status 3"), "{error}");
+    assert!(
+        error.contains("cannot open the database"),
+        "the log's last lines: {error}"
+    );
+    assert!(
+        report.cells[0]
+            .files
+            .iter()
+            .any(|f| f.ends_with(".target.log"))
+    );
+    assert_eq!(report.cells[1].verdict(), Some(Verdict::Healthy));
+    assert!(stdout.contains("did not run"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_that_never_becomes_ready_is_killed_after_its_ready_timeout() {
+    let text = failing_then_fine("echo still warming up; exec sleep 60", "1500ms");
+    let started = std::time::Instant::now();
+    let (code, stdout, report) = run_one(&text, "failing", "sqlite").await;
+    assert_eq!(code, Some(1), "{stdout}");
+    let error = report.cells[0].error.as_deref().unwrap();
+    assert!(error.contains("did not answer GET"), "{error}");
+    assert!(error.contains("still warming up"), "{error}");
+    assert_eq!(report.cells[1].verdict(), Some(Verdict::Healthy));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "the sleeping child was killed, not waited for"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_killed_in_the_middle_of_a_cell_is_reported_with_its_signal() {
+    let text = format!(
+        r#"
+name = "dies"
+{}
+[load]
+users = 4
+duration = "30s"
+[[tasks]]
+path = "/ok"
+[[expect]]
+verdict = "healthy"
+"#,
+        stub_target(r#", "--die-after", "300""#)
+    );
+    let started = std::time::Instant::now();
+    let (code, stdout, report) = run_one(&text, "dies", "sqlite").await;
+    assert_eq!(code, Some(1), "{stdout}");
+    let cell = &report.cells[0];
+    let error = cell.error.as_deref().unwrap();
+    assert!(error.contains("the target died"), "{error}");
+    assert!(error.contains("signal 9 (SIGKILL)"), "{error}");
+    let exit = cell.app_exit.unwrap();
+    assert!(
+        exit.died_at_s.is_some() && exit.signal == Some(9),
+        "{exit:?}"
+    );
+    let load = cell.load.as_ref().unwrap();
+    assert!(
+        load.elapsed_s < 20.0 && started.elapsed() < std::time::Duration::from_secs(25),
+        "the cell ends when its target dies, not after its 30 s"
+    );
+    assert!(load.requests.completed >= 290, "{:?}", load.outcomes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_endpoint_that_hangs_is_a_gap_and_never_holds_up_the_load() {
+    let text = format!(
+        r#"
+name = "hangs"
+{}
+[pool]
+url = "/hang"
+timeout = "300ms"
+in_use = "app_pool_in_use"
+[load]
+users = 2
+duration = "3s"
+[[tasks]]
+path = "/ok"
+[[expect]]
+verdict = "healthy"
+"#,
+        stub_target("")
+    );
+    let (code, stdout, report) = run_one(&text, "hangs", "sqlite").await;
+    assert_eq!(code, Some(0), "{stdout}");
+    let cell = &report.cells[0];
+    let load = cell.load.as_ref().unwrap();
+    assert!(
+        load.elapsed_s < 4.5,
+        "the run ends on time: {}",
+        load.elapsed_s
+    );
+    assert_eq!(load.error_ratio, 0.0);
+    assert!(cell.pool_samples.is_empty());
+    let source = cell.pool_source.as_ref().unwrap();
+    assert!(source.url.ends_with("/hang"), "{}", source.url);
+    let gap = &source.gaps[0];
+    assert!(gap.from_s < 1.0 && gap.to_s.is_none(), "{gap:?}");
+    assert!(gap.reason.contains("no answer within"), "{}", gap.reason);
+}
+
+/// The example service's interpreter, made by scripts/test-deps.sh.
+fn example_python() -> PathBuf {
+    let python = repo().join("examples/fastapi-sqlalchemy/.venv/bin/python");
+    assert!(
+        python.is_file(),
+        "{} is missing: run scripts/test-deps.sh (it makes the example's virtual environment from PyPI)",
+        python.display()
+    );
+    python
+}
+
+/// The shipped scenario with two of its four cells: 4 threads with pool 4 lock under 8 users
+/// (4 + 4 <= 8); with pool 5 they do not.
+fn fastapi() -> String {
+    let _ = example_python();
+    let shipped =
+        std::fs::read_to_string(repo().join("scenarios/fastapi-sqlalchemy.toml")).unwrap();
+    let (head, tail) = shipped.split_once("[[cells]]").unwrap();
+    let rules = &tail[tail.find("[stall]").unwrap()..];
+    let example = repo().join("examples/fastapi-sqlalchemy");
+    format!(
+        "{head}[[cells]]\nthreads = 4\npool_size = 4\n\n[[cells]]\nthreads = 4\npool_size = 5\n\n{rules}"
+    )
+    .replace(
+        "cwd = \"../examples/fastapi-sqlalchemy\"",
+        &format!("cwd = \"{}\"", example.display()),
+    )
+    .replace("duration = \"8s\"", "duration = \"5s\"")
+}
+
+async fn a_fastapi_service_deadlocks_and_the_verdict_quotes_its_own_metrics(db: &str) {
+    let (code, stdout, report) = run_one(&fastapi(), "fastapi-sqlalchemy", db).await;
+    assert_eq!(code, Some(0), "{stdout}");
+    let stuck = &report.cells[0];
+    let j = stuck.judgement.as_ref().unwrap();
+    assert_eq!(j.verdict, Verdict::Deadlocked, "{}", j.evidence);
+    for needle in [
+        "4/4 connections in use (app_db_pool_checked_out of app_db_pool_size)",
+        "4 callers wait for a connection (app_db_pool_waiting)",
+        "4/4 request threads busy (app_threadpool_busy of app_threadpool_size)",
+    ] {
+        assert!(
+            j.evidence.contains(needle),
+            "missing {needle:?}: {}",
+            j.evidence
+        );
+    }
+    assert!(stuck.stopped_on_deadlock);
+    assert_eq!(report.cells[1].verdict(), Some(Verdict::Healthy));
+    let source = stuck.pool_source.as_ref().unwrap();
+    assert!(source.url.ends_with("/metrics"), "{}", source.url);
+    assert!(
+        stdout.contains("pool read from http://127.0.0.1:")
+            && stdout.contains("in use app_db_pool_checked_out"),
+        "the comparison names the service's metrics: {stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fastapi_service_deadlocks_on_sqlite_and_the_verdict_quotes_its_own_metrics() {
+    a_fastapi_service_deadlocks_and_the_verdict_quotes_its_own_metrics("sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fastapi_service_deadlocks_on_mariadb_and_the_verdict_quotes_its_own_metrics() {
+    a_fastapi_service_deadlocks_and_the_verdict_quotes_its_own_metrics(&mysql_url()).await;
+}
