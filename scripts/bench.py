@@ -190,12 +190,21 @@ def main():
     p.add_argument("--duration", type=int, default=8)
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--users-rss", type=int, default=1000)
+    p.add_argument("--only", choices=["tools", "sampling"],
+                   help="run one part: the tools' table, or the cost of reading a service's pool")
     p.add_argument("--baseline", metavar="BIN",
                    help="another poolstorm binary (an earlier build) measured in the same rounds")
     args = p.parse_args()
     ensure_tools()
     subprocess.run(["cargo", "build", "--release", "--workspace", "--quiet"], cwd=ROOT, check=True)
 
+    if args.only != "sampling":
+        tools_table(args)
+    if args.only != "tools":
+        sampling_table(args)
+
+
+def tools_table(args):
     stub = subprocess.Popen(pinned([POOLSTORM, "stub", "--threads", "1"], "0"), stdout=subprocess.PIPE, text=True)
     try:
         base = stub.stdout.readline().strip().removeprefix("listening on ")
@@ -222,6 +231,8 @@ def main():
     rps, p50, p99, rss = big
     print(f"| poolstorm, {args.users_rss} users | {rps:,.0f} | | {p50:.3f} | {p99:.3f} | {rss:.1f} |")
 
+
+def sampling_table(args):
     runs = bench_sampling(args)
     print(f"\nThe cost of reading a service's pool: `poolstorm run` against the stub as a command "
           f"target, {args.connections} users, {args.duration} s, median of {args.rounds} interleaved runs\n")
