@@ -102,3 +102,67 @@ mod tests {
         assert!(err.message.contains("unknown name `p99`"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use std::time::{Duration, Instant};
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn condition() -> impl Strategy<Value = String> {
+        let token = prop_oneof![
+            prop::sample::select(NAMES.to_vec()).prop_map(str::to_owned),
+            "[0-9]{1,6}(\\.[0-9]{0,3})?",
+            prop::sample::select(vec![
+                "<", "<=", ">", ">=", "==", "!=", "&&", "||", "!", "+", "-", "*", "/", "%", "(",
+                ")", "and", "or", "not", "\"", "'", "true", "false",
+            ])
+            .prop_map(str::to_owned),
+            "[ -~é]{1,3}",
+        ];
+        prop_oneof![
+            3 => prop::collection::vec(token, 0..24).prop_map(|t| t.join(" ")),
+            1 => any::<String>(),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_condition_parses_or_fails_at_a_column_within_it(text in condition()) {
+            let started = Instant::now();
+            let parsed = parse(&text);
+            prop_assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
+            match parsed {
+                Ok(expr) => {
+                    // A parsed condition evaluates against a report without panicking.
+                    let report: LoadReport = serde_json::from_value(serde_json::json!({
+                        "schema": "poolstorm.load/v1", "target": "http://127.0.0.1:1/",
+                        "started_at": "", "elapsed_s": 1.0, "interrupted": false,
+                        "model": {"kind": "closed", "users": 1, "spawn_rate": null,
+                                  "wait_min_s": 0.0, "wait_max_s": 0.0, "rate": null, "max_in_flight": null},
+                        "settings": {"duration_s": 1.0, "requests": null, "timeout_s": 1.0,
+                                     "workers": 1, "stall_window_s": 3.0, "seed": 1},
+                        "requests": {"total": 0, "completed": 0, "dropped": 0},
+                        "outcomes": {"ok": 0}, "status_codes": {}, "throughput_rps": 0.0,
+                        "ok_rps": 0.0, "error_ratio": 0.0,
+                        "latency_us": summary(), "ok_latency_us": summary(),
+                        "tasks": [], "timeline": [], "stalls": [], "checks": []
+                    })).unwrap();
+                    let _ = check(&report, &[expr]);
+                }
+                Err(e) => {
+                    let chars = text.chars().count();
+                    prop_assert!(e.column >= 1 && e.column <= chars + 1,
+                        "column {} of a {chars}-character condition: {}", e.column, e.message);
+                }
+            }
+        }
+    }
+
+    fn summary() -> serde_json::Value {
+        serde_json::json!({"count": 0, "min": 0, "mean": 0, "p50": 0, "p90": 0, "p99": 0,
+                           "p999": 0, "p9999": 0, "max": 0})
+    }
+}

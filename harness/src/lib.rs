@@ -26,6 +26,7 @@ pub mod monitor;
 pub mod observe;
 pub mod param;
 pub mod progress;
+pub mod redact;
 pub mod report;
 pub mod scenario;
 pub mod service;
@@ -64,11 +65,12 @@ pub fn run(cli: &Cli) -> u8 {
     match result {
         Ok(exit) => exit.code(),
         Err(err) if err.is::<UsageError>() => {
-            eprintln!("poolstorm: error: {err}");
+            eprintln!("poolstorm: error: {}", redact::urls(&err.to_string()));
             Exit::Usage.code()
         }
         Err(err) => {
-            eprintln!("poolstorm: the run could not be carried out: {err:#}");
+            let message = redact::urls(&format!("{err:#}"));
+            eprintln!("poolstorm: the run could not be carried out: {message}");
             Exit::NotRun.code()
         }
     }

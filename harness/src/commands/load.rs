@@ -134,7 +134,11 @@ pub async fn execute(args: &LoadArgs) -> anyhow::Result<Exit> {
     cancel_on_signal(&stop);
     let mut monitor = super::monitor(args.progress, args.no_tui);
     let thresholds = Thresholds::default();
-    monitor.start(&plan.target.url, plan.duration, thresholds);
+    monitor.start(
+        &crate::redact::urls(&plan.target.url),
+        plan.duration,
+        thresholds,
+    );
     let mut live = |l: &crate::metrics::Live| monitor.update(l, None);
     let sinks = Sinks {
         live: &mut live,

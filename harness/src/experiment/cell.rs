@@ -110,7 +110,10 @@ pub(super) async fn run(ctx: &Context<'_>, cell: &Cell, monitor: &mut dyn Monito
 
     let up = match target::bring_up(ctx, cell, &ctx.dir.join(&log_name)).await {
         Ok(up) => up,
-        Err(e) => return failed(cell, scenario, log_files(), e),
+        Err(e) => {
+            let _ = ctx.redactor.file(&ctx.dir.join(&log_name));
+            return failed(cell, scenario, log_files(), e);
+        }
     };
     let mut report = CellReport {
         command: match scenario.target {
@@ -124,9 +127,22 @@ pub(super) async fn run(ctx: &Context<'_>, cell: &Cell, monitor: &mut dyn Monito
         ..blank(cell)
     };
     let plan = match plan(scenario, cell, &up.base_url, &up.bindings(cell)) {
-        Ok(plan) => plan,
+        Ok(mut plan) => {
+            // Secret header values as the cell sends them; task names (the interval log's
+            // tags) without them.
+            for task in &mut plan.tasks {
+                for (name, value) in &task.headers {
+                    if crate::redact::SECRET_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+                        ctx.redactor.add(value);
+                    }
+                }
+                task.name = ctx.redactor.apply(&task.name);
+            }
+            plan
+        }
         Err(e) => {
             stop(up).await;
+            let _ = ctx.redactor.file(&ctx.dir.join(&log_name));
             return CellReport {
                 error: Some(format!("load: {e}")),
                 rules: expect::evaluate(scenario, cell, Err(&e)),
@@ -140,6 +156,7 @@ pub(super) async fn run(ctx: &Context<'_>, cell: &Cell, monitor: &mut dyn Monito
         Ok(driven) => driven,
         Err(e) => {
             stop(up).await;
+            let _ = ctx.redactor.file(&ctx.dir.join(&log_name));
             return CellReport {
                 rules: expect::evaluate(scenario, cell, Err(&e)),
                 error: Some(e),
@@ -158,9 +175,10 @@ pub(super) async fn run(ctx: &Context<'_>, cell: &Cell, monitor: &mut dyn Monito
         Some(_) => integrity::from_endpoint(&up.base_url).await,
         None => None,
     };
-    let log_tail = up.service.as_ref().map(crate::service::Service::log_tail);
     let db = up.db.clone();
     let exit = stop(up).await;
+    let _ = ctx.redactor.file(&ctx.dir.join(&log_name));
+    let log_tail = crate::local::tail(&ctx.dir.join(&log_name), 12);
     report.integrity = match counted {
         None => None,
         Some((created, unanswered)) => Some(match (from_app, &db) {
@@ -185,7 +203,7 @@ pub(super) async fn run(ctx: &Context<'_>, cell: &Cell, monitor: &mut dyn Monito
             "the target died {:.1} s after it started, with {}; its log ends:\\n{}",
             died.died_at_s.unwrap_or_default(),
             died.status(),
-            log_tail.unwrap_or_default()
+            log_tail
         ));
     }
 
@@ -264,7 +282,11 @@ async fn drive(
         scenario.cells.len(),
         cell.label()
     );
-    monitor.start(&title, plan.duration, scenario.thresholds);
+    monitor.start(
+        &ctx.redactor.apply(&title),
+        plan.duration,
+        scenario.thresholds,
+    );
     let stop_on_deadlock = scenario.stall.stop_on_deadlock;
     let thresholds = scenario.thresholds;
     let service = up.service.as_ref();

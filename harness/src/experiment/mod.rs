@@ -18,6 +18,7 @@ pub use target::app_flags;
 use crate::app;
 use crate::database::Databases;
 use crate::monitor::Monitor;
+use crate::redact::Redactor;
 use crate::report::scenario::{SCHEMA, ScenarioInfo, ScenarioReport};
 use crate::report::{cells_csv, comparison, html, junit};
 use crate::scenario::{Scenario, TargetSpec};
@@ -32,6 +33,8 @@ pub(super) struct Context<'a> {
     pub(super) dir: &'a Path,
     /// Cancelled by Ctrl-C.
     pub(super) stop: &'a CancellationToken,
+    /// The run's secrets: nothing written or shown may contain them.
+    pub(super) redactor: &'a Redactor,
 }
 
 /// Why a scenario could not run at all (a cell that fails is reported, not an error).
@@ -126,6 +129,10 @@ pub async fn run_scenario(
         TargetSpec::External { .. } => None,
     };
     let dir = results_dir(&options.out, &scenario.name)?;
+    let redactor = Redactor::default();
+    for secret in scenario.secret_values() {
+        redactor.add(&secret);
+    }
     let mut report = ScenarioReport {
         schema: SCHEMA.to_owned(),
         scenario: ScenarioInfo {
@@ -170,14 +177,16 @@ pub async fn run_scenario(
         binary: binary.as_deref(),
         dir: &dir,
         stop,
+        redactor: &redactor,
     };
+    report.scenario = redactor.scrub(&report.scenario);
     let mut outcome = Ok(());
     for cell in &scenario.cells {
         if stop.is_cancelled() {
             break;
         }
         let result = cell::run(&ctx, cell, monitor).await;
-        report.cells.push(result);
+        report.cells.push(redactor.scrub(&result));
         report.interrupted = stop.is_cancelled();
         if let Err(e) = write_results(&report, &dir) {
             outcome = Err(e);

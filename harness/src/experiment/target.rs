@@ -106,7 +106,11 @@ pub(super) async fn bring_up(
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
         up.ports.insert(name.clone(), port);
     }
-    up.db_values = Some(db.values());
+    let values = db.values();
+    if let Some(password) = &values.password {
+        ctx.redactor.add(password);
+    }
+    up.db_values = Some(values);
     let launch = match &scenario.target {
         TargetSpec::Managed { .. } => {
             let binary = ctx.binary.ok_or("target-app was not found")?;
@@ -117,6 +121,11 @@ pub(super) async fn bring_up(
         }
         TargetSpec::Command(spec) => {
             let launch = command(spec, &up.bindings(cell), log)?;
+            for (name, value) in &launch.env {
+                if scenario.is_secret(name) {
+                    ctx.redactor.add(value);
+                }
+            }
             up.command_line = std::iter::once(launch.program.clone())
                 .chain(launch.args.iter().cloned())
                 .collect();

@@ -163,7 +163,7 @@ impl LoadReport {
         let ok = all.kinds[Kind::Ok.index()];
         Self {
             schema: SCHEMA.to_owned(),
-            target: plan.target.url.clone(),
+            target: crate::redact::urls(&plan.target.url),
             started_at: humantime::format_rfc3339_millis(run.started_at).to_string(),
             elapsed_s: run.elapsed.as_secs_f64(),
             interrupted: run.interrupted,

@@ -35,6 +35,9 @@ pub(super) struct RawScenario {
     #[serde(default)]
     pub(super) quick: Table,
     pub(super) pool: Option<Spanned<Table>>,
+    /// `[vars]` and `[target] env` keys whose values never appear in any output.
+    #[serde(default)]
+    pub(super) secrets: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

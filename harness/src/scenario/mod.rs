@@ -222,6 +222,48 @@ pub struct Scenario {
     pub pool: Option<PoolSpec>,
     /// The names of the free ports a cell needs (`""` for `{port}`).
     pub ports: Vec<String>,
+    /// `[vars]` and `[target] env` keys whose values are secret.
+    pub secrets: Vec<String>,
+}
+
+impl Scenario {
+    /// Every secret known before a cell runs: the values of secret vars in every cell, the
+    /// values of secret headers (`Authorization`, `Cookie`) as written, and the database
+    /// URL's password.
+    pub fn secret_values(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .cells
+            .iter()
+            .flat_map(|c| self.secrets.iter().filter_map(|k| c.get(k)))
+            .map(ToString::to_string)
+            .collect();
+        out.extend(
+            self.tasks
+                .iter()
+                .flat_map(|t| &t.headers)
+                .filter(|(k, _)| {
+                    crate::redact::SECRET_HEADERS.contains(&k.to_ascii_lowercase().as_str())
+                })
+                .map(|(_, v)| v.clone()),
+        );
+        if let Backend::Url(url) = &self.backend
+            && let Some(password) = url::Url::parse(url)
+                .ok()
+                .and_then(|u| u.password().map(str::to_owned))
+        {
+            out.push(
+                percent_encoding::percent_decode_str(&password)
+                    .decode_utf8_lossy()
+                    .into_owned(),
+            );
+        }
+        out
+    }
+
+    /// Whether `[target] env` key `name` holds a secret.
+    pub fn is_secret(&self, name: &str) -> bool {
+        self.secrets.iter().any(|s| s == name)
+    }
 }
 
 /// What the command line changes: `--set`, `--quick`, `--db`.

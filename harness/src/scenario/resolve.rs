@@ -52,7 +52,12 @@ struct Locator<'a> {
 
 impl Locator<'_> {
     fn position(&self, offset: usize) -> (usize, usize) {
-        let before = &self.source[..offset.min(self.source.len())];
+        // An offset computed inside a string (a placeholder's) may fall within a character.
+        let mut offset = offset.min(self.source.len());
+        while !self.source.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let before = &self.source[..offset];
         let line = before.matches('\n').count() + 1;
         let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
         (line, col)
@@ -120,6 +125,7 @@ impl Resolver<'_> {
         }
 
         let ports = self.check_templates(&raw, &target, &backend, &vars)?;
+        let secrets = self.secrets(&raw, &vars)?;
         let pool = self.pool(&raw)?;
         let cells = self.cells(&raw, &base, &vars, kind)?;
         let tasks = self.tasks(&raw)?;
@@ -140,7 +146,34 @@ impl Resolver<'_> {
             rules,
             pool,
             ports,
+            secrets,
         })
+    }
+
+    /// `secrets = [...]`: each a `[vars]` or `[target] env` key.
+    fn secrets(&self, raw: &RawScenario, vars: &[String]) -> Result<Vec<String>, ScenarioError> {
+        let env: Vec<&String> = raw
+            .target
+            .as_ref()
+            .map(|t| t.get_ref().env.keys().collect())
+            .unwrap_or_default();
+        raw.secrets
+            .iter()
+            .map(|name| {
+                let known = vars.contains(name.get_ref()) || env.contains(&name.get_ref());
+                if known {
+                    Ok(name.get_ref().clone())
+                } else {
+                    self.error(
+                        name.span(),
+                        format!(
+                            "secrets lists `{}`, which is no [vars] or [target] env key",
+                            name.get_ref()
+                        ),
+                    )
+                }
+            })
+            .collect()
     }
 
     fn target(&self, raw: &RawScenario) -> Result<TargetSpec, ScenarioError> {

@@ -486,3 +486,82 @@ fn command_target_mistakes_name_their_key() {
         e.message
     );
 }
+
+mod properties {
+    use std::time::{Duration, Instant};
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Scenario-like text: lines from a scenario's own vocabulary, shuffled and broken, so the
+    /// parser is reached past TOML syntax; or any characters at all.
+    fn scenario_text() -> impl Strategy<Value = String> {
+        let line = prop_oneof![
+            Just("name = \"t\"".to_owned()),
+            Just("[app]".to_owned()),
+            Just("[load]".to_owned()),
+            Just("[vars]".to_owned()),
+            Just("[target]".to_owned()),
+            Just("[pool]".to_owned()),
+            Just("[[tasks]]".to_owned()),
+            Just("[[cells]]".to_owned()),
+            Just("[[expect]]".to_owned()),
+            Just("[matrix]".to_owned()),
+            Just("[stall]".to_owned()),
+            Just("kind = \"command\"".to_owned()),
+            Just("command = [\"x\", \"{port}\"]".to_owned()),
+            "path = \"/[a-z{}.é]{0,12}\"",
+            "(threads|pool_max|users|duration|when|verdict|url|preset|in_use|secrets|window) = (\"[^\"\\\\]{0,10}\"|[0-9-]{1,4}|\\[[0-9, ]{0,8}\\])",
+            "when = \"[a-z_ ()<>=!&|+*0-9.\"']{0,24}\"",
+            "[ -~éλ{}\\[\\]=\"]{0,30}",
+        ];
+        prop_oneof![
+            4 => prop::collection::vec(line, 0..14).prop_map(|l| l.join("\n")),
+            1 => any::<String>(),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_is_a_scenario_or_an_error_at_file_line_col(
+            text in scenario_text(),
+            quick in any::<bool>(),
+        ) {
+            let started = Instant::now();
+            let overrides = Overrides { quick, ..Overrides::default() };
+            let result = parse(Path::new("p.toml"), &text, &overrides);
+            prop_assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+            if let Err(e) = result {
+                let mut parts = e.location.rsplitn(3, ':');
+                let col = parts.next().and_then(|c| c.parse::<usize>().ok());
+                let line = parts.next().and_then(|l| l.parse::<usize>().ok());
+                let file = parts.next();
+                let flag = e.location.starts_with("--set ");
+                prop_assert!(
+                    flag || (file == Some("p.toml") && line.is_some_and(|l| l >= 1) && col.is_some_and(|c| c >= 1))
+                        || e.location == "p.toml",
+                    "location `{}` for {:?}", e.location, e.message
+                );
+                prop_assert!(!e.message.is_empty());
+            }
+        }
+
+        #[test]
+        fn any_set_value_is_taken_or_refused_naming_the_flag(
+            key in "[a-z_.]{1,14}",
+            value in any::<String>(),
+        ) {
+            let overrides = Overrides {
+                set: vec![(key, value)],
+                ..Overrides::default()
+            };
+            if let Err(e) = parse(Path::new("p.toml"), BASE, &overrides) {
+                prop_assert!(
+                    e.location.starts_with("--set ") || e.location.starts_with("p.toml"),
+                    "location `{}`", e.location
+                );
+            }
+        }
+    }
+}

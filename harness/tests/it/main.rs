@@ -14,3 +14,4 @@ mod outcomes;
 mod pacing;
 mod presets;
 mod scenarios;
+mod secrets;
