@@ -49,6 +49,13 @@ pub const WORK_MS: Bounded = Bounded {
     max: 60_000,
     default: 0,
 };
+/// `--query-delay-ms`: a server-side `SELECT SLEEP` on every connection checkout (MySQL/MariaDB
+/// only), to make the database slow on purpose.
+pub const QUERY_DELAY_MS: Bounded = Bounded {
+    min: 0,
+    max: 60_000,
+    default: 0,
+};
 /// `--id-block`: ids per block for pooled-lo and pooled-lotl (Hibernate's increment_size).
 pub const ID_BLOCK: Bounded = Bounded {
     min: 1,

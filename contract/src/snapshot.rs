@@ -88,6 +88,9 @@ pub struct ConfigSnapshot {
     pub id_strategy: IdStrategy,
     pub id_block: u32,
     pub work_ms: u64,
+    /// The server-side sleep every checkout runs first (fault injection); 0 is none.
+    #[serde(default)]
+    pub query_delay_ms: u64,
     /// Cm of the configured id strategy, for the pool-sizing formula Tn x (Cm - 1) + 1.
     pub id_strategy_connections: u32,
     /// The database URL with any password replaced by `***`.
@@ -146,6 +149,7 @@ mod tests {
                 id_strategy: IdStrategy::Table,
                 id_block: 1000,
                 work_ms: 0,
+                query_delay_ms: 0,
                 id_strategy_connections: 2,
                 database: "sqlite:///tmp/x.db".to_owned(),
             },

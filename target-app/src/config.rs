@@ -90,6 +90,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(app::WORK_MS.min as u64..=app::WORK_MS.max as u64))]
     pub work_ms: u64,
 
+    /// Milliseconds of server-side `SELECT SLEEP` every connection checkout runs before the app
+    /// uses it (MySQL/MariaDB only), 0..=60000: a slow database, for fault injection.
+    #[arg(long, env = "TARGET_APP_QUERY_DELAY_MS", allow_negative_numbers = true, value_name = "MS", default_value_t = app::QUERY_DELAY_MS.default as u64,
+          value_parser = clap::value_parser!(u64).range(app::QUERY_DELAY_MS.min as u64..=app::QUERY_DELAY_MS.max as u64))]
+    pub query_delay_ms: u64,
+
     /// Ids per block for `pooled-lo` and `pooled-lotl` (Hibernate increment_size).
     #[arg(long, env = "TARGET_APP_ID_BLOCK", allow_negative_numbers = true, value_name = "N", default_value_t = app::ID_BLOCK.default as u32,
           value_parser = clap::value_parser!(u32).range(app::ID_BLOCK.range()))]

@@ -5,6 +5,7 @@ use std::io::Write as _;
 use std::net::IpAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
@@ -31,10 +32,16 @@ pub async fn serve(mut config: Config) -> anyhow::Result<ExitCode> {
         }
     };
     config.database_url = Some(url.clone());
+    if config.query_delay_ms > 0 && url.engine == Engine::Sqlite {
+        anyhow::bail!(
+            "--query-delay-ms needs a MySQL/MariaDB --database-url: SQLite has no server-side sleep"
+        );
+    }
     let settings = PoolSettings {
         max: config.pool_max,
         min: config.pool_min,
         acquire_timeout: config.acquire_timeout,
+        checkout_delay: Duration::from_millis(config.query_delay_ms),
     };
     let db = Database::connect(&url, settings)
         .await

@@ -110,6 +110,12 @@ const APP: &[Param] = &[
         Preset::Int(app::WORK_MS.default),
         "ms of work on connection A before a mode-2 id is needed",
     ),
+    app_param(
+        "query_delay_ms",
+        int(app::QUERY_DELAY_MS),
+        Preset::Int(app::QUERY_DELAY_MS.default),
+        "ms of server-side SELECT SLEEP on every checkout (MySQL/MariaDB; a slow database)",
+    ),
 ];
 
 impl From<&'static Setting> for Param {

@@ -84,6 +84,8 @@ pub const INSERT_MESSAGE: &str = "INSERT INTO messages (title, contents) VALUES 
 /// `identity` on SQLite: sqlx's `Any` driver does not pass SQLite's rowid on, so ask for it.
 pub const INSERT_MESSAGE_RETURNING_ID: &str =
     "INSERT INTO messages (title, contents) VALUES (?, ?) RETURNING id";
+/// `--query-delay-ms` (MySQL/MariaDB): the server sleeps, so the session shows as running.
+pub const SLEEP: &str = "SELECT SLEEP(?)";
 pub const MESSAGE_STATS: &str =
     "SELECT COUNT(*), COUNT(DISTINCT id), COALESCE(MAX(id), 0) FROM messages";
 pub const MAX_MESSAGE_ID: &str = "SELECT COALESCE(MAX(id), 0) FROM messages";

@@ -33,6 +33,8 @@ pub struct PoolSettings {
     pub max: u32,
     pub min: u32,
     pub acquire_timeout: AcquireTimeout,
+    /// Fault injection: a server-side `SELECT SLEEP` every checkout runs first (MySQL only).
+    pub checkout_delay: Duration,
 }
 
 /// The pool and its counters.
@@ -107,7 +109,16 @@ impl Database {
         let waited = started.elapsed();
         self.acquire_wait.observe(waited.as_secs_f64());
         match result {
-            Ok(conn) => Ok(Lease::new(conn, scope)),
+            Ok(conn) => {
+                let mut lease = Lease::new(conn, scope);
+                if !self.settings.checkout_delay.is_zero() {
+                    sqlx::query(SLEEP)
+                        .bind(self.settings.checkout_delay.as_secs_f64())
+                        .execute(&mut **lease)
+                        .await?;
+                }
+                Ok(lease)
+            }
             Err(sqlx::Error::PoolTimedOut) => Err(self.timed_out(waited)),
             Err(err) => Err(err.into()),
         }

@@ -53,6 +53,7 @@ pub(super) fn take(app: &App) -> Snapshot {
             id_strategy: c.id_strategy,
             id_block: c.id_block,
             work_ms: c.work_ms,
+            query_delay_ms: c.query_delay_ms,
             id_strategy_connections: c.id_strategy.connections_per_request(),
             database: c
                 .database_url

@@ -22,6 +22,7 @@ const BAD_VALUES: &[(&str, &str)] = &[
     ("--id-strategy", "uuid"),
     ("--id-block", "0"),
     ("--work-ms", "x"),
+    ("--query-delay-ms", "60001"),
     ("--shutdown-grace", "-3"),
 ];
 
@@ -74,6 +75,7 @@ fn help_lists_every_flag_with_its_environment_variable() {
         "--id-strategy",
         "--id-block",
         "--work-ms",
+        "--query-delay-ms",
         "--shutdown-grace",
     ] {
         assert!(help.contains(flag), "--help misses {flag}");
@@ -105,6 +107,21 @@ async fn an_unreachable_database_is_a_clear_start_up_error() {
     assert!(
         out.stdout.is_empty(),
         "nothing on stdout when not listening"
+    );
+}
+
+#[tokio::test]
+async fn a_query_delay_on_sqlite_is_refused_naming_the_flag() {
+    let out = tokio::process::Command::new(binary())
+        .args(["--query-delay-ms", "100"])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--query-delay-ms needs a MySQL/MariaDB --database-url"),
+        "{stderr}"
     );
 }
 
