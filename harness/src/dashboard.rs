@@ -21,6 +21,7 @@ use ratatui::{Frame, Terminal};
 use crate::human::{count, latency, short};
 use crate::metrics::{Kind, KindCounts, Live};
 use crate::monitor::Monitor;
+use crate::observe::database::{DbReport, DbSample};
 use crate::observe::{Gauge, GaugeNames, PoolSample, PoolState};
 use crate::verdict::{self, Judgement, Observed, Thresholds, Verdict};
 
@@ -40,6 +41,9 @@ fn verdict_color(v: Verdict) -> Color {
         Verdict::Degraded => Color::Yellow,
         Verdict::Starved => Color::LightRed,
         Verdict::Deadlocked => Color::Red,
+        Verdict::DatabaseDown | Verdict::DatabaseSlow => Color::Magenta,
+        Verdict::LockContention => Color::LightMagenta,
+        Verdict::TargetDied => Color::Cyan,
     }
 }
 
@@ -56,6 +60,8 @@ struct View {
     sample: Option<PoolSample>,
     /// The pool's source: its URL and the service's names for the gauges.
     source: Option<(String, GaugeNames)>,
+    /// The database's latest sample (`Some(None)`: watched, nothing yet; `None`: not watched).
+    database: Option<Option<DbSample>>,
     /// The verdict in the banner, and whether it is final.
     banner: Option<(Judgement, bool)>,
 }
@@ -122,15 +128,15 @@ impl Monitor for Dashboard {
         self.draw();
     }
 
-    fn update(&mut self, live: &Live, pool: Option<&PoolState>) {
+    fn update(&mut self, live: &Live, pool: Option<&PoolState>, database: Option<&DbReport>) {
         self.view.live = live.clone();
         self.view.sample = pool.and_then(|p| p.samples.last().copied());
         self.view.source = pool.map(|p| (p.report.url.clone(), p.report.names.clone()));
+        self.view.database = database.map(|d| d.samples.last().cloned());
         let (samples, source) = pool.map_or((&[][..], None), |p| (&p.samples[..], Some(&p.report)));
-        let now = verdict::judge(
-            &Observed::live(live, samples, source),
-            &self.view.thresholds,
-        );
+        let mut observed = Observed::live(live, samples, source);
+        observed.database = database;
+        let now = verdict::judge(&observed, &self.view.thresholds);
         let changed = match &self.view.banner {
             None => now.verdict != Verdict::Healthy,
             Some((shown, final_)) => !final_ && shown.verdict != now.verdict,
@@ -164,7 +170,7 @@ fn render(frame: &mut Frame<'_>, view: &View) {
     let rows = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(8),
-        Constraint::Length(5),
+        Constraint::Length(6),
         Constraint::Length(4),
     ])
     .split(area);
@@ -194,7 +200,14 @@ fn render(frame: &mut Frame<'_>, view: &View) {
     frame.render_widget(StackedColumns(&view.live.recent), inner);
     frame.render_widget(numbers(&view.live), middle[1]);
 
-    frame.render_widget(gauges(view.sample.as_ref(), view.source.as_ref()), rows[2]);
+    frame.render_widget(
+        gauges(
+            view.sample.as_ref(),
+            view.source.as_ref(),
+            view.database.as_ref(),
+        ),
+        rows[2],
+    );
     if let Some((j, final_)) = &view.banner {
         frame.render_widget(banner(j, *final_), rows[3]);
     } else {
@@ -240,7 +253,18 @@ fn numbers(live: &Live) -> Paragraph<'static> {
 fn gauges(
     sample: Option<&PoolSample>,
     source: Option<&(String, GaugeNames)>,
+    database: Option<&Option<DbSample>>,
 ) -> Paragraph<'static> {
+    let database = database.map(|d| match d {
+        Some(s) => Line::from(vec![
+            Span::raw(format!("{:<17}", " database")),
+            Span::styled(
+                s.brief(),
+                Style::new().fg(if s.up { Color::Reset } else { Color::Red }),
+            ),
+        ]),
+        None => Line::from(format!("{:<17}no answer yet", " database")),
+    });
     let title = match source {
         Some((url, _)) => format!(" server pool ({url}) "),
         None => " server pool ".to_owned(),
@@ -251,7 +275,8 @@ fn gauges(
             Some((url, _)) => format!(" no server view yet: nothing read from {url}"),
             None => " no server view: the target has no pool source".to_owned(),
         };
-        return Paragraph::new(why).block(block);
+        let lines: Vec<Line<'static>> = std::iter::once(Line::from(why)).chain(database).collect();
+        return Paragraph::new(lines).block(block);
     };
     let empty = GaugeNames::new();
     let names = source.map_or(&empty, |(_, n)| n);
@@ -313,6 +338,7 @@ fn gauges(
             n(s.requests_in_flight)
         )),
     ];
+    let lines: Vec<Line<'static>> = lines.into_iter().chain(database).collect();
     Paragraph::new(lines).block(block)
 }
 

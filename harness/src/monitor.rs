@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::metrics::Live;
 use crate::observe::PoolState;
+use crate::observe::database::DbReport;
 use crate::progress::{Progress, ProgressMode};
 use crate::verdict::{Judgement, Thresholds};
 
@@ -14,8 +15,9 @@ use crate::verdict::{Judgement, Thresholds};
 pub trait Monitor: Send {
     /// A part begins: `title` names it, `total` is its planned duration.
     fn start(&mut self, title: &str, total: Option<Duration>, thresholds: Thresholds);
-    /// The run so far, with the server's pool so far (`None` without a pool view).
-    fn update(&mut self, live: &Live, pool: Option<&PoolState>);
+    /// The run so far, with the server's pool so far (`None` without a pool view) and
+    /// poolstorm's own view of the database (`None` when it does not watch one).
+    fn update(&mut self, live: &Live, pool: Option<&PoolState>, database: Option<&DbReport>);
     /// The part's final verdict.
     fn verdict(&mut self, judgement: &Judgement);
     /// How long the caller should leave the verdict on screen before the next part.
@@ -56,7 +58,7 @@ impl Monitor for Lines {
         self.progress = Some(Progress::new(self.mode, total).with_label(label));
     }
 
-    fn update(&mut self, live: &Live, _: Option<&PoolState>) {
+    fn update(&mut self, live: &Live, _: Option<&PoolState>, _: Option<&DbReport>) {
         if let Some(p) = &mut self.progress {
             p.update(live);
         }

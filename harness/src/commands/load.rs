@@ -139,7 +139,7 @@ pub async fn execute(args: &LoadArgs) -> anyhow::Result<Exit> {
         plan.duration,
         thresholds,
     );
-    let mut live = |l: &crate::metrics::Live| monitor.update(l, None);
+    let mut live = |l: &crate::metrics::Live| monitor.update(l, None, None);
     let sinks = Sinks {
         live: &mut live,
         intervals: outputs.hlog.take(),
@@ -159,7 +159,10 @@ pub async fn execute(args: &LoadArgs) -> anyhow::Result<Exit> {
     };
 
     let mut report = LoadReport::new(&plan, &run);
-    monitor.verdict(&verdict::judge(&report.observed(&[], None), &thresholds));
+    monitor.verdict(&verdict::judge(
+        &report.observed(&[], None, None),
+        &thresholds,
+    ));
     tokio::time::sleep(monitor.linger()).await;
     monitor.finish();
     report.checks = gate::check(&report, &conditions)?;

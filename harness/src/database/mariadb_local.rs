@@ -36,6 +36,11 @@ impl LocalServer {
     /// Initializes a datadir and starts the server; fails at once, saying what to install,
     /// when the machine has no server binary.
     pub async fn start() -> Result<Self, DatabaseError> {
+        Self::start_in(&std::env::temp_dir()).await
+    }
+
+    /// [`LocalServer::start`] with its files in a new directory under `parent`.
+    pub async fn start_in(parent: &Path) -> Result<Self, DatabaseError> {
         let server = which(&["mariadbd", "mysqld"], SYSTEM_DIRS).ok_or_else(|| {
             DatabaseError::Setup(
                 "the mariadb-local backend needs a MariaDB or MySQL server binary (mariadbd or mysqld) and none was \
@@ -46,7 +51,7 @@ impl LocalServer {
         })?;
         let dir = tempfile::Builder::new()
             .prefix("poolstorm-mariadb-")
-            .tempdir()
+            .tempdir_in(parent)
             .map_err(DatabaseError::from)?;
         let data = dir.path().join("data");
         let user = format!("--user={}", current_user());
@@ -145,6 +150,11 @@ impl LocalServer {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The server's process id (for tests that take the database away mid-run).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
     }
 
     /// Stops the server (SIGTERM, then SIGKILL after 10 s) and removes its files.

@@ -16,6 +16,7 @@ use crate::driver::{self, Sinks};
 use crate::load::{self, LoadPlan, Target, TaskSpec};
 use crate::metrics::{IntervalSink, Live};
 use crate::monitor::Monitor;
+use crate::observe::database::{DbProbe, DbReport};
 use crate::observe::{PoolSample, Sampler, SourceReport};
 use crate::param::ParamValue;
 use crate::report::LoadReport;
@@ -23,8 +24,8 @@ use crate::report::hlog::HlogWriter;
 use crate::report::scenario::{CellReport, Integrity, Peaks};
 use crate::scenario::template::Bindings;
 use crate::scenario::{Cell, Scenario, TargetSpec};
-use crate::service::ServiceExit;
-use crate::verdict::{self, Observed, Verdict};
+use crate::service::{Service, ServiceExit};
+use crate::verdict::{self, Death, Observed, Verdict};
 
 /// The cell's load plan against `base_url`, its templates rendered with `bindings`.
 pub fn plan(
@@ -74,6 +75,7 @@ fn blank(cell: &Cell) -> CellReport {
         load: None,
         pool_samples: Vec::new(),
         pool_source: None,
+        database: None,
         peaks: Peaks::default(),
         integrity: None,
         rules: Vec::new(),
@@ -198,18 +200,19 @@ pub(super) async fn run(ctx: &Context<'_>, cell: &Cell, monitor: &mut dyn Monito
             ),
         }),
     };
-    if let Some(died) = exit.filter(|e| e.died_at_s.is_some()) {
-        report.error = Some(format!(
-            "the target died {:.1} s after it started, with {}; its log ends:\\n{}",
-            died.died_at_s.unwrap_or_default(),
-            died.status(),
-            log_tail
-        ));
-    }
-
-    let observed = driven
-        .report
-        .observed(&driven.samples, driven.source.as_ref());
+    let mut observed = driven.report.observed(
+        &driven.samples,
+        driven.source.as_ref(),
+        driven.database.as_ref(),
+    );
+    observed.death = match (exit, driven.died_at_s) {
+        (Some(exit), Some(at_s)) if exit.died_at_s.is_some() => Some(Death {
+            at_s,
+            status: exit.status(),
+            log: log_tail,
+        }),
+        _ => None,
+    };
     let judgement = verdict::judge(&observed, &scenario.thresholds);
     monitor.verdict(&judgement);
     // Leave the verdict on screen long enough to read before the next cell.
@@ -224,6 +227,7 @@ pub(super) async fn run(ctx: &Context<'_>, cell: &Cell, monitor: &mut dyn Monito
         load: Some(driven.report),
         pool_samples: driven.samples,
         pool_source: driven.source,
+        database: driven.database,
         app_exit: exit,
         files,
         ..report
@@ -255,6 +259,10 @@ struct Driven {
     report: LoadReport,
     samples: Vec<PoolSample>,
     source: Option<SourceReport>,
+    /// poolstorm's own view of the database, when it watched one.
+    database: Option<DbReport>,
+    /// When the service poolstorm started died, in seconds from the start of the load.
+    died_at_s: Option<f64>,
     stopped_on_deadlock: bool,
 }
 
@@ -274,6 +282,13 @@ async fn drive(
         .pool_source(ctx, cell)
         .map(|source| Sampler::start(source, Instant::now()));
     let pool = sampler.as_ref().map(Sampler::state);
+    let load_start = Instant::now();
+    let probe = scenario
+        .probe_database
+        .then(|| up.db_target())
+        .flatten()
+        .map(|db| DbProbe::start(db, load_start));
+    let database = probe.as_ref().map(DbProbe::report);
     let stopped = Arc::new(AtomicBool::new(false));
     let title = format!(
         "{} [{}/{}] {}",
@@ -292,7 +307,8 @@ async fn drive(
     let service = up.service.as_ref();
     let mut live = |l: &Live| {
         let state = pool.as_ref().map(|p| p.lock().expect("pool state lock"));
-        monitor.update(l, state.as_deref());
+        let db = database.as_ref().map(|d| d.lock().expect("db report lock"));
+        monitor.update(l, state.as_deref(), db.as_deref());
         if cell_stop.is_cancelled() {
             return;
         }
@@ -305,7 +321,9 @@ async fn drive(
                 .as_deref()
                 .map_or((&[][..], None), |s| (&s.samples[..], Some(&s.report)));
             // The same engine as the final verdict; a stop needs the server's pool to show it.
-            let now = verdict::judge(&Observed::live(l, samples, source), &thresholds);
+            let mut observed = Observed::live(l, samples, source);
+            observed.database = db.as_deref();
+            let now = verdict::judge(&observed, &thresholds);
             if now.verdict == Verdict::Deadlocked && now.sample.is_some() {
                 stopped.store(true, Ordering::SeqCst);
                 cell_stop.cancel();
@@ -331,6 +349,13 @@ async fn drive(
         }
         None => (Vec::new(), None),
     };
+    let database = match probe {
+        Some(probe) => Some(probe.finish().await),
+        None => None,
+    };
+    let died_at_s = service
+        .and_then(Service::exited_at)
+        .map(|at| at.saturating_duration_since(load_start).as_secs_f64());
     let run = run.map_err(|e| e.to_string())?;
     let mut report = LoadReport::new(plan, &run);
     // Stopping on a deadlock or a dead service is the cell's own decision, not an
@@ -340,6 +365,8 @@ async fn drive(
         report,
         samples,
         source,
+        database,
+        died_at_s,
         stopped_on_deadlock: stopped.load(Ordering::SeqCst),
     })
 }

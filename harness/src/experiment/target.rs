@@ -8,6 +8,7 @@ use super::Context;
 use crate::app;
 use crate::database::CellDatabase;
 use crate::observe::PoolSource;
+use crate::observe::database::DbTarget;
 use crate::scenario::params::{self, Section};
 use crate::scenario::template::{Bindings, DbValues};
 use crate::scenario::{Cell, CommandSpec, TargetSpec};
@@ -46,6 +47,19 @@ impl Up {
             ports: &self.ports,
             db: self.db_values.as_ref(),
         }
+    }
+
+    /// The database poolstorm watches from its own connection: the cell's database, for a
+    /// target poolstorm started on one.
+    pub(super) fn db_target(&self) -> Option<DbTarget> {
+        let db = self.db.as_ref()?;
+        Some(match &db.file {
+            Some(path) => DbTarget::Sqlite { path: path.clone() },
+            None => DbTarget::Mysql {
+                url: db.url.clone(),
+                database: db.values().name,
+            },
+        })
     }
 
     /// Where the pool is read from: `[pool]`, else target-app's `/debug/pool` for targets that

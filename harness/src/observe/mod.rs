@@ -3,6 +3,7 @@
 //! sample a [`PoolSample`] on the load's time axis. Gauges a source does not report are
 //! `None`; a scrape that fails is a gap, never a zero.
 
+pub mod database;
 pub mod metrics;
 mod target_app;
 

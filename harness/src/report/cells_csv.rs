@@ -7,7 +7,7 @@ use super::scenario::ScenarioReport;
 use crate::metrics::OutcomeKey;
 
 /// Columns after the parameters.
-const TAIL: [&str; 15] = [
+const TAIL: [&str; 16] = [
     "task",
     "requests",
     "ok",
@@ -23,6 +23,7 @@ const TAIL: [&str; 15] = [
     "peak_blocking_queued",
     "pool_source",
     "pool_metrics",
+    "database",
 ];
 
 /// Renders the rows.
@@ -64,6 +65,9 @@ pub fn render(report: &ScenarioReport) -> String {
             c.peaks.blocking_queued.to_string(),
             source.map_or_else(String::new, |s| s.url.clone()),
             names,
+            c.database
+                .as_ref()
+                .map_or_else(String::new, crate::observe::database::DbReport::summary),
         ];
         let Some(load) = &c.load else {
             let blank = std::iter::repeat_n(String::new(), TAIL.len() - peaks.len());

@@ -31,6 +31,10 @@ pub fn verdict_color(v: Option<Verdict>) -> &'static str {
         Some(Verdict::Degraded) => "#e0a100",
         Some(Verdict::Starved) => "#ff7f0e",
         Some(Verdict::Deadlocked) => "#d62728",
+        Some(Verdict::DatabaseDown) => "#6a3d9a",
+        Some(Verdict::DatabaseSlow) => "#9467bd",
+        Some(Verdict::LockContention) => "#8c564b",
+        Some(Verdict::TargetDied) => "#17becf",
         None => "#999999",
     }
 }

@@ -6,9 +6,10 @@ use std::fmt::Write as _;
 use super::scenario::{CellReport, ScenarioReport};
 use crate::human::{count, latency};
 use crate::metrics::OutcomeKey;
+use crate::observe::database::DbReport;
 
 /// Column headers.
-pub const HEADERS: [&str; 11] = [
+pub const HEADERS: [&str; 12] = [
     "#",
     "cell",
     "verdict",
@@ -20,6 +21,7 @@ pub const HEADERS: [&str; 11] = [
     "pool t/o",
     "pool in use (waiting)",
     "blocking busy (queued)",
+    "database",
 ];
 
 /// A latency, or `-` when nothing finished.
@@ -32,7 +34,7 @@ fn shown(count: u64, us: u64) -> String {
 }
 
 /// One cell's row.
-pub fn row(c: &CellReport) -> [String; 11] {
+pub fn row(c: &CellReport) -> [String; 12] {
     let verdict = match (&c.judgement, &c.error) {
         (Some(j), _) => format!(
             "{}{}",
@@ -80,6 +82,9 @@ pub fn row(c: &CellReport) -> [String; 11] {
         pool_timeouts,
         pool,
         blocking,
+        c.database
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), DbReport::summary),
     ]
 }
 
@@ -135,7 +140,7 @@ fn pool_line(report: &ScenarioReport) -> Option<String> {
 
 /// The terminal table, the verdict evidence and the failures.
 pub fn terminal(report: &ScenarioReport) -> String {
-    let rows: Vec<[String; 11]> = report.cells.iter().map(row).collect();
+    let rows: Vec<[String; 12]> = report.cells.iter().map(row).collect();
     let widths: Vec<usize> = (0..HEADERS.len())
         .map(|i| {
             rows.iter()

@@ -134,6 +134,21 @@ fn cell_section(out: &mut String, c: &CellReport) {
         }
         let _ = write!(out, "<p class=\"meta\">{}</p>", escape(&line));
     }
+    if let Some(db) = &c.database {
+        let mut line = format!(
+            "database watched from poolstorm's own connection ({}{}): {}",
+            db.engine,
+            db.version
+                .as_ref()
+                .map(|v| format!(" {v}"))
+                .unwrap_or_default(),
+            db.summary()
+        );
+        for note in &db.notes {
+            line.push_str(&format!("; {note}"));
+        }
+        let _ = write!(out, "<p class=\"meta\">{}</p>", escape(&line));
+    }
     if let Some(chart) = charts::timeline(c) {
         out.push_str(&chart);
     }

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::driver::RunOutput;
 use crate::load::{LoadPlan, Model};
 use crate::metrics::{Kind, OutcomeKey, Outcomes, Second, Stall, Summary, TaskTotals};
+use crate::observe::database::DbReport;
 use crate::observe::{PoolSample, SourceReport};
 use crate::verdict::Observed;
 
@@ -205,11 +206,12 @@ impl LoadReport {
     }
 
     /// What the verdict is judged from, with the server's pool `samples` and their source
-    /// (`None`: no pool view).
+    /// (`None`: no pool view), and poolstorm's own view of the database (`None`: not watched).
     pub fn observed<'a>(
         &self,
         samples: &'a [PoolSample],
         source: Option<&'a SourceReport>,
+        database: Option<&'a DbReport>,
     ) -> Observed<'a> {
         let first_second = |pred: &dyn Fn(&Second) -> bool| {
             self.timeline
@@ -232,6 +234,8 @@ impl LoadReport {
             stalls: self.stalls.clone(),
             samples,
             source,
+            database,
+            death: None,
             first_pool_timeout_s: first_second(&|s| s.pool_timeout > 0),
             first_error_s: first_second(&|s| s.completed > s.ok + s.aborted),
             ok_rps: self.ok_rps,

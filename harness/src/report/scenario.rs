@@ -9,6 +9,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use super::LoadReport;
+use crate::observe::database::DbReport;
 use crate::observe::{PoolSample, SourceReport};
 use crate::param::ParamValue;
 use crate::service::ServiceExit;
@@ -110,6 +111,9 @@ pub struct CellReport {
     /// Where the pool samples came from, under which names, and their gaps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool_source: Option<SourceReport>,
+    /// poolstorm's own view of the cell's database, sampled beside the pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DbReport>,
     pub peaks: Peaks,
     pub integrity: Option<Integrity>,
     pub rules: Vec<RuleResult>,

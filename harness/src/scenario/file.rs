@@ -59,6 +59,8 @@ pub(super) struct RawTarget {
 pub(super) struct RawDatabase {
     pub(super) backend: Option<Spanned<String>>,
     pub(super) url: Option<Spanned<String>>,
+    /// Watch the database from poolstorm's own connection (default true).
+    pub(super) probe: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -88,6 +90,7 @@ pub(super) struct RawVerdict {
     pub(super) healthy_max_error_ratio: Option<Spanned<f64>>,
     pub(super) starved_min_pool_timeout_ratio: Option<Spanned<f64>>,
     pub(super) deadlock_min_saturated_share: Option<Spanned<f64>>,
+    pub(super) database_slow_ms: Option<Spanned<f64>>,
 }
 
 /// One verdict or several allowed ones.

@@ -224,6 +224,8 @@ pub struct Scenario {
     pub ports: Vec<String>,
     /// `[vars]` and `[target] env` keys whose values are secret.
     pub secrets: Vec<String>,
+    /// Watch each cell's database from poolstorm's own connection (`[database] probe`).
+    pub probe_database: bool,
 }
 
 impl Scenario {

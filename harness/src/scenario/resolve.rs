@@ -147,6 +147,11 @@ impl Resolver<'_> {
             pool,
             ports,
             secrets,
+            probe_database: raw
+                .database
+                .as_ref()
+                .and_then(|d| d.get_ref().probe)
+                .unwrap_or(true),
         })
     }
 
@@ -853,6 +858,12 @@ impl Resolver<'_> {
                 }
                 *slot = *value.get_ref();
             }
+        }
+        if let Some(ms) = &v.database_slow_ms {
+            if ms.get_ref().partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+                return self.error(ms.span(), "database_slow_ms is a time in ms above 0");
+            }
+            t.database_slow_ms = *ms.get_ref();
         }
         Ok(t)
     }

@@ -257,6 +257,26 @@ fn database_backends_parse_and_unknown_ones_list_the_choices() {
 }
 
 #[test]
+fn the_database_probe_is_on_unless_turned_off_and_its_slow_threshold_is_checked() {
+    assert!(parse_text(BASE).unwrap().probe_database);
+    let off = BASE.replace("name = \"t\"", "name = \"t\"\n[database]\nprobe = false");
+    assert!(!parse_text(&off).unwrap().probe_database);
+    let slow = format!("{BASE}\n[verdict]\ndatabase_slow_ms = 250\n");
+    assert_eq!(
+        parse_text(&slow).unwrap().thresholds.database_slow_ms,
+        250.0
+    );
+    let zero = format!("{BASE}\n[verdict]\ndatabase_slow_ms = 0.0\n");
+    let e = parse_text(&zero).unwrap_err();
+    assert!(
+        e.to_string().contains("t.toml:")
+            && e.message
+                .contains("database_slow_ms is a time in ms above 0"),
+        "{e}"
+    );
+}
+
+#[test]
 fn target_url_overrides_only_external_targets() {
     let set = Overrides {
         set: vec![("target.url".into(), "http://127.0.0.1:1/".into())],

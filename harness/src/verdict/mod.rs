@@ -2,9 +2,18 @@
 //! (outcomes, stalls) and the server's own (pool samples taken 4 times a second). One engine,
 //! [`judge`], serves the live view while a run goes and the final verdict after it.
 //!
+//! - `target_died`: the service poolstorm started exited during the cell;
+//! - `database_down`: poolstorm's own connection to the database failed a second or more in a
+//!   row;
+//! - `lock_contention`: during a stall, the app's sessions waited on row locks (SQLite: the
+//!   write lock was held) in at least `deadlock_min_saturated_share` of the database samples;
+//! - `database_slow`: during a stall, or while the pool was full with callers waiting for at
+//!   least half the run, the app's statements ran, or the database answered poolstorm, for
+//!   `database_slow_ms` or longer in at least half the samples;
 //! - `deadlocked`: a stall (no completions for the stall window while requests are in
 //!   flight) during which the server showed its pool saturated with waiters, or its blocking
-//!   pool full with jobs queued, in at least `deadlock_min_saturated_share` of the samples;
+//!   pool full with jobs queued, in at least `deadlock_min_saturated_share` of the samples,
+//!   and the database, where poolstorm watches it, answered and sat idle under the app;
 //! - `starved`: not deadlocked, and pool timeouts are at least
 //!   `starved_min_pool_timeout_ratio` of the completed requests;
 //! - `healthy`: no stall, and an error ratio of at most `healthy_max_error_ratio`;
@@ -15,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::human::{count, latency};
 use crate::metrics::{Kind, Live, Stall};
+use crate::observe::database::DbReport;
 use crate::observe::{GaugeNames, PoolSample, SourceReport};
 
 /// The verdict on one cell.
@@ -25,14 +35,26 @@ pub enum Verdict {
     Degraded,
     Starved,
     Deadlocked,
+    /// The database stopped answering poolstorm's own connection.
+    DatabaseDown,
+    /// The database answers slowly, or the app's queries run long, while the pool is full.
+    DatabaseSlow,
+    /// The app's sessions wait on row locks (SQLite: the write lock) someone else holds.
+    LockContention,
+    /// The service poolstorm started exited during the cell.
+    TargetDied,
 }
 
 impl Verdict {
-    pub const ALL: [Verdict; 4] = [
+    pub const ALL: [Verdict; 8] = [
         Verdict::Healthy,
         Verdict::Degraded,
         Verdict::Starved,
         Verdict::Deadlocked,
+        Verdict::DatabaseDown,
+        Verdict::DatabaseSlow,
+        Verdict::LockContention,
+        Verdict::TargetDied,
     ];
 
     pub fn name(self) -> &'static str {
@@ -41,6 +63,10 @@ impl Verdict {
             Verdict::Degraded => "degraded",
             Verdict::Starved => "starved",
             Verdict::Deadlocked => "deadlocked",
+            Verdict::DatabaseDown => "database_down",
+            Verdict::DatabaseSlow => "database_slow",
+            Verdict::LockContention => "lock_contention",
+            Verdict::TargetDied => "target_died",
         }
     }
 }
@@ -60,7 +86,8 @@ impl std::str::FromStr for Verdict {
             .find(|v| v.name() == s)
             .ok_or_else(|| {
                 format!(
-                    "unknown verdict `{s}`; verdicts are healthy, degraded, starved, deadlocked"
+                    "unknown verdict `{s}`; verdicts are {}",
+                    Verdict::ALL.map(Verdict::name).join(", ")
                 )
             })
     }
@@ -72,6 +99,13 @@ pub struct Thresholds {
     pub healthy_max_error_ratio: f64,
     pub starved_min_pool_timeout_ratio: f64,
     pub deadlock_min_saturated_share: f64,
+    /// A probe round trip, or a running query of the app, at least this long is slow (ms).
+    #[serde(default = "default_slow_ms")]
+    pub database_slow_ms: f64,
+}
+
+fn default_slow_ms() -> f64 {
+    1000.0
 }
 
 impl Default for Thresholds {
@@ -80,8 +114,20 @@ impl Default for Thresholds {
             healthy_max_error_ratio: 0.01,
             starved_min_pool_timeout_ratio: 0.5,
             deadlock_min_saturated_share: 0.75,
+            database_slow_ms: default_slow_ms(),
         }
     }
+}
+
+/// The service poolstorm started exited during the cell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Death {
+    /// Seconds from the start of the load.
+    pub at_s: f64,
+    /// "exit status 1", "signal 9 (SIGKILL)".
+    pub status: String,
+    /// The last lines of its log.
+    pub log: String,
 }
 
 /// A verdict with when it set in and why.
@@ -120,6 +166,10 @@ pub struct Observed<'a> {
     /// no pool view).
     pub samples: &'a [PoolSample],
     pub source: Option<&'a SourceReport>,
+    /// poolstorm's own view of the database (`None`: not watched).
+    pub database: Option<&'a DbReport>,
+    /// The service poolstorm started, when it died during the cell.
+    pub death: Option<Death>,
     /// When the first pool timeout came, in seconds from the start.
     pub first_pool_timeout_s: Option<f64>,
     /// When the first completion that was not ok came.
@@ -158,6 +208,8 @@ impl<'a> Observed<'a> {
             stalls,
             samples,
             source,
+            database: None,
+            death: None,
             first_pool_timeout_s: live.first_pool_timeout.map(|d| d.as_secs_f64()),
             first_error_s: live.first_error.map(|d| d.as_secs_f64()),
             ok_rps: live.count(Kind::Ok) as f64 / elapsed_s.max(1e-9),
@@ -171,6 +223,16 @@ impl<'a> Observed<'a> {
         self.source.map_or(&NONE, |s| &s.names)
     }
 
+    /// "40 of 100 completed requests ok, 60 errors".
+    fn tally(&self) -> String {
+        format!(
+            "{} of {} completed requests ok, {} failed",
+            count(self.ok),
+            count(self.completed),
+            count(self.completed - self.ok)
+        )
+    }
+
     fn ratio(&self, n: u64) -> f64 {
         if self.completed == 0 {
             0.0
@@ -180,12 +242,37 @@ impl<'a> Observed<'a> {
     }
 }
 
-/// The verdict on what was observed.
+/// The verdict on what was observed. Causes outside the pool come first: a service that
+/// died, a database that went down; then each stall is read with the database beside the
+/// pool (someone else's lock, a slow database, or an idle database under a full pool: a pool
+/// deadlock); then starvation, health or degradation.
 pub fn judge(o: &Observed<'_>, t: &Thresholds) -> Judgement {
+    if let Some(death) = &o.death {
+        return Judgement {
+            verdict: Verdict::TargetDied,
+            onset_s: Some(death.at_s),
+            evidence: format!(
+                "the target died at {:.1} s with {}; its log ends:\n{}",
+                death.at_s, death.status, death.log
+            ),
+            sample: None,
+        };
+    }
+    if let Some((onset_s, why)) = o.database.and_then(database::down) {
+        return Judgement {
+            verdict: Verdict::DatabaseDown,
+            onset_s: Some(onset_s),
+            evidence: format!("database down at {onset_s:.1} s: {why}; {}", o.tally()),
+            sample: None,
+        };
+    }
     for stall in &o.stalls {
-        if let Some(j) = deadlock(o, stall, t) {
+        if let Some(j) = database_cause(o, stall, t).or_else(|| deadlock(o, stall, t)) {
             return j;
         }
+    }
+    if let Some(j) = slow_under_a_full_pool(o, t) {
+        return j;
     }
     let error_ratio = o.ratio(o.completed - o.ok);
     if !o.finished && o.completed < LIVE_MIN_COMPLETED && o.stalls.is_empty() {
@@ -245,6 +332,16 @@ pub fn judge(o: &Observed<'_>, t: &Thresholds) -> Judgement {
             s.length_s, s.onset_s
         ));
     }
+    if let (Some(s), Some(d)) = (stall, o.database) {
+        let (from, to) = window(s);
+        if let Some((n, why)) = database::unanswered(d, from, to) {
+            evidence.push_str(&format!(
+                "; poolstorm's probe of the database failed {n} times during it ({why})"
+            ));
+        } else if let Some(during) = database::During::of(d, from, to) {
+            evidence.push_str(&format!("; {}", during.described()));
+        }
+    }
     if let Some(silence) = o.source.and_then(SourceReport::silence) {
         evidence.push_str(&format!("; {silence}"));
     }
@@ -256,14 +353,83 @@ pub fn judge(o: &Observed<'_>, t: &Thresholds) -> Judgement {
     }
 }
 
-/// A deadlock during `stall`: the server's pool (or blocking pool) saturated in enough of the
-/// samples taken during it, or any stall when there is no server view at all.
-fn deadlock(o: &Observed<'_>, stall: &Stall, t: &Thresholds) -> Option<Judgement> {
-    let (from, to) = (
+/// The stretch of a stall in milliseconds.
+fn window(stall: &Stall) -> (u64, u64) {
+    (
         (stall.onset_s * 1000.0) as u64,
         ((stall.onset_s + stall.length_s) * 1000.0) as u64,
-    );
-    let quiet = format!(
+    )
+}
+
+/// A stall the database explains: the app's sessions wait on someone's lock, or the
+/// database (or the app's queries in it) is slow.
+fn database_cause(o: &Observed<'_>, stall: &Stall, t: &Thresholds) -> Option<Judgement> {
+    let (from, to) = window(stall);
+    let during = database::During::of(o.database?, from, to)?;
+    let quiet = quiet_words(o, stall);
+    if let Some(locks) = during.lock_contention(t.deadlock_min_saturated_share) {
+        return Some(Judgement {
+            verdict: Verdict::LockContention,
+            onset_s: Some(stall.onset_s),
+            evidence: format!("{quiet}; {locks}"),
+            sample: None,
+        });
+    }
+    let slow = during.slowness(t.database_slow_ms)?;
+    let pool = pool_during(o, from, to)
+        .map(|s| format!("; {}", s.describe(o.names())))
+        .unwrap_or_default();
+    Some(Judgement {
+        verdict: Verdict::DatabaseSlow,
+        onset_s: Some(stall.onset_s),
+        evidence: format!("{quiet}; {slow}{pool}"),
+        sample: None,
+    })
+}
+
+/// Share of the pool samples that must be saturated before a slow database is the cause of a
+/// run that kept going.
+const SLOW_MIN_SATURATED_SHARE: f64 = 0.5;
+
+/// No stall, but the pool was full with callers waiting for most of the run while the
+/// database, at those moments, was slow: the database is the bottleneck, not the pool size.
+fn slow_under_a_full_pool(o: &Observed<'_>, t: &Thresholds) -> Option<Judgement> {
+    let database = o.database?;
+    let full: Vec<&PoolSample> = o.samples.iter().filter(|s| s.saturated()).collect();
+    if o.samples.is_empty()
+        || (full.len() as f64 / o.samples.len() as f64) < SLOW_MIN_SATURATED_SHARE
+    {
+        return None;
+    }
+    let times: Vec<u64> = full.iter().map(|s| s.t_ms).collect();
+    let slow = database::During::near(database, &times)?.slowness(t.database_slow_ms)?;
+    let first = full[0];
+    Some(Judgement {
+        verdict: Verdict::DatabaseSlow,
+        onset_s: Some(first.t_ms as f64 / 1000.0),
+        evidence: format!(
+            "the pool was full in {:.0}% of the samples ({}); {slow}; {}",
+            full.len() as f64 / o.samples.len() as f64 * 100.0,
+            full[full.len() / 2].describe(o.names()),
+            o.tally()
+        ),
+        sample: None,
+    })
+}
+
+/// A saturated pool sample from within `[from, to]`, if any.
+fn pool_during<'a>(o: &Observed<'a>, from: u64, to: u64) -> Option<&'a PoolSample> {
+    let saturated: Vec<&PoolSample> = o
+        .samples
+        .iter()
+        .filter(|s| s.t_ms >= from && s.t_ms <= to && s.saturated())
+        .collect();
+    saturated.get(saturated.len() / 2).copied()
+}
+
+/// "no completions for 3.1 s from 0.4 s with 32 requests in flight".
+fn quiet_words(o: &Observed<'_>, stall: &Stall) -> String {
+    format!(
         "no completions for {:.1} s from {:.1} s with {} requests in flight{}",
         stall.length_s,
         stall.onset_s,
@@ -273,7 +439,15 @@ fn deadlock(o: &Observed<'_>, stall: &Stall, t: &Thresholds) -> Option<Judgement
         } else {
             ""
         }
-    );
+    )
+}
+
+/// A deadlock during `stall`: the server's pool (or blocking pool) saturated in enough of the
+/// samples taken during it while the database, where watched, sat idle; or any stall when
+/// there is no server view at all.
+fn deadlock(o: &Observed<'_>, stall: &Stall, t: &Thresholds) -> Option<Judgement> {
+    let (from, to) = window(stall);
+    let quiet = quiet_words(o, stall);
     if o.samples.is_empty() {
         let why = o
             .source
@@ -304,13 +478,32 @@ fn deadlock(o: &Observed<'_>, stall: &Stall, t: &Thresholds) -> Option<Judgement
         return None;
     }
     let sample = **saturated[saturated.len() / 2];
+    // Where poolstorm watches the database, a pool deadlock also needs it idle under the
+    // app: answering, and none of the app's sessions running a statement or waiting on a lock.
+    let database = match o.database {
+        None => String::new(),
+        Some(d) => {
+            if database::unanswered(d, from, to).is_some() {
+                return None;
+            }
+            match database::During::of(d, from, to) {
+                Some(during) if during.idle(t.deadlock_min_saturated_share) => {
+                    format!("; {}", during.described())
+                }
+                Some(_) => return None,
+                None => String::new(),
+            }
+        }
+    };
     Some(Judgement {
         verdict: Verdict::Deadlocked,
         onset_s: Some(stall.onset_s),
-        evidence: format!("{quiet}; {}", sample.describe(o.names())),
+        evidence: format!("{quiet}; {}{database}", sample.describe(o.names())),
         sample: Some(sample),
     })
 }
+
+mod database;
 
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::observe::database::{Blocker, DbReport, DbSample, Sessions};
 use crate::observe::{Gap, Gauge};
 
 /// A finished run with these counts and stalls, and no server view.
@@ -21,6 +22,8 @@ fn finished(ok: u64, errors: &[(&str, u64)], stalls: Vec<Stall>) -> Observed<'st
         stalls,
         samples: &[],
         source: None,
+        database: None,
+        death: None,
         first_pool_timeout_s: (pool_timeouts > 0).then_some(2.0),
         first_error_s: (failed > 0).then_some(1.0),
         ok_rps: ok as f64 / 5.0,
@@ -370,4 +373,202 @@ fn a_go_pool_without_a_waiting_gauge_counts_waits_begun() {
         "{}",
         j.evidence
     );
+}
+
+/// The database every 250 ms from 0 to 6 s, each sample from `at`.
+fn database(at: impl Fn(u64) -> DbSample) -> DbReport {
+    DbReport {
+        engine: "mysql".to_owned(),
+        samples: (0..24).map(|i| at(i * 250)).collect(),
+        ..DbReport::default()
+    }
+}
+
+fn answering(t_ms: u64, sessions: Sessions) -> DbSample {
+    DbSample {
+        t_ms,
+        up: true,
+        rtt_us: Some(400),
+        sessions: Some(sessions),
+        ..DbSample::default()
+    }
+}
+
+/// Mode 1 stuck from 1 s on, as the pool shows it.
+fn stuck_from_1s() -> Vec<PoolSample> {
+    (0..24)
+        .map(|i| if i < 4 { idle(i * 250) } else { stuck(i * 250) })
+        .collect()
+}
+
+/// The verdict on a pool stuck from 1 s on (a 5 s stall, 20 server errors) over `db`.
+fn stuck_over(db: &DbReport) -> Judgement {
+    let samples = stuck_from_1s();
+    let source = debug_pool();
+    let o = Observed {
+        samples: &samples,
+        source: Some(&source),
+        database: Some(db),
+        ..finished(4, &[("server_error", 20)], vec![stall(1.0, 5.0)])
+    };
+    judge(&o, &Thresholds::default())
+}
+
+/// The app's sessions as in `sessions`, in every sample.
+fn always(sessions: Sessions) -> DbReport {
+    database(move |t| answering(t, sessions.clone()))
+}
+
+#[test]
+fn a_saturated_pool_over_an_idle_database_is_a_deadlock_with_both_sides_in_the_evidence() {
+    let j = stuck_over(&always(Sessions {
+        total: 4,
+        idle: 4,
+        idle_for_ms: Some(3100),
+        ..Sessions::default()
+    }));
+    assert_eq!(j.verdict, Verdict::Deadlocked, "{}", j.evidence);
+    for words in [
+        "4/4 connections held",
+        "all idle for 3.1 s",
+        "none waiting on a lock",
+        "it answers poolstorm in 0.4 ms",
+    ] {
+        assert!(j.evidence.contains(words), "{words}: {}", j.evidence);
+    }
+}
+
+#[test]
+fn a_database_that_stops_answering_is_down_never_a_deadlock() {
+    let j = stuck_over(&database(|t| {
+        if t < 1000 {
+            answering(t, Sessions::default())
+        } else {
+            DbSample {
+                t_ms: t,
+                error: Some("Connection refused (os error 111)".to_owned()),
+                ..DbSample::default()
+            }
+        }
+    }));
+    assert_eq!(j.verdict, Verdict::DatabaseDown, "{}", j.evidence);
+    assert_eq!(j.onset_s, Some(1.0));
+    assert!(
+        j.evidence.starts_with("database down at 1.0 s") && j.evidence.contains("refused"),
+        "{}",
+        j.evidence
+    );
+}
+
+#[test]
+fn sessions_waiting_on_someone_elses_row_lock_are_lock_contention() {
+    let j = stuck_over(&always(Sessions {
+        total: 5,
+        idle: 1,
+        running: 4,
+        longest_running_ms: 3000,
+        lock_waits: 4,
+        blocker: Some(Blocker {
+            thread: 42,
+            user: "root".to_owned(),
+            command: "Sleep".to_owned(),
+            time_s: 9,
+            in_app: false,
+            waiters: 4,
+        }),
+        ..Sessions::default()
+    }));
+    assert_eq!(j.verdict, Verdict::LockContention, "{}", j.evidence);
+    assert!(
+        j.evidence
+            .contains("4 of the app's 5 sessions wait on a row lock held by thread 42"),
+        "{}",
+        j.evidence
+    );
+}
+
+#[test]
+fn long_running_queries_under_a_full_pool_are_a_slow_database() {
+    let running = |longest_running_ms| {
+        always(Sessions {
+            total: 4,
+            running: 4,
+            longest_running_ms,
+            ..Sessions::default()
+        })
+    };
+    let j = stuck_over(&running(2500));
+    assert_eq!(j.verdict, Verdict::DatabaseSlow, "{}", j.evidence);
+    assert!(
+        j.evidence.contains("the longest for 2.5 s") && j.evidence.contains("4/4 connections"),
+        "{}",
+        j.evidence
+    );
+    // Queries that run, but not for long, are neither slow nor the idle of a deadlock.
+    let j = stuck_over(&running(20));
+    assert_eq!(j.verdict, Verdict::Degraded, "{}", j.evidence);
+    assert!(j.evidence.contains("4 running a query"), "{}", j.evidence);
+}
+
+#[test]
+fn a_target_that_died_is_named_with_its_signal_and_log_before_any_stall() {
+    let samples = stuck_from_1s();
+    let o = Observed {
+        samples: &samples,
+        death: Some(Death {
+            at_s: 2.5,
+            status: "signal 9 (SIGKILL)".to_owned(),
+            log: "listening on 127.0.0.1:4000".to_owned(),
+        }),
+        ..finished(4, &[("connect_error", 30)], vec![stall(2.5, 3.0)])
+    };
+    let j = judge(&o, &Thresholds::default());
+    assert_eq!(j.verdict, Verdict::TargetDied);
+    assert_eq!(j.onset_s, Some(2.5));
+    assert!(
+        j.evidence.contains("signal 9 (SIGKILL)") && j.evidence.contains("listening on"),
+        "{}",
+        j.evidence
+    );
+}
+
+#[test]
+fn a_full_pool_over_slow_queries_is_a_slow_database_even_without_a_stall() {
+    let samples: Vec<_> = (0..24).map(|i| stuck(i * 250)).collect();
+    let source = debug_pool();
+    let slow = |longest_running_ms| {
+        database(move |t| {
+            answering(
+                t,
+                Sessions {
+                    total: 4,
+                    running: 4,
+                    longest_running_ms,
+                    ..Sessions::default()
+                },
+            )
+        })
+    };
+    let db = slow(1800);
+    let o = Observed {
+        samples: &samples,
+        source: Some(&source),
+        database: Some(&db),
+        ..finished(40, &[("pool_timeout", 60)], vec![])
+    };
+    let j = judge(&o, &Thresholds::default());
+    assert_eq!(j.verdict, Verdict::DatabaseSlow, "{}", j.evidence);
+    assert!(
+        j.evidence
+            .contains("the pool was full in 100% of the samples"),
+        "{}",
+        j.evidence
+    );
+    // The same pool over fast queries is the pool's own starvation.
+    let fast = slow(5);
+    let o = Observed {
+        database: Some(&fast),
+        ..o
+    };
+    assert_eq!(judge(&o, &Thresholds::default()).verdict, Verdict::Starved);
 }

@@ -213,9 +213,12 @@ verdict = "healthy"
     let (code, stdout, report) = run_one(&text, "dies", "sqlite").await;
     assert_eq!(code, Some(1), "{stdout}");
     let cell = &report.cells[0];
-    let error = cell.error.as_deref().unwrap();
-    assert!(error.contains("the target died"), "{error}");
-    assert!(error.contains("signal 9 (SIGKILL)"), "{error}");
+    let judgement = cell.judgement.as_ref().unwrap();
+    assert_eq!(judgement.verdict, Verdict::TargetDied, "{stdout}");
+    let evidence = &judgement.evidence;
+    assert!(evidence.contains("the target died at"), "{evidence}");
+    assert!(evidence.contains("signal 9 (SIGKILL)"), "{evidence}");
+    assert!(stdout.contains("TARGET_DIED at"), "{stdout}");
     let exit = cell.app_exit.unwrap();
     assert!(
         exit.died_at_s.is_some() && exit.signal == Some(9),

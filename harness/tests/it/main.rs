@@ -8,6 +8,7 @@ mod commands;
 mod containers;
 mod dashboard;
 mod docs;
+mod faults;
 mod files;
 mod html;
 mod outcomes;

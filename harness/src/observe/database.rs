@@ -1,0 +1,562 @@
+//! poolstorm's own view of a cell's database, from one connection outside the app's pool,
+//! sampled four times a second beside the pool with a timeout on every query: whether the
+//! database answers and how fast; on MySQL/MariaDB the app's sessions as the server sees them
+//! (`information_schema.PROCESSLIST` joined with `INNODB_TRX`, and MariaDB's
+//! `INNODB_LOCK_WAITS` or MySQL 8's `performance_schema.data_lock_waits` for who waits on
+//! whose row lock); on SQLite whether the write lock can be had.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sqlx::Connection as _;
+use sqlx::mysql::MySqlConnection;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::EVERY;
+
+/// The longest any one probe query may take.
+const QUERY_TIMEOUT: Duration = Duration::from_millis(800);
+
+/// Which database the probe watches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbTarget {
+    /// A MySQL/MariaDB database: the cell's URL and its name (the app's sessions are those
+    /// connected to it).
+    Mysql { url: String, database: String },
+    /// A SQLite file.
+    Sqlite { path: PathBuf },
+}
+
+/// The server's view of the app's sessions at one moment (MySQL/MariaDB).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sessions {
+    /// Connections to the cell's database, poolstorm's own left out.
+    pub total: u64,
+    /// Sleeping between statements.
+    pub idle: u64,
+    /// Of those, inside an open InnoDB transaction (InnoDB lists one only after its first
+    /// statement).
+    pub idle_in_transaction: u64,
+    /// Running a statement.
+    pub running: u64,
+    /// The longest a running statement has run, ms.
+    pub longest_running_ms: u64,
+    /// The shortest time any idle session has been idle, ms: "all idle for at least ...".
+    pub idle_for_ms: Option<u64>,
+    /// Sessions waiting on a row lock.
+    pub lock_waits: u64,
+    /// The session most of them wait for, when any wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocker: Option<Blocker>,
+}
+
+/// A session that holds a row lock others wait for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blocker {
+    /// The server's thread id.
+    pub thread: u64,
+    pub user: String,
+    /// `Sleep` (idle in its transaction) or `Query`.
+    pub command: String,
+    /// Seconds in its current state.
+    pub time_s: u64,
+    /// One of the app's own sessions (connected to the cell's database).
+    pub in_app: bool,
+    /// Sessions waiting for it.
+    pub waiters: u64,
+}
+
+/// The database at one moment, from poolstorm's own connection.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DbSample {
+    /// Milliseconds since the load started.
+    pub t_ms: u64,
+    /// poolstorm's own connection got an answer.
+    pub up: bool,
+    /// The round trip of `SELECT 1`, µs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_us: Option<u64>,
+    /// Why it did not answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// MySQL/MariaDB: the app's sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<Sessions>,
+    /// SQLite: whether the write lock could be had (`BEGIN IMMEDIATE` without waiting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_lock_free: Option<bool>,
+}
+
+/// What a cell's report says about its database.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DbReport {
+    /// `mysql` or `sqlite`.
+    pub engine: String,
+    /// The server's flavour and version, as it says (`10.11.6-MariaDB-0+deb12u1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Why part of the view is missing (a privilege the user lacks, say), once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    pub samples: Vec<DbSample>,
+}
+
+/// A round trip in words: `0.4 ms`, `12.0 ms`, `1.20 s`.
+pub fn rtt_words(us: u64) -> String {
+    if us < 1_000_000 {
+        format!("{:.1} ms", us as f64 / 1000.0)
+    } else {
+        format!("{:.2} s", us as f64 / 1e6)
+    }
+}
+
+impl DbSample {
+    /// The sample in a line: "answers in 0.4 ms; 10 sessions: 10 idle, 0 running, 0 waiting
+    /// on a lock", "write lock free", or "DOWN: Connection refused".
+    pub fn brief(&self) -> String {
+        if !self.up {
+            return format!("DOWN: {}", self.error.as_deref().unwrap_or("no answer"));
+        }
+        let mut out = format!(
+            "answers in {}",
+            self.rtt_us.map_or("?".to_owned(), rtt_words)
+        );
+        if let Some(x) = &self.sessions {
+            out.push_str(&format!(
+                "; {} sessions: {} idle, {} running (longest {:.1} s), {} waiting on a lock",
+                x.total,
+                x.idle,
+                x.running,
+                x.longest_running_ms as f64 / 1000.0,
+                x.lock_waits
+            ));
+        }
+        match self.write_lock_free {
+            Some(true) => out.push_str("; write lock free"),
+            Some(false) => out.push_str("; write lock HELD"),
+            None => {}
+        }
+        out
+    }
+}
+
+impl DbReport {
+    /// The cell's database in a few words, for the comparison table: the median round trip,
+    /// then the worst of what was seen ("down 8/40 from 12.0 s", "16 lock waits" at most,
+    /// "queries 2.5 s" at the longest, "write lock held 3/40" samples).
+    pub fn summary(&self) -> String {
+        let mut rtts: Vec<u64> = self.samples.iter().filter_map(|s| s.rtt_us).collect();
+        if self.samples.is_empty() {
+            return "-".to_owned();
+        }
+        rtts.sort_unstable();
+        let mut parts = vec![match rtts.get(rtts.len() / 2) {
+            Some(us) => rtt_words(*us),
+            None => "no answer".to_owned(),
+        }];
+        if let Some(first) = self.samples.iter().find(|s| !s.up) {
+            let failed = self.samples.iter().filter(|s| !s.up).count();
+            parts.push(format!(
+                "down {failed}/{} from {:.1} s",
+                self.samples.len(),
+                first.t_ms as f64 / 1000.0
+            ));
+        }
+        let sessions = self.samples.iter().filter_map(|s| s.sessions.as_ref());
+        let waits = sessions.clone().map(|x| x.lock_waits).max().unwrap_or(0);
+        if waits > 0 {
+            parts.push(format!("{waits} lock waits"));
+        }
+        let longest = sessions.map(|x| x.longest_running_ms).max().unwrap_or(0);
+        if longest >= 1000 {
+            parts.push(format!("queries {:.1} s", longest as f64 / 1000.0));
+        }
+        let tried = self.samples.iter().filter(|s| s.write_lock_free.is_some());
+        let held = tried
+            .clone()
+            .filter(|s| s.write_lock_free == Some(false))
+            .count();
+        if held > 0 {
+            parts.push(format!("write lock held {held}/{}", tried.count()));
+        }
+        parts.join(", ")
+    }
+}
+
+/// The probe's connection.
+enum Conn {
+    Mysql {
+        conn: MySqlConnection,
+        mariadb: bool,
+    },
+    Sqlite(SqliteConnection),
+}
+
+async fn timed<T, E: std::fmt::Display>(
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(QUERY_TIMEOUT, work).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {QUERY_TIMEOUT:?}")),
+    }
+}
+
+impl DbTarget {
+    async fn connect(&self, report: &Mutex<DbReport>) -> Result<Conn, String> {
+        match self {
+            DbTarget::Mysql { url, .. } => {
+                let mut conn = timed(MySqlConnection::connect(url)).await?;
+                let version: String =
+                    timed(sqlx::query_scalar("SELECT VERSION()").fetch_one(&mut conn)).await?;
+                let mariadb = version.contains("MariaDB");
+                report.lock().expect("db report lock").version = Some(version);
+                Ok(Conn::Mysql { conn, mariadb })
+            }
+            DbTarget::Sqlite { path } => {
+                // No busy wait: a held write lock must show at once, not be waited out.
+                let options = SqliteConnectOptions::new()
+                    .filename(path)
+                    .busy_timeout(Duration::ZERO);
+                Ok(Conn::Sqlite(
+                    timed(SqliteConnection::connect_with(&options)).await?,
+                ))
+            }
+        }
+    }
+}
+
+/// One row of the app's sessions: id, command, ms in that state, in a transaction, waiting
+/// on a lock.
+type SessionRow = (u64, String, u64, i64, String);
+
+impl Conn {
+    /// `SELECT 1`, timed.
+    async fn ping(&mut self) -> Result<u64, String> {
+        let started = std::time::Instant::now();
+        match self {
+            Conn::Mysql { conn, .. } => {
+                timed(sqlx::query("SELECT 1").execute(&mut *conn)).await?;
+            }
+            Conn::Sqlite(conn) => {
+                timed(sqlx::query("SELECT 1").execute(&mut *conn)).await?;
+            }
+        }
+        Ok(started.elapsed().as_micros() as u64)
+    }
+
+    /// SQLite: can the write lock be had now?
+    async fn write_lock_free(conn: &mut SqliteConnection) -> Result<bool, String> {
+        match timed(sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn)).await {
+            Ok(_) => {
+                timed(sqlx::query("ROLLBACK").execute(&mut *conn)).await?;
+                Ok(true)
+            }
+            Err(e) if e.contains("locked") || e.contains("busy") => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// MySQL/MariaDB: the app's sessions and who they wait for.
+    async fn sessions(
+        conn: &mut MySqlConnection,
+        mariadb: bool,
+        database: &str,
+    ) -> Result<Sessions, String> {
+        let time_ms = if mariadb {
+            "CAST(p.TIME_MS AS UNSIGNED)"
+        } else {
+            "CAST(p.TIME AS UNSIGNED) * 1000"
+        };
+        let sql = format!(
+            "SELECT CAST(p.ID AS UNSIGNED), p.COMMAND, {time_ms}, \
+             CAST(t.trx_id IS NOT NULL AS SIGNED), COALESCE(t.trx_state, '') \
+             FROM information_schema.PROCESSLIST p \
+             LEFT JOIN information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = p.ID \
+             WHERE p.DB = ? AND p.ID <> CONNECTION_ID()"
+        );
+        let rows: Vec<SessionRow> = timed(
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(database)
+                .fetch_all(&mut *conn),
+        )
+        .await?;
+        let mut s = Sessions {
+            total: rows.len() as u64,
+            ..Sessions::default()
+        };
+        for (_, command, ms, in_trx, state) in &rows {
+            if command == "Sleep" {
+                s.idle += 1;
+                s.idle_in_transaction += u64::from(*in_trx != 0);
+                s.idle_for_ms = Some(s.idle_for_ms.map_or(*ms, |m| m.min(*ms)));
+            } else {
+                s.running += 1;
+                s.longest_running_ms = s.longest_running_ms.max(*ms);
+            }
+            s.lock_waits += u64::from(state == "LOCK WAIT");
+        }
+        if s.lock_waits > 0 {
+            s.blocker = blocker(conn, mariadb, &rows).await?;
+        }
+        Ok(s)
+    }
+}
+
+/// The session the most lock waiters wait for.
+async fn blocker(
+    conn: &mut MySqlConnection,
+    mariadb: bool,
+    app: &[SessionRow],
+) -> Result<Option<Blocker>, String> {
+    let waits = if mariadb {
+        "SELECT CAST(b.trx_mysql_thread_id AS UNSIGNED), CAST(COUNT(*) AS UNSIGNED) \
+         FROM information_schema.INNODB_LOCK_WAITS w \
+         JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id \
+         GROUP BY b.trx_mysql_thread_id ORDER BY COUNT(*) DESC LIMIT 1"
+    } else {
+        "SELECT CAST(b.trx_mysql_thread_id AS UNSIGNED), CAST(COUNT(*) AS UNSIGNED) \
+         FROM performance_schema.data_lock_waits w \
+         JOIN information_schema.INNODB_TRX b ON b.trx_id = w.BLOCKING_ENGINE_TRANSACTION_ID \
+         GROUP BY b.trx_mysql_thread_id ORDER BY COUNT(*) DESC LIMIT 1"
+    };
+    let top: Option<(u64, u64)> = timed(sqlx::query_as(waits).fetch_optional(&mut *conn)).await?;
+    let Some((thread, waiters)) = top else {
+        return Ok(None);
+    };
+    let who: Option<(String, String, u64)> = timed(
+        sqlx::query_as(
+            "SELECT USER, COMMAND, CAST(TIME AS UNSIGNED) FROM information_schema.PROCESSLIST WHERE ID = ?",
+        )
+        .bind(thread)
+        .fetch_optional(&mut *conn),
+    )
+    .await?;
+    let (user, command, time_s) = who.unwrap_or_default();
+    Ok(Some(Blocker {
+        thread,
+        user,
+        command,
+        time_s,
+        in_app: app.iter().any(|r| r.0 == thread),
+        waiters,
+    }))
+}
+
+/// A running probe.
+#[derive(Debug)]
+pub struct DbProbe {
+    report: Arc<Mutex<DbReport>>,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl DbProbe {
+    /// Starts probing `target` on a task of its own; times count from `start`.
+    pub fn start(target: DbTarget, start: Instant) -> Self {
+        let engine = match target {
+            DbTarget::Mysql { .. } => "mysql",
+            DbTarget::Sqlite { .. } => "sqlite",
+        };
+        let report = Arc::new(Mutex::new(DbReport {
+            engine: engine.to_owned(),
+            ..DbReport::default()
+        }));
+        let stop = CancellationToken::new();
+        let task = {
+            let (report, stop) = (Arc::clone(&report), stop.clone());
+            tokio::spawn(async move {
+                let mut conn: Option<Conn> = None;
+                let mut tick = tokio::time::interval(EVERY);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => {}
+                        () = stop.cancelled() => break,
+                    }
+                    let t_ms = start.elapsed().as_millis() as u64;
+                    let sample = tokio::select! {
+                        s = sample(&target, &mut conn, &report, t_ms) => s,
+                        () = stop.cancelled() => break,
+                    };
+                    if let Some(sample) = sample {
+                        report.lock().expect("db report lock").samples.push(sample);
+                    }
+                }
+            })
+        };
+        Self { report, stop, task }
+    }
+
+    /// The report so far, for the live view.
+    pub fn report(&self) -> Arc<Mutex<DbReport>> {
+        Arc::clone(&self.report)
+    }
+
+    /// Stops and returns the report.
+    pub async fn finish(self) -> DbReport {
+        self.stop.cancel();
+        let _ = self.task.await;
+        std::mem::take(&mut *self.report.lock().expect("db report lock"))
+    }
+}
+
+/// Adds `text` to the report's notes, once.
+fn note(report: &Mutex<DbReport>, text: String) {
+    let mut r = report.lock().expect("db report lock");
+    if !r.notes.contains(&text) {
+        r.notes.push(text);
+    }
+}
+
+/// One sample: (re)connect when needed, ping, then the engine's own view. `None` while a
+/// SQLite file does not exist yet: a service that has not created its database is not a
+/// database that went down.
+async fn sample(
+    target: &DbTarget,
+    conn: &mut Option<Conn>,
+    report: &Mutex<DbReport>,
+    t_ms: u64,
+) -> Option<DbSample> {
+    let down = |error: String| {
+        Some(DbSample {
+            t_ms,
+            up: false,
+            error: Some(error),
+            ..DbSample::default()
+        })
+    };
+    if conn.is_none() {
+        if let DbTarget::Sqlite { path } = target
+            && !path.exists()
+        {
+            note(
+                report,
+                format!(
+                    "no view while {} did not exist (the service had not created it)",
+                    path.display()
+                ),
+            );
+            return None;
+        }
+        match target.connect(report).await {
+            Ok(c) => *conn = Some(c),
+            Err(e) => return down(e),
+        }
+    }
+    let c = conn.as_mut().expect("connected above");
+    let rtt_us = match c.ping().await {
+        Ok(rtt) => rtt,
+        Err(e) => {
+            // Whatever broke, the next sample starts from a fresh connection.
+            *conn = None;
+            return down(e);
+        }
+    };
+    let mut s = DbSample {
+        t_ms,
+        up: true,
+        rtt_us: Some(rtt_us),
+        ..DbSample::default()
+    };
+    let note = |text: String| note(report, text);
+    match (c, target) {
+        (Conn::Mysql { conn, mariadb }, DbTarget::Mysql { database, .. }) => {
+            match Conn::sessions(conn, *mariadb, database).await {
+                Ok(sessions) => s.sessions = Some(sessions),
+                Err(e) => note(format!("the app's sessions could not be read: {e}")),
+            }
+        }
+        (Conn::Sqlite(conn), DbTarget::Sqlite { .. }) => match Conn::write_lock_free(conn).await {
+            Ok(free) => s.write_lock_free = Some(free),
+            Err(e) => note(format!("the write lock could not be tried: {e}")),
+        },
+        _ => unreachable!("a connection of the target's engine"),
+    }
+    Some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_sqlite_file_answers_and_shows_its_write_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let mut other = SqliteConnection::connect_with(&options).await.unwrap();
+        let report = Mutex::new(DbReport::default());
+        let target = DbTarget::Sqlite { path };
+        let mut conn = None;
+        let free = sample(&target, &mut conn, &report, 0).await.unwrap();
+        assert!(free.up && free.rtt_us.is_some());
+        assert_eq!(free.write_lock_free, Some(true));
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut other)
+            .await
+            .unwrap();
+        let held = sample(&target, &mut conn, &report, 250).await.unwrap();
+        assert_eq!(
+            held.write_lock_free,
+            Some(false),
+            "another connection holds it"
+        );
+        sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    }
+
+    #[test]
+    fn the_summary_gives_the_median_round_trip_and_the_worst_that_was_seen() {
+        let answering = |t_ms, rtt_us, lock_waits| DbSample {
+            t_ms,
+            up: true,
+            rtt_us: Some(rtt_us),
+            sessions: Some(Sessions {
+                lock_waits,
+                ..Sessions::default()
+            }),
+            ..DbSample::default()
+        };
+        let mut report = DbReport {
+            samples: vec![
+                answering(0, 400, 0),
+                answering(250, 500, 3),
+                answering(500, 9000, 1),
+            ],
+            ..DbReport::default()
+        };
+        assert_eq!(report.summary(), "0.5 ms, 3 lock waits");
+        report.samples.push(DbSample {
+            t_ms: 750,
+            error: Some("refused".to_owned()),
+            ..DbSample::default()
+        });
+        assert_eq!(
+            report.summary(),
+            "0.5 ms, down 1/4 from 0.8 s, 3 lock waits"
+        );
+        assert_eq!(DbReport::default().summary(), "-");
+    }
+
+    #[tokio::test]
+    async fn a_server_nobody_listens_on_is_down_with_the_reason() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let target = DbTarget::Mysql {
+            url: format!("mysql://root@127.0.0.1:{port}/x"),
+            database: "x".to_owned(),
+        };
+        let report = Mutex::new(DbReport::default());
+        let s = sample(&target, &mut None, &report, 0).await.unwrap();
+        assert!(!s.up);
+        assert!(s.error.unwrap().to_lowercase().contains("refused"));
+    }
+}
