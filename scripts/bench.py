@@ -12,8 +12,13 @@ they are missing.
 With --baseline BIN an earlier poolstorm build runs in the same rounds, for before/after
 figures from one run. Rounds are interleaved: each round runs every tool once.
 
+Two more parts measure what watching a service costs: reading its pool from a `[pool]`
+source at 4 Hz (the stub as a command target), and poolstorm's own database probe (a healthy
+mode-2 cell on MySQL/MariaDB: POOLSTORM_MYSQL_URL, else a throwaway server from
+scripts/with-mariadb.sh), each with and without, in interleaved rounds.
+
 usage: scripts/bench.py [--rounds N] [--duration S] [--connections C] [--users-rss U]
-                        [--baseline BIN]
+                        [--baseline BIN] [--only tools|sampling|probe]
 """
 import argparse
 import json
@@ -169,6 +174,51 @@ def bench_sampling(args):
     return runs
 
 
+PROBE_SCENARIO = """
+name = "bench-probe-{probe}"
+[database]
+probe = {probe}
+[app]
+threads = 16
+id_strategy = "same-conn"
+pool_max = 10
+[load]
+users = 16
+duration = "{duration}s"
+[[tasks]]
+method = "POST"
+path = "/mode2/messages"
+json = {{ title = "hello", contents = "probe cost" }}
+"""
+
+
+def bench_probe(args, server):
+    """`poolstorm run` of a healthy mode-2 cell (16 threads, pool 10, an insert per request) on
+    the MySQL server `server`, with and without the database probe, in interleaved rounds;
+    returns the req/s and database samples of each round, per variant."""
+    runs = {"probe off": [], "probe on": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {}
+        for name, probe in [("probe off", "false"), ("probe on", "true")]:
+            path = os.path.join(tmp, f"{probe}.toml")
+            with open(path, "w") as f:
+                f.write(PROBE_SCENARIO.format(probe=probe, duration=args.duration))
+            files[name] = path
+        for _ in range(args.rounds):
+            for name, path in files.items():
+                out = os.path.join(tmp, "results")
+                subprocess.run([POOLSTORM, "run", path, "--db", server, "--progress", "none",
+                                "--out", out], check=True, stdout=subprocess.DEVNULL)
+                report = max((os.path.join(root, "report.json") for root, _, names in
+                              os.walk(out) if "report.json" in names), key=os.path.getmtime)
+                with open(report) as f:
+                    cell = json.load(f)["cells"][0]
+                samples = len((cell.get("database") or {}).get("samples", []))
+                runs[name].append((cell["load"]["throughput_rps"], samples))
+                shutil.rmtree(out)
+    return runs
+
+
 def interleaved(tools, url, args):
     """Every tool once per round, round after round (so drift in the machine's speed hits
     every tool alike); per tool the median run by req/s and every round's req/s, sorted."""
@@ -190,18 +240,31 @@ def main():
     p.add_argument("--duration", type=int, default=8)
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--users-rss", type=int, default=1000)
-    p.add_argument("--only", choices=["tools", "sampling"],
-                   help="run one part: the tools' table, or the cost of reading a service's pool")
+    p.add_argument("--only", choices=["tools", "sampling", "probe"],
+                   help="run one part: the tools' table, the cost of reading a service's pool, or "
+                        "the cost of the database probe (needs POOLSTORM_MYSQL_URL)")
     p.add_argument("--baseline", metavar="BIN",
                    help="another poolstorm binary (an earlier build) measured in the same rounds")
     args = p.parse_args()
     ensure_tools()
     subprocess.run(["cargo", "build", "--release", "--workspace", "--quiet"], cwd=ROOT, check=True)
 
-    if args.only != "sampling":
+    if args.only in (None, "tools"):
         tools_table(args)
-    if args.only != "tools":
+    if args.only in (None, "sampling"):
         sampling_table(args)
+    if args.only in (None, "probe"):
+        server = os.environ.get("POOLSTORM_MYSQL_URL")
+        if server:
+            probe_table(args, server)
+        else:
+            # A throwaway MariaDB for this part; says what to install when there is none.
+            again = [os.path.join(ROOT, "scripts", "with-mariadb.sh"), sys.executable,
+                     os.path.abspath(__file__), "--only", "probe", "--rounds", str(args.rounds),
+                     "--duration", str(args.duration)]
+            if subprocess.run(again).returncode != 0:
+                print("bench: the probe's cost was not measured (no MySQL/MariaDB server)",
+                      file=sys.stderr)
 
 
 def tools_table(args):
@@ -239,6 +302,21 @@ def sampling_table(args):
     print("| variant | req/s | / without | pool samples |")
     print("|---|---:|---:|---:|")
     base = sorted(r[0] for r in runs["without [pool]"])[len(runs["without [pool]"]) // 2]
+    for name, rs in runs.items():
+        rs = sorted(rs)
+        rps, samples = rs[len(rs) // 2]
+        print(f"| {name} | {rps:,.0f} | {rps / base:.2f}x | {samples} |")
+        print(f"bench: {name}: req/s per round {[round(r[0]) for r in rs]}", file=sys.stderr)
+
+
+def probe_table(args, server):
+    runs = bench_probe(args, server)
+    print(f"\nThe cost of the database probe: a healthy mode-2 cell (16 threads, pool 10, an insert "
+          f"per request) on MySQL/MariaDB, 16 users, {args.duration} s, median of {args.rounds} "
+          f"interleaved runs\n")
+    print("| variant | req/s | / probe off | database samples |")
+    print("|---|---:|---:|---:|")
+    base = sorted(r[0] for r in runs["probe off"])[len(runs["probe off"]) // 2]
     for name, rs in runs.items():
         rs = sorted(rs)
         rps, samples = rs[len(rs) // 2]
