@@ -6,6 +6,7 @@
 #   tmux, to drive the dashboard in a real terminal          tmux
 #   Chromium, to render report.html                          chromium
 #   Python 3 with venv, for the example service              python3 python3-venv
+#   nginx, an independent HTTP/2 and TLS server                nginx-light
 # Missing packages are installed with apt-get when running as root on Debian/Ubuntu (as CI
 # does); otherwise this prints the exact command to run and exits 1.
 # Then the example service's virtual environment (examples/fastapi-sqlalchemy/.venv) is made
@@ -20,6 +21,7 @@ if [[ -z "${POOLSTORM_MYSQL_URL:-}" ]] && ! have mariadbd && ! have mysqld; then
 have java || missing+=(default-jre-headless)
 have docker-compose || missing+=(docker-compose)
 have tmux || missing+=(tmux)
+have nginx || missing+=(nginx-light)
 have chromium || have chromium-browser || missing+=(chromium)
 if ! have python3; then
   missing+=(python3 python3-venv)
@@ -37,7 +39,7 @@ if ((${#missing[@]} > 0)); then
     printf '%s\n' "test-deps: the tests need packages this machine does not have:" \
       "    sudo apt-get install ${missing[*]}" \
       "(elsewhere: a MariaDB or MySQL server, HdrHistogram's Java tools with a JRE, docker-compose," \
-      "tmux, Chromium and Python 3 with venv; POOLSTORM_MYSQL_URL=mysql://USER:PASS@IP:PORT can stand" \
+      "tmux, nginx, Chromium and Python 3 with venv; POOLSTORM_MYSQL_URL=mysql://USER:PASS@IP:PORT can stand" \
       "in for MariaDB)" >&2
     exit 1
   fi

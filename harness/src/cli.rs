@@ -44,8 +44,8 @@ pub enum Command {
 #[derive(Debug, Args)]
 #[command(after_help = LOAD_HELP)]
 pub struct LoadArgs {
-    /// Target URL (http:// only). Without --task it is also the one request sent; with --task,
-    /// task paths are appended to its path.
+    /// Target URL, http:// or https:// (a host name is resolved once, before the run). Without
+    /// --task it is also the one request sent; with --task, task paths are appended to its path.
     pub url: String,
 
     /// Every load setting (users, rate, duration, ...), from the load settings table.
@@ -117,7 +117,10 @@ pub struct LoadArgs {
 
 const LOAD_HELP: &str = "\
 Outcomes, counted apart: ok (2xx), http_<status>, pool_timeout (a response whose JSON `error` is
-`pool_timeout`), timeout, connect (refused, reset), other, aborted (cut off by Ctrl-C).
+`pool_timeout`), timeout, connect (refused, reset), other, aborted (cut off by Ctrl-C);
+over TLS cert_unknown_issuer, cert_expired, cert_wrong_name, tls (any other TLS failure: a
+client certificate the server wants, say); over HTTP/2 goaway (refused by a GOAWAY, twice) and
+stream_reset. Connection setup (TCP connect, TLS handshake) is reported apart, per connection.
 
 --fail-if names: requests completed ok errors error_ratio timeouts timeout_ratio pool_timeouts
 pool_timeout_ratio connect_errors dropped rps ok_rps mean_ms p50_ms p90_ms p99_ms p999_ms max_ms
@@ -219,6 +222,22 @@ pub struct StubArgs {
     /// tests of a target that dies in the middle of a cell).
     #[arg(long, value_name = "N")]
     pub die_after: Option<u64>,
+
+    /// Serve HTTPS with this certificate chain (PEM); HTTP/2 or HTTP/1.1 by ALPN.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Require a client certificate signed by this CA (PEM): mutual TLS.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub client_ca: Option<PathBuf>,
+
+    /// Plain TCP: HTTP/2 with prior knowledge instead of HTTP/1.1.
+    #[arg(long, conflicts_with = "tls_cert")]
+    pub h2c: bool,
 }
 
 #[cfg(test)]

@@ -26,13 +26,19 @@ use crate::observe::{Gauge, GaugeNames, PoolSample, PoolState};
 use crate::verdict::{self, Judgement, Observed, Thresholds, Verdict};
 
 /// Outcome kinds drawn, bottom to top, with their colors.
-const STACK: [(Kind, Color); 6] = [
+const STACK: [(Kind, Color); 12] = [
     (Kind::Ok, Color::Green),
     (Kind::Http, Color::Yellow),
     (Kind::PoolTimeout, Color::Red),
     (Kind::Timeout, Color::Magenta),
     (Kind::Connect, Color::DarkGray),
     (Kind::Other, Color::Blue),
+    (Kind::CertUnknownIssuer, Color::LightMagenta),
+    (Kind::CertExpired, Color::LightMagenta),
+    (Kind::CertWrongName, Color::LightMagenta),
+    (Kind::Tls, Color::LightMagenta),
+    (Kind::GoAway, Color::LightBlue),
+    (Kind::StreamReset, Color::LightBlue),
 ];
 
 fn verdict_color(v: Verdict) -> Color {

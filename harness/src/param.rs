@@ -24,6 +24,10 @@ pub enum Kind {
     Choice(&'static [&'static str]),
     /// `"MIN..MAX"` durations, or one duration.
     Range,
+    /// On or off: a flag without a value on the command line, `true`/`false` in a scenario.
+    Bool,
+    /// A file's path (relative to the working directory; in a scenario, to its file).
+    Path,
 }
 
 /// A parameter's value, normalized.
@@ -121,6 +125,8 @@ impl Kind {
                 .collect::<Vec<_>>()
                 .join(", "),
             Kind::Range => "`\"MIN..MAX\"`".to_owned(),
+            Kind::Bool => "`true` or `false`".to_owned(),
+            Kind::Path => "file".to_owned(),
         }
     }
 
@@ -190,6 +196,17 @@ impl Kind {
                     "must be \"MIN..MAX\" like \"100ms..500ms\", got {value}"
                 )),
             },
+            Kind::Bool => match value {
+                toml::Value::Boolean(b) => Ok(ParamValue::Bool(*b)),
+                toml::Value::String(s) if s == "true" || s == "false" => {
+                    Ok(ParamValue::Bool(s == "true"))
+                }
+                _ => Err(format!("must be true or false, got {value}")),
+            },
+            Kind::Path => match value.as_str() {
+                Some(s) if !s.is_empty() => Ok(ParamValue::Text(s.to_owned())),
+                _ => Err(format!("must be a file's path, got {value}")),
+            },
         }
     }
 
@@ -197,7 +214,9 @@ impl Kind {
     pub fn parse_text(&self, text: &str) -> Result<ParamValue, String> {
         let value = match self {
             // Kept as typed: "1.0" is not a whole number, and "5" is five seconds.
-            Kind::Duration | Kind::Range | Kind::Choice(_) => toml::Value::String(text.to_owned()),
+            Kind::Duration | Kind::Range | Kind::Choice(_) | Kind::Path | Kind::Bool => {
+                toml::Value::String(text.to_owned())
+            }
             Kind::Uint => match text.parse::<i64>() {
                 Ok(n) => toml::Value::Integer(n),
                 Err(_) => toml::Value::String(text.to_owned()),

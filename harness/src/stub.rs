@@ -6,7 +6,12 @@
 //! - `/pool-timeout` answers 503 `{"error": "pool_timeout", ...}` like target-app;
 //! - `/hang` never answers;
 //! - `/metrics` answers Prometheus text: requests so far and requests in flight;
+//! - `/reset` resets its HTTP/2 stream (on HTTP/1.1 it closes the connection);
+//! - `/goaway` answers 200, then ends its connection gracefully (HTTP/2: GOAWAY);
 //! - anything else is 404.
+//!
+//! It speaks HTTP/1.1, and with [`Options`] TLS (rustls; HTTP/2 or HTTP/1.1 by ALPN, a client
+//! certificate required when a client CA is given) or h2c (HTTP/2 with prior knowledge).
 //!
 //! Hooks let tests act on events instead of sleeping: [`Stub::stall_after`] holds every
 //! request that arrives from the Nth on until a while after the Nth came, [`Stub::answer_late`]
@@ -15,7 +20,6 @@
 //! waits until N requests have arrived. [`blackhole`] accepts connections and never reads
 //! from them.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -107,25 +111,92 @@ pub struct Stub {
     addr: SocketAddr,
     control: Arc<Control>,
     server: tokio::task::JoinHandle<()>,
+    scheme: &'static str,
+}
+
+/// How the stub speaks.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// TLS with this configuration (its ALPN list says which of h2 and http/1.1 it offers).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Plain TCP: HTTP/2 with prior knowledge instead of HTTP/1.1.
+    pub h2c: bool,
+}
+
+/// A TLS configuration from PEM files: the certificate chain and key, and when `client_ca`
+/// is given, a client certificate signed by it is required. ALPN offers `h2` then `http/1.1`.
+pub fn tls_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    client_ca: Option<&std::path::Path>,
+) -> Result<Arc<rustls::ServerConfig>, String> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let read_certs = |path: &std::path::Path| {
+        CertificateDer::pem_file_iter(path)
+            .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let builder = match client_ca {
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in read_certs(ca)? {
+                roots.add(c).map_err(|e| e.to_string())?;
+            }
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
+                    .build()
+                    .map_err(|e| e.to_string())?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
+    let mut config = builder
+        .with_single_cert(read_certs(cert)?, key)
+        .map_err(|e| e.to_string())?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 impl Stub {
-    /// Starts a stub on `listen` (port 0 picks a free port) on the current runtime.
+    /// Starts a plain HTTP/1.1 stub on `listen` (port 0 picks a free port) on the current
+    /// runtime.
     pub async fn start(listen: SocketAddr) -> std::io::Result<Self> {
+        Self::start_with(listen, Options::default()).await
+    }
+
+    /// Starts a stub that speaks as `options` say.
+    pub async fn start_with(listen: SocketAddr, options: Options) -> std::io::Result<Self> {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let control = Arc::new(Control::default());
-        let server = tokio::spawn(serve(listener, Arc::clone(&control)));
+        let scheme = if options.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let server = tokio::spawn(serve(listener, Arc::clone(&control), options));
         Ok(Self {
             addr,
             control,
             server,
+            scheme,
         })
     }
 
-    /// `http://ADDR`.
+    /// `http://ADDR` or `https://ADDR`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
+    }
+
+    /// Its address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     /// Requests received so far.
@@ -176,9 +247,10 @@ impl Drop for Stub {
     }
 }
 
-async fn serve(listener: TcpListener, control: Arc<Control>) {
+async fn serve(listener: TcpListener, control: Arc<Control>, options: Options) {
     let mut connections = JoinSet::new();
     let killed = control.killed.clone();
+    let acceptor = options.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     loop {
         tokio::select! {
             // Dropping the listener and the connections' tasks closes every socket at once.
@@ -187,17 +259,68 @@ async fn serve(listener: TcpListener, control: Arc<Control>) {
                 let Ok((stream, _)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
                 let control = Arc::clone(&control);
+                let acceptor = acceptor.clone();
+                let h2c = options.h2c;
                 connections.spawn(async move {
-                    let service = service_fn(move |request| answer(request, Arc::clone(&control)));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    match acceptor {
+                        None => connection(stream, h2c, control).await,
+                        Some(acceptor) => {
+                            // A handshake that fails (a client without the certificate asked
+                            // for, one that does not trust ours) just ends the connection.
+                            let Ok(tls) = acceptor.accept(stream).await else { return };
+                            let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+                            connection(tls, h2, control).await;
+                        }
+                    }
                 });
             }
             Some(_) = connections.join_next() => {}
         }
     }
 }
+
+/// Serves one connection, HTTP/2 or HTTP/1.1; `/goaway` ends it gracefully.
+async fn connection<S>(stream: S, h2: bool, control: Arc<Control>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let goaway = Arc::new(tokio::sync::Notify::new());
+    let service = {
+        let goaway = Arc::clone(&goaway);
+        service_fn(move |request| answer(request, Arc::clone(&control), Arc::clone(&goaway)))
+    };
+    let io = TokioIo::new(stream);
+    if h2 {
+        let conn = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+            .serve_connection(io, service);
+        tokio::pin!(conn);
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            () = goaway.notified() => conn.as_mut().graceful_shutdown(),
+        }
+        let _ = conn.await;
+    } else {
+        let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
+        tokio::pin!(conn);
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            () = goaway.notified() => conn.as_mut().graceful_shutdown(),
+        }
+        let _ = conn.await;
+    }
+}
+
+/// Why the stub refused to answer (`/reset`): hyper resets the stream.
+#[derive(Debug)]
+struct Reset;
+
+impl std::fmt::Display for Reset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("reset on purpose")
+    }
+}
+
+impl std::error::Error for Reset {}
 
 fn query_number(request: &Request<Incoming>, key: &str) -> Option<u64> {
     request.uri().query()?.split('&').find_map(|pair| {
@@ -215,7 +338,8 @@ fn reply(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
 async fn answer(
     request: Request<Incoming>,
     control: Arc<Control>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+    goaway: Arc<tokio::sync::Notify>,
+) -> Result<Response<Full<Bytes>>, Reset> {
     let (_, hold) = control.arrive();
     control
         .in_flight
@@ -249,6 +373,11 @@ async fn answer(
             r#"{"error": "pool_timeout", "message": "pool timed out while waiting for an open connection"}"#,
         ),
         "/hang" => std::future::pending().await,
+        "/reset" => return Err(Reset),
+        "/goaway" => {
+            goaway.notify_one();
+            reply(StatusCode::OK, "ok")
+        }
         "/metrics" => {
             use std::sync::atomic::Ordering;
             let text = format!(

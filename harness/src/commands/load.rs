@@ -153,6 +153,11 @@ pub async fn execute(args: &LoadArgs) -> anyhow::Result<Exit> {
                 DriverError::Target(_) | DriverError::Prepare(_) => {
                     UsageError::new("URL", e.to_string()).into()
                 }
+                DriverError::Tls(tls) => {
+                    let flag = crate::load::settings::find(tls.setting)
+                        .map_or_else(|| "URL".to_owned(), |s| s.flag.to_owned());
+                    UsageError::new(&flag, tls.reason).into()
+                }
                 DriverError::Thread(_) | DriverError::Intervals(_) => e.into(),
             });
         }

@@ -3,12 +3,21 @@
 use std::io::Write as _;
 
 use super::Exit;
+use super::UsageError;
 use crate::cli::StubArgs;
-use crate::stub::Stub;
+use crate::stub::{Options, Stub, tls_config};
 
 /// Runs `poolstorm stub`.
 pub async fn execute(args: &StubArgs) -> anyhow::Result<Exit> {
-    let stub = Stub::start(args.listen).await?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            tls_config(cert, key, args.client_ca.as_deref())
+                .map_err(|e| UsageError::new("--tls-cert", e))?,
+        ),
+        _ => None,
+    };
+    let options = Options { tls, h2c: args.h2c };
+    let stub = Stub::start_with(args.listen, options).await?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on {}", stub.url())?;

@@ -38,6 +38,14 @@ pub(super) enum ReadError {
     Io,
     /// Not HTTP/1.x, or a head or chunk that does not parse.
     Malformed,
+    /// TLS failed on the connection (an alert from the server, say): its outcome.
+    Tls(crate::metrics::Kind),
+}
+
+/// A read or write error as a [`ReadError`]: TLS's own failures by their outcome, anything
+/// else as `otherwise`.
+pub(super) fn io_error(error: &std::io::Error, otherwise: ReadError) -> ReadError {
+    super::tls::kind_of(error).map_or(otherwise, ReadError::Tls)
 }
 
 enum Framing {
@@ -76,7 +84,12 @@ pub(super) async fn read_response<S: AsyncRead + Unpin>(
                 _ => return Err(ReadError::Malformed),
             }
         }
-        if stream.read_buf(buf).await.map_err(|_| ReadError::Io)? == 0 {
+        if stream
+            .read_buf(buf)
+            .await
+            .map_err(|e| io_error(&e, ReadError::Io))?
+            == 0
+        {
             return Err(if received {
                 ReadError::Io
             } else {
@@ -101,7 +114,12 @@ pub(super) async fn read_response<S: AsyncRead + Unpin>(
             let mut done = decoder.feed(&buf[head_len..], &mut body)?;
             while !done {
                 buf.clear();
-                if stream.read_buf(buf).await.map_err(|_| ReadError::Io)? == 0 {
+                if stream
+                    .read_buf(buf)
+                    .await
+                    .map_err(|e| io_error(&e, ReadError::Io))?
+                    == 0
+                {
                     return Err(ReadError::Io);
                 }
                 done = decoder.feed(buf, &mut body)?;
@@ -112,7 +130,12 @@ pub(super) async fn read_response<S: AsyncRead + Unpin>(
             body.take(&buf[head_len..], u64::MAX);
             loop {
                 buf.clear();
-                if stream.read_buf(buf).await.map_err(|_| ReadError::Io)? == 0 {
+                if stream
+                    .read_buf(buf)
+                    .await
+                    .map_err(|e| io_error(&e, ReadError::Io))?
+                    == 0
+                {
                     break;
                 }
                 body.take(buf, u64::MAX);
@@ -158,7 +181,12 @@ async fn read_exact_len<S: AsyncRead + Unpin>(
 ) -> Result<(), ReadError> {
     while left > 0 {
         buf.clear();
-        if stream.read_buf(buf).await.map_err(|_| ReadError::Io)? == 0 {
+        if stream
+            .read_buf(buf)
+            .await
+            .map_err(|e| io_error(&e, ReadError::Io))?
+            == 0
+        {
             return Err(ReadError::Io);
         }
         left -= body.take(buf, left);

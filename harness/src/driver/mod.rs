@@ -3,7 +3,11 @@
 //! interval histograms to the `.hlog`, and feeds the live view.
 
 mod client;
+mod dial;
 mod http1;
+mod http2;
+mod link;
+mod tls;
 mod worker;
 
 use std::sync::Arc;
@@ -14,7 +18,9 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-pub use client::{Connection, PrepareError, Prepared};
+pub use client::{PrepareError, Prepared};
+pub use dial::{Refused, Setup};
+pub use tls::TlsError;
 
 use crate::load::{LoadPlan, TargetError, TaskPicker};
 use crate::metrics::{Collected, Collector, IntervalSink, Live, TICK, TICKS_PER_SECOND};
@@ -26,6 +32,8 @@ pub enum DriverError {
     Target(#[from] TargetError),
     #[error(transparent)]
     Prepare(#[from] PrepareError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     #[error("cannot start worker thread: {0}")]
     Thread(std::io::Error),
     #[error("writing the interval log: {0}")]
@@ -38,7 +46,7 @@ struct Shared {
     plan: LoadPlan,
     prepared: Vec<Prepared>,
     picker: TaskPicker,
-    addr: std::net::SocketAddr,
+    dialer: dial::Dialer,
     workers: usize,
     start: Instant,
     deadline: Option<Instant>,
@@ -106,6 +114,8 @@ impl std::fmt::Debug for Sinks<'_> {
 /// Everything a finished run measured.
 #[derive(Debug)]
 pub struct RunOutput {
+    /// The address the target's host was resolved to, once, before the run.
+    pub address: std::net::SocketAddr,
     pub started_at: SystemTime,
     pub elapsed: Duration,
     pub interrupted: bool,
@@ -123,6 +133,7 @@ pub async fn run(
     stop: CancellationToken,
 ) -> Result<RunOutput, DriverError> {
     let addr = plan.target.resolve().await?;
+    let dialer = dial::Dialer::new(plan, addr)?;
     let prepared = plan
         .tasks
         .iter()
@@ -137,7 +148,7 @@ pub async fn run(
         plan: plan.clone(),
         picker: TaskPicker::new(&plan.tasks),
         prepared,
-        addr,
+        dialer,
         workers,
         start,
         deadline: plan.duration.map(|d| start + d),
@@ -192,6 +203,7 @@ pub async fn run(
     (sinks.live)(&collector.live(elapsed));
     let collected = collector.finish(elapsed).map_err(DriverError::Intervals)?;
     Ok(RunOutput {
+        address: addr,
         started_at,
         elapsed,
         interrupted: stop.is_cancelled(),

@@ -16,8 +16,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::Shared;
-use super::client::Connection;
-use crate::load::Model;
+use super::link::{Link, Links};
+use crate::load::{Model, Protocol};
 use crate::metrics::{Kind, Outcome, Recorder, Report, TICK};
 
 type Rec = Rc<RefCell<Recorder>>;
@@ -35,6 +35,10 @@ pub(super) async fn run(worker: usize, shared: Arc<Shared>, tx: mpsc::UnboundedS
         tx.clone(),
     ));
     let mut senders = JoinSet::new();
+    let mut links = Links::new(match shared.plan.protocol {
+        Protocol::Http1 => None,
+        p => Some(p.streams()),
+    });
     match shared.plan.model {
         Model::Closed {
             users, spawn_rate, ..
@@ -46,6 +50,7 @@ pub(super) async fn run(worker: usize, shared: Arc<Shared>, tx: mpsc::UnboundedS
                 senders.spawn_local(closed_user(
                     user,
                     delay,
+                    links.next(),
                     Arc::clone(&shared),
                     Rc::clone(&recorder),
                 ));
@@ -55,10 +60,12 @@ pub(super) async fn run(worker: usize, shared: Arc<Shared>, tx: mpsc::UnboundedS
             rate,
             max_in_flight,
         } => {
+            let slots = (max_in_flight as usize).div_ceil(shared.workers).max(1);
+            let slot_links = (0..slots).map(|_| links.next()).collect();
             senders.spawn_local(open_schedule(
                 worker,
                 rate,
-                max_in_flight,
+                slot_links,
                 Arc::clone(&shared),
                 Rc::clone(&recorder),
             ));
@@ -78,6 +85,7 @@ pub(super) async fn run(worker: usize, shared: Arc<Shared>, tx: mpsc::UnboundedS
     let _ = ticker.await;
     let (tick, second) = shared.position(Instant::now());
     let mut r = recorder.borrow_mut();
+    links.drain_into(&mut r);
     let _ = tx.send(Report::Tick {
         worker,
         tick,
@@ -92,9 +100,11 @@ pub(super) async fn run(worker: usize, shared: Arc<Shared>, tx: mpsc::UnboundedS
     let recorder = Rc::try_unwrap(recorder)
         .expect("every sender task has ended")
         .into_inner();
+    let (totals, connections) = recorder.into_totals();
     let _ = tx.send(Report::Done {
         worker,
-        totals: recorder.into_totals(),
+        totals,
+        connections,
     });
 }
 
@@ -145,11 +155,12 @@ impl Drop for InFlight<'_> {
     }
 }
 
-/// Sends one request on `conn` and records it with latency counted from `since`.
+/// Sends one request on `link` and records it with latency counted from `since` (a request
+/// that opened a connection includes the setup, which is also recorded on its own).
 async fn send_one(
     shared: &Shared,
     recorder: &Rec,
-    conn: &mut Connection,
+    link: &mut Link,
     rng: &mut fastrand::Rng,
     since: Instant,
 ) {
@@ -160,15 +171,23 @@ async fn send_one(
         task,
         since,
     };
-    let outcome = conn.send(&shared.prepared[task], shared.plan.timeout).await;
+    let outcome = link
+        .send(&shared.dialer, &shared.prepared[task], shared.plan.timeout)
+        .await;
     std::mem::forget(guard);
-    recorder
-        .borrow_mut()
-        .finished(task, outcome, since.elapsed());
+    let mut r = recorder.borrow_mut();
+    r.finished(task, outcome, since.elapsed());
+    link.drain_into(&mut r);
 }
 
 /// A closed-model user: start after `delay`, then request, think, repeat until told to stop.
-async fn closed_user(user: usize, delay: Duration, shared: Arc<Shared>, recorder: Rec) {
+async fn closed_user(
+    user: usize,
+    delay: Duration,
+    mut link: Link,
+    shared: Arc<Shared>,
+    recorder: Rec,
+) {
     if !shared.sleep_until(shared.start + delay).await {
         return;
     }
@@ -182,9 +201,8 @@ async fn closed_user(user: usize, delay: Duration, shared: Arc<Shared>, recorder
     let mut rng = fastrand::Rng::with_seed(
         shared.plan.seed ^ (user as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
     );
-    let mut conn = Connection::new(shared.addr);
     while shared.may_start() && shared.claim() {
-        send_one(&shared, &recorder, &mut conn, &mut rng, Instant::now()).await;
+        send_one(&shared, &recorder, &mut link, &mut rng, Instant::now()).await;
         if wait_max > Duration::ZERO {
             let think = wait_min + (wait_max - wait_min).mul_f64(rng.f64());
             if !shared.sleep_until(Instant::now() + think).await {
@@ -199,22 +217,23 @@ async fn closed_user(user: usize, delay: Duration, shared: Arc<Shared>, recorder
 async fn open_schedule(
     worker: usize,
     rate: f64,
-    max_in_flight: u32,
+    links: Vec<Link>,
     shared: Arc<Shared>,
     recorder: Rec,
 ) {
     let workers = shared.workers as f64;
-    let slots = (max_in_flight as usize).div_ceil(shared.workers).max(1);
+    let slots = links.len();
     let free: Rc<RefCell<Vec<usize>>> = Rc::new(RefCell::new((0..slots).rev().collect()));
     let mut starts = Vec::with_capacity(slots);
     // Dropped with this task when the run is aborted, which aborts every slot.
     let mut slot_tasks = JoinSet::new();
-    for slot in 0..slots {
+    for (slot, link) in links.into_iter().enumerate() {
         let (start_tx, start_rx) = mpsc::unbounded_channel::<Instant>();
         starts.push(start_tx);
         slot_tasks.spawn_local(open_slot(
             slot,
             worker,
+            link,
             start_rx,
             Arc::clone(&shared),
             Rc::clone(&recorder),
@@ -244,6 +263,7 @@ async fn open_schedule(
 async fn open_slot(
     slot: usize,
     worker: usize,
+    mut link: Link,
     mut starts: mpsc::UnboundedReceiver<Instant>,
     shared: Arc<Shared>,
     recorder: Rec,
@@ -252,9 +272,8 @@ async fn open_slot(
     let mut rng = fastrand::Rng::with_seed(
         shared.plan.seed ^ ((worker << 32 | slot) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
     );
-    let mut conn = Connection::new(shared.addr);
     while let Some(intended) = starts.recv().await {
-        send_one(&shared, &recorder, &mut conn, &mut rng, intended).await;
+        send_one(&shared, &recorder, &mut link, &mut rng, intended).await;
         free.borrow_mut().push(slot);
     }
 }

@@ -52,10 +52,20 @@ pub fn plan(
         tasks.push(task);
     }
     // The stall window is written in `[stall]`; every other load setting is a cell value.
+    // Files (`cacert`, ...) are the scenario file's neighbours when relative.
     let window = ParamValue::Text(format!("{}ms", scenario.stall.window.as_millis()));
+    let here = scenario
+        .path
+        .parent()
+        .unwrap_or_else(|| std::path::Path::new("."));
     let value = |name: &str| match name {
         "stall_window" => Some(window.clone()),
-        _ => cell.get(name).cloned(),
+        _ => cell.get(name).map(|v| match load::settings::find(name) {
+            Some(s) if s.kind == crate::param::Kind::Path => {
+                ParamValue::Text(here.join(v.to_string()).display().to_string())
+            }
+            _ => v.clone(),
+        }),
     };
     load::resolve(&value, target, tasks).map_err(|e| e.to_string())
 }

@@ -1,6 +1,7 @@
 //! What to send and how fast: the validated description of one load run, built from
 //! `poolstorm load` flags or from a scenario, and handed to the driver.
 
+pub mod protocol;
 pub mod settings;
 pub mod target;
 pub mod task;
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use protocol::{Protocol, TlsSettings};
 pub use settings::{SETTINGS, Setting, SettingArgs, SettingsError, resolve};
 pub use target::{Target, TargetError};
 pub use task::{TaskError, TaskPicker, TaskSpec};
@@ -57,4 +59,8 @@ pub struct LoadPlan {
     pub stall_window: Duration,
     /// Seed for task choice and think times.
     pub seed: u64,
+    /// HTTP/1.1, h2 or h2c.
+    pub protocol: Protocol,
+    /// TLS settings (`https://` targets).
+    pub tls: TlsSettings,
 }

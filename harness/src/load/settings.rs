@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
-use super::{LoadPlan, Model, Target, TaskSpec};
+use super::{LoadPlan, Model, Protocol, Target, TaskSpec, TlsSettings};
 use crate::human::parse_duration;
 use crate::param::{Kind, ParamValue};
 
@@ -41,6 +41,7 @@ pub struct Setting {
 const MODEL: &str = "Load model";
 const BOUNDS: &str = "Bounds";
 const MEASURING: &str = "Measuring";
+const PROTOCOL: &str = "Protocol and TLS";
 
 /// Every load setting, in `--help` order.
 pub const SETTINGS: &[Setting] = &[
@@ -196,6 +197,97 @@ pub const SETTINGS: &[Setting] = &[
         conflicts_with: &[],
         requires: None,
     },
+    Setting {
+        name: "http2",
+        flag: "--http2",
+        value_name: "",
+        kind: Kind::Bool,
+        default: None,
+        unset: "HTTP/1.1",
+        help: "HTTP/2, negotiated by ALPN over TLS (https:// targets); the run fails if the server will not speak it.",
+        heading: PROTOCOL,
+        table: None,
+        conflicts_with: &["h2c"],
+        requires: None,
+    },
+    Setting {
+        name: "h2c",
+        flag: "--h2c",
+        value_name: "",
+        kind: Kind::Bool,
+        default: None,
+        unset: "HTTP/1.1",
+        help: "HTTP/2 with prior knowledge over plain TCP (http:// targets).",
+        heading: PROTOCOL,
+        table: None,
+        conflicts_with: &[],
+        requires: None,
+    },
+    Setting {
+        name: "streams",
+        flag: "--streams",
+        value_name: "N",
+        kind: Kind::Int { min: 1, max: 1000 },
+        default: Some("1"),
+        unset: "",
+        help: "HTTP/2: requests in flight at once on one connection. Users (or open-model slots) share connections N to one, so each worker opens users / N of them (oha's -p, h2load's -m).",
+        heading: PROTOCOL,
+        table: None,
+        conflicts_with: &[],
+        requires: None,
+    },
+    Setting {
+        name: "cacert",
+        flag: "--cacert",
+        value_name: "FILE",
+        kind: Kind::Path,
+        default: None,
+        unset: "the system's roots",
+        help: "PEM file of the CA certificates that sign the server's certificate (a private CA), instead of the system's roots.",
+        heading: PROTOCOL,
+        table: None,
+        conflicts_with: &["insecure"],
+        requires: None,
+    },
+    Setting {
+        name: "insecure",
+        flag: "--insecure",
+        value_name: "",
+        kind: Kind::Bool,
+        default: None,
+        unset: "verify",
+        help: "Do not verify the server's certificate (the report says so).",
+        heading: PROTOCOL,
+        table: None,
+        conflicts_with: &[],
+        requires: None,
+    },
+    Setting {
+        name: "cert",
+        flag: "--cert",
+        value_name: "FILE",
+        kind: Kind::Path,
+        default: None,
+        unset: "none",
+        help: "PEM file of a client certificate (chain) for mutual TLS; needs --key.",
+        heading: PROTOCOL,
+        table: None,
+        conflicts_with: &[],
+        requires: Some("key"),
+    },
+    Setting {
+        name: "key",
+        flag: "--key",
+        value_name: "FILE",
+        kind: Kind::Path,
+        default: None,
+        unset: "none",
+        help: "PEM file of the client certificate's private key; needs --cert.",
+        heading: PROTOCOL,
+        table: None,
+        conflicts_with: &[],
+        requires: Some("cert"),
+    },
 ];
 
 /// The setting called `name`.
@@ -232,6 +324,14 @@ impl Setting {
 
     /// Its `poolstorm load` argument.
     fn arg(&self) -> Arg {
+        if self.kind == Kind::Bool {
+            return Arg::new(self.name)
+                .long(&self.flag[2..])
+                .help_heading(self.heading)
+                .action(ArgAction::SetTrue)
+                .help(self.help)
+                .conflicts_with_all(self.conflicts_with);
+        }
         let mut arg = Arg::new(self.name)
             .long(&self.flag[2..])
             .value_name(self.value_name)
@@ -300,9 +400,13 @@ impl clap::FromArgMatches for SettingArgs {
 
     fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
         for s in SETTINGS {
-            if matches.value_source(s.name) == Some(ValueSource::CommandLine)
-                && let Some(text) = matches.get_one::<String>(s.name)
-            {
+            if matches.value_source(s.name) != Some(ValueSource::CommandLine) {
+                continue;
+            }
+            if s.kind == Kind::Bool {
+                self.given
+                    .insert(s.name, matches.get_flag(s.name).to_string());
+            } else if let Some(text) = matches.get_one::<String>(s.name) {
                 self.given.insert(s.name, text.clone());
             }
         }
@@ -367,6 +471,7 @@ pub fn resolve(
     let seed = get("seed")
         .and_then(|v| v.to_string().parse::<u64>().ok())
         .unwrap_or_else(|| fastrand::u64(..));
+    let (protocol, tls) = protocol(&get, &target)?;
     Ok(LoadPlan {
         target,
         tasks,
@@ -377,7 +482,72 @@ pub fn resolve(
         workers,
         stall_window,
         seed,
+        protocol,
+        tls,
     })
+}
+
+/// The protocol and TLS settings, checked against the target's scheme; files must exist.
+fn protocol(
+    get: &dyn Fn(&str) -> Option<ParamValue>,
+    target: &Target,
+) -> Result<(Protocol, TlsSettings), SettingsError> {
+    let on = |name: &str| matches!(get(name), Some(ParamValue::Bool(true)));
+    let file = |name: &str| -> Result<Option<std::path::PathBuf>, SettingsError> {
+        let Some(path) = get(name).map(|v| std::path::PathBuf::from(v.to_string())) else {
+            return Ok(None);
+        };
+        std::fs::metadata(&path).map_err(|e| err(name, format!("{}: {e}", path.display())))?;
+        Ok(Some(path))
+    };
+    let streams = get("streams")
+        .and_then(|v| v.as_int())
+        .expect("streams has a default") as u32;
+    let protocol = match (on("http2"), on("h2c")) {
+        (true, true) => return Err(err("h2c", "cannot be used with http2: choose one")),
+        (true, false) if !target.tls => {
+            return Err(err(
+                "http2",
+                "negotiates HTTP/2 over TLS: use an https:// URL, or h2c for http://",
+            ));
+        }
+        (false, true) if target.tls => {
+            return Err(err(
+                "h2c",
+                "is HTTP/2 over plain TCP: use an http:// URL, or http2 for https://",
+            ));
+        }
+        (true, false) => Protocol::Http2 { streams },
+        (false, true) => Protocol::H2c { streams },
+        (false, false) => Protocol::Http1,
+    };
+    if protocol == Protocol::Http1 && streams > 1 {
+        return Err(err(
+            "streams",
+            "is for HTTP/2 (http2 or h2c); HTTP/1.1 sends one request at a time per connection",
+        ));
+    }
+    let tls = TlsSettings {
+        cacert: file("cacert")?,
+        insecure: on("insecure"),
+        cert: file("cert")?,
+        key: file("key")?,
+    };
+    if !target.tls
+        && let Some(name) = ["cacert", "insecure", "cert", "key"]
+            .into_iter()
+            .find(|n| get(n).is_some())
+    {
+        return Err(err(name, "applies to https:// targets only"));
+    }
+    if tls.cert.is_some() != tls.key.is_some() {
+        let missing = if tls.cert.is_some() { "key" } else { "cert" };
+        return Err(err(missing, "a client certificate needs both cert and key"));
+    }
+    if tls.insecure && tls.cacert.is_some() {
+        return Err(err("insecure", "cannot be used with cacert: choose one"));
+    }
+    Ok((protocol, tls))
 }
 
 /// The closed or open model the values describe.

@@ -1,4 +1,5 @@
-//! The target: a plain-HTTP base URL (parsed with `url`), resolved once to a socket address.
+//! The target: an `http://` or `https://` base URL (parsed with `url`), its host name resolved
+//! once, before the run, to a socket address.
 
 use std::net::SocketAddr;
 
@@ -13,6 +14,8 @@ pub struct Target {
     pub authority: String,
     pub host: Host<String>,
     pub port: u16,
+    /// `https://`: TLS, with the host name for SNI and certificate checks.
+    pub tls: bool,
     /// Path prefix from the URL, without a trailing `/` (empty for `http://host:port/`).
     pub base_path: String,
     /// The path (and query) of the URL itself, used when no `--task` is given.
@@ -22,7 +25,7 @@ pub struct Target {
 /// Why a URL is not a usable target.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TargetError {
-    #[error("`{0}` is not an http:// URL (https is not supported: poolstorm targets plain HTTP)")]
+    #[error("`{0}` is not an http:// or https:// URL")]
     Scheme(String),
     #[error("`{0}` has no host")]
     NoHost(String),
@@ -35,7 +38,7 @@ pub enum TargetError {
 }
 
 impl Target {
-    /// Parses `http://host[:port][/path][?query]`.
+    /// Parses `http[s]://host[:port][/path][?query]`.
     pub fn parse(text: &str) -> Result<Self, TargetError> {
         let url = Url::parse(text).map_err(|e| match e {
             url::ParseError::EmptyHost => TargetError::NoHost(text.to_owned()),
@@ -47,14 +50,18 @@ impl Target {
                 reason: other.to_string(),
             },
         })?;
-        if url.scheme() != "http" {
-            return Err(TargetError::Scheme(text.to_owned()));
-        }
+        let tls = match url.scheme() {
+            "http" => false,
+            "https" => true,
+            _ => return Err(TargetError::Scheme(text.to_owned())),
+        };
         let host = url
             .host()
             .map(|h| h.to_owned())
             .ok_or_else(|| TargetError::NoHost(text.to_owned()))?;
-        let port = url.port_or_known_default().unwrap_or(80);
+        let port = url
+            .port_or_known_default()
+            .unwrap_or(if tls { 443 } else { 80 });
         let authority = match url.port() {
             Some(port) => format!("{host}:{port}"),
             None => host.to_string(),
@@ -68,6 +75,7 @@ impl Target {
             authority,
             host,
             port,
+            tls,
             base_path: url.path().trim_end_matches('/').to_owned(),
             path,
         })
@@ -122,9 +130,12 @@ mod tests {
     }
 
     #[test]
-    fn https_and_garbage_are_refused() {
+    fn https_takes_port_443_and_other_schemes_and_garbage_are_refused() {
+        let t = Target::parse("https://example.test/api").unwrap();
+        assert!(t.tls);
+        assert_eq!((t.port, t.authority.as_str()), (443, "example.test"));
         assert!(matches!(
-            Target::parse("https://x"),
+            Target::parse("ftp://x"),
             Err(TargetError::Scheme(_))
         ));
         assert!(matches!(

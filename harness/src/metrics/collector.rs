@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::histogram::{Latency, Summary};
 use super::outcome::Kind;
-use super::recorder::{KindCounts, Report, TICK, TICKS_PER_SECOND, TaskTotals};
+use super::recorder::{ConnectionTotals, KindCounts, Report, TICK, TICKS_PER_SECOND, TaskTotals};
 use super::stall::{Stall, find_stalls};
 
 /// Where finished seconds' latency histograms go as the run goes (the `.hlog` interval log).
@@ -46,6 +46,12 @@ pub struct Second {
     pub connect: u64,
     pub other: u64,
     pub aborted: u64,
+    /// TLS failures (certificates and handshakes).
+    #[serde(default)]
+    pub tls: u64,
+    /// HTTP/2 GOAWAYs and stream resets.
+    #[serde(default)]
+    pub h2: u64,
     /// Most requests in flight at any tick of the second.
     pub in_flight: u64,
     /// Latency of the requests that finished in this second (µs).
@@ -65,6 +71,10 @@ impl Second {
                 Kind::Connect => &mut self.connect,
                 Kind::Other => &mut self.other,
                 Kind::Aborted => &mut self.aborted,
+                Kind::CertUnknownIssuer | Kind::CertExpired | Kind::CertWrongName | Kind::Tls => {
+                    &mut self.tls
+                }
+                Kind::GoAway | Kind::StreamReset => &mut self.h2,
             } += n;
         }
     }
@@ -115,6 +125,8 @@ pub struct Collected {
     pub stalls: Vec<Stall>,
     pub started: u64,
     pub dropped: u64,
+    /// What opening connections cost, every worker's merged.
+    pub connections: ConnectionTotals,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -141,6 +153,7 @@ pub struct Collector {
     second_latency: Vec<Summary>,
     intervals: Option<Box<dyn IntervalSink>>,
     totals: Option<Vec<TaskTotals>>,
+    connections: ConnectionTotals,
     latest_gauges: Vec<u64>,
     /// Every finished second's latencies, merged, for the live view.
     so_far: Latency,
@@ -181,6 +194,7 @@ impl Collector {
             second_latency: Vec::new(),
             intervals,
             totals: None,
+            connections: ConnectionTotals::new(highest),
             latest_gauges: vec![0; workers],
             so_far: Latency::new(highest),
             started: 0,
@@ -241,7 +255,12 @@ impl Collector {
                 *next = (*next).max(second + 1);
                 self.finalize_ready()?;
             }
-            Report::Done { worker, totals } => {
+            Report::Done {
+                worker,
+                totals,
+                connections,
+            } => {
+                self.connections.merge(&connections);
                 match &mut self.totals {
                     Some(all) => all.iter_mut().zip(&totals).for_each(|(a, b)| a.merge(b)),
                     None => self.totals = Some(totals),
@@ -405,6 +424,7 @@ impl Collector {
             stalls,
             started,
             dropped,
+            connections: self.connections,
         })
     }
 }

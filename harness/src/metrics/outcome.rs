@@ -25,11 +25,24 @@ pub enum Kind {
     Other,
     /// Cut off by Ctrl-C / SIGTERM while in flight.
     Aborted,
+    /// The server's certificate is signed by no CA poolstorm trusts.
+    CertUnknownIssuer,
+    /// The server's certificate has expired (or is not valid yet).
+    CertExpired,
+    /// The server's certificate is not for the host name (or IP) asked for.
+    CertWrongName,
+    /// Any other TLS failure: a handshake the server refused (a client certificate it wants),
+    /// a protocol it does not speak.
+    Tls,
+    /// HTTP/2: the server sent GOAWAY and the request could not go again.
+    GoAway,
+    /// HTTP/2: the server reset the request's stream.
+    StreamReset,
 }
 
 impl Kind {
     /// Every kind, in report order.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Ok,
         Kind::Http,
         Kind::PoolTimeout,
@@ -37,6 +50,12 @@ impl Kind {
         Kind::Connect,
         Kind::Other,
         Kind::Aborted,
+        Kind::CertUnknownIssuer,
+        Kind::CertExpired,
+        Kind::CertWrongName,
+        Kind::Tls,
+        Kind::GoAway,
+        Kind::StreamReset,
     ];
 
     /// Position in [`Kind::ALL`], for counter arrays.
@@ -54,7 +73,26 @@ impl Kind {
             Kind::Connect => "connect",
             Kind::Other => "other",
             Kind::Aborted => "aborted",
+            Kind::CertUnknownIssuer => "cert_unknown_issuer",
+            Kind::CertExpired => "cert_expired",
+            Kind::CertWrongName => "cert_wrong_name",
+            Kind::Tls => "tls",
+            Kind::GoAway => "goaway",
+            Kind::StreamReset => "stream_reset",
         }
+    }
+
+    /// A TLS failure (certificate or handshake).
+    pub fn is_tls(self) -> bool {
+        matches!(
+            self,
+            Kind::CertUnknownIssuer | Kind::CertExpired | Kind::CertWrongName | Kind::Tls
+        )
+    }
+
+    /// An HTTP/2 failure (GOAWAY, stream reset).
+    pub fn is_h2(self) -> bool {
+        matches!(self, Kind::GoAway | Kind::StreamReset)
     }
 }
 
@@ -100,7 +138,8 @@ fn error_code(body: &[u8]) -> Option<&str> {
 }
 
 /// An outcome as reports count it: a kind, with the status code for HTTP errors. Shown as
-/// `ok`, `http_503`, `pool_timeout`, `timeout`, `connect`, `other`, `aborted`.
+/// `ok`, `http_503`, `pool_timeout`, `timeout`, `connect`, `other`, `aborted`,
+/// `cert_unknown_issuer`, `cert_expired`, `cert_wrong_name`, `tls`, `goaway`, `stream_reset`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OutcomeKey {
     Ok,
@@ -110,6 +149,12 @@ pub enum OutcomeKey {
     Connect,
     Other,
     Aborted,
+    CertUnknownIssuer,
+    CertExpired,
+    CertWrongName,
+    Tls,
+    GoAway,
+    StreamReset,
 }
 
 impl OutcomeKey {
@@ -123,6 +168,12 @@ impl OutcomeKey {
             Kind::Connect => Self::Connect,
             Kind::Other => Self::Other,
             Kind::Aborted => Self::Aborted,
+            Kind::CertUnknownIssuer => Self::CertUnknownIssuer,
+            Kind::CertExpired => Self::CertExpired,
+            Kind::CertWrongName => Self::CertWrongName,
+            Kind::Tls => Self::Tls,
+            Kind::GoAway => Self::GoAway,
+            Kind::StreamReset => Self::StreamReset,
         })
     }
 
@@ -136,6 +187,12 @@ impl OutcomeKey {
             Self::Connect => Kind::Connect,
             Self::Other => Kind::Other,
             Self::Aborted => Kind::Aborted,
+            Self::CertUnknownIssuer => Kind::CertUnknownIssuer,
+            Self::CertExpired => Kind::CertExpired,
+            Self::CertWrongName => Kind::CertWrongName,
+            Self::Tls => Kind::Tls,
+            Self::GoAway => Kind::GoAway,
+            Self::StreamReset => Kind::StreamReset,
         }
     }
 
@@ -143,12 +200,18 @@ impl OutcomeKey {
     fn rank(self) -> (u8, u16) {
         match self {
             Self::Aborted => (0, 0),
-            Self::Connect => (1, 0),
-            Self::Http(status) => (2, status),
-            Self::Ok => (3, 0),
-            Self::Other => (4, 0),
-            Self::PoolTimeout => (5, 0),
-            Self::Timeout => (6, 0),
+            Self::CertExpired => (1, 0),
+            Self::CertUnknownIssuer => (2, 0),
+            Self::CertWrongName => (3, 0),
+            Self::Connect => (4, 0),
+            Self::GoAway => (5, 0),
+            Self::Http(status) => (6, status),
+            Self::Ok => (7, 0),
+            Self::Other => (8, 0),
+            Self::PoolTimeout => (9, 0),
+            Self::StreamReset => (10, 0),
+            Self::Timeout => (11, 0),
+            Self::Tls => (12, 0),
         }
     }
 }

@@ -76,6 +76,44 @@ impl TaskTotals {
     }
 }
 
+/// What opening connections cost over the run, apart from request latency.
+#[derive(Debug, Clone)]
+pub struct ConnectionTotals {
+    /// Connections opened.
+    pub opened: u64,
+    /// TCP connect of each.
+    pub connect: Latency,
+    /// TLS handshake of each (`https://`).
+    pub tls_handshake: Latency,
+    /// Connections that could not be opened, by reason.
+    pub refused: std::collections::BTreeMap<String, u64>,
+    /// HTTP/2 connections the server ended with GOAWAY.
+    pub goaways: u64,
+}
+
+impl ConnectionTotals {
+    pub fn new(highest: Duration) -> Self {
+        Self {
+            opened: 0,
+            connect: Latency::new(highest),
+            tls_handshake: Latency::new(highest),
+            refused: std::collections::BTreeMap::new(),
+            goaways: 0,
+        }
+    }
+
+    /// Adds another worker's.
+    pub fn merge(&mut self, other: &Self) {
+        self.opened += other.opened;
+        self.connect.add(&other.connect);
+        self.tls_handshake.add(&other.tls_handshake);
+        for (reason, n) in &other.refused {
+            *self.refused.entry(reason.clone()).or_default() += n;
+        }
+        self.goaways += other.goaways;
+    }
+}
+
 /// A message from a worker to the collector.
 #[derive(Debug)]
 pub enum Report {
@@ -95,6 +133,7 @@ pub enum Report {
     Done {
         worker: usize,
         totals: Vec<TaskTotals>,
+        connections: ConnectionTotals,
     },
 }
 
@@ -104,6 +143,7 @@ pub struct Recorder {
     totals: Vec<TaskTotals>,
     interval: Vec<Latency>,
     tick: TickCounts,
+    connections: ConnectionTotals,
 }
 
 impl Recorder {
@@ -113,7 +153,32 @@ impl Recorder {
             totals: (0..tasks).map(|_| TaskTotals::new(highest)).collect(),
             interval: (0..tasks).map(|_| Latency::new(highest)).collect(),
             tick: TickCounts::default(),
+            connections: ConnectionTotals::new(highest),
         }
+    }
+
+    /// A connection was opened: its TCP connect and TLS handshake times.
+    pub fn opened(&mut self, connect: Duration, tls: Option<Duration>) {
+        self.connections.opened += 1;
+        self.connections.connect.record(connect);
+        if let Some(handshake) = tls {
+            self.connections.tls_handshake.record(handshake);
+        }
+    }
+
+    /// A connection could not be opened, for `reason`.
+    pub fn refused(&mut self, reason: &str) {
+        match self.connections.refused.get_mut(reason) {
+            Some(n) => *n += 1,
+            None => {
+                self.connections.refused.insert(reason.to_owned(), 1);
+            }
+        }
+    }
+
+    /// An HTTP/2 connection was ended by the server's GOAWAY.
+    pub fn goaway(&mut self) {
+        self.connections.goaways += 1;
     }
 
     pub fn started(&mut self) {
@@ -167,9 +232,9 @@ impl Recorder {
         std::mem::replace(&mut self.interval, fresh)
     }
 
-    /// The run's totals per task.
-    pub fn into_totals(self) -> Vec<TaskTotals> {
-        self.totals
+    /// The run's totals per task, and its connections'.
+    pub fn into_totals(self) -> (Vec<TaskTotals>, ConnectionTotals) {
+        (self.totals, self.connections)
     }
 }
 
@@ -216,7 +281,7 @@ mod tests {
             Outcome::no_response(Kind::Aborted),
             Duration::from_millis(3),
         );
-        let totals = r.into_totals();
+        let (totals, _) = r.into_totals();
         assert_eq!(totals[0].kinds[Kind::Aborted.index()], 1);
         assert_eq!(totals[0].all.count(), 0);
     }

@@ -63,6 +63,58 @@ pub struct Requests {
     pub dropped: u64,
 }
 
+/// How requests travelled, and what opening connections cost apart from request latency.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionReport {
+    /// `http/1.1`, `h2` or `h2c`.
+    pub protocol: String,
+    /// Requests in flight at once per connection (HTTP/2 streams; 1 for HTTP/1.1).
+    pub streams: u32,
+    /// The address the host was resolved to, once, before the run.
+    pub address: String,
+    /// `none` (http://), `verified` (the system's roots), `verified with cacert`, or
+    /// `NOT VERIFIED (insecure)`.
+    pub tls: String,
+    /// A client certificate was offered (mutual TLS).
+    pub client_certificate: bool,
+    /// Connections opened.
+    pub opened: u64,
+    /// TCP connect of each, µs.
+    pub connect_us: Summary,
+    /// TLS handshake of each, µs (`https://` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_handshake_us: Option<Summary>,
+    /// Connections that could not be opened, by reason.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub refused: BTreeMap<String, u64>,
+    /// HTTP/2 connections the server ended with GOAWAY.
+    pub goaways: u64,
+}
+
+impl ConnectionReport {
+    fn new(plan: &LoadPlan, run: &RunOutput) -> Self {
+        let c = &run.collected.connections;
+        let tls = match (&plan.target.tls, &plan.tls) {
+            (false, _) => "none",
+            (true, t) if t.insecure => "NOT VERIFIED (insecure)",
+            (true, t) if t.cacert.is_some() => "verified with cacert",
+            (true, _) => "verified",
+        };
+        Self {
+            protocol: plan.protocol.name().to_owned(),
+            streams: plan.protocol.streams(),
+            address: run.address.to_string(),
+            tls: tls.to_owned(),
+            client_certificate: plan.tls.cert.is_some(),
+            opened: c.opened,
+            connect_us: c.connect.summary(),
+            tls_handshake_us: plan.target.tls.then(|| c.tls_handshake.summary()),
+            refused: c.refused.clone(),
+            goaways: c.goaways,
+        }
+    }
+}
+
 /// One task's results.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskReport {
@@ -101,6 +153,9 @@ pub struct LoadReport {
     pub interrupted: bool,
     pub model: ModelReport,
     pub settings: Settings,
+    /// Protocol, TLS and connection setup.
+    #[serde(default)]
+    pub connections: ConnectionReport,
     pub requests: Requests,
     /// Finished requests by outcome: `ok`, `http_<status>`, `pool_timeout`, `timeout`,
     /// `connect`, `other`, `aborted` (zero counts left out, except `ok`).
@@ -177,6 +232,7 @@ impl LoadReport {
                 stall_window_s: plan.stall_window.as_secs_f64(),
                 seed: plan.seed,
             },
+            connections: ConnectionReport::new(plan, run),
             requests: Requests {
                 total: collected.started,
                 completed: done,

@@ -18,7 +18,7 @@ async fn poolstorm(args: &[&str]) -> Output {
 #[tokio::test]
 async fn bad_input_exits_2_naming_the_flag() {
     let cases: &[(&[&str], &str)] = &[
-        (&["load", "https://127.0.0.1/"], "URL"),
+        (&["load", "ftp://127.0.0.1/"], "URL"),
         (&["load", "http://127.0.0.1:1/", "--users", "0"], "--users"),
         (&["load", "http://127.0.0.1:1/", "--rate", "-5"], "--rate"),
         (

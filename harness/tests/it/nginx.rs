@@ -1,0 +1,201 @@
+//! Debian's nginx as an independent HTTP/2 server: TLS with HTTP/2 by ALPN, h2c, and
+//! `keepalive_requests`, which makes nginx end each HTTP/2 connection with GOAWAY after that
+//! many requests. poolstorm must carry on across the GOAWAYs without losing a request, and give
+//! the same outcomes over HTTP/1.1 and HTTP/2.
+
+use std::path::Path;
+use std::time::Duration;
+
+use harness::metrics::OutcomeKey;
+use harness::report::LoadReport;
+
+use crate::support::{load_argv, load_with, wait_until};
+
+/// Requests per connection before nginx sends GOAWAY.
+const KEEPALIVE_REQUESTS: u64 = 50;
+
+/// A throwaway nginx on two free loopback ports: TLS (h2 and http/1.1 by ALPN) and h2c.
+struct Nginx {
+    child: tokio::process::Child,
+    tls_port: u16,
+    h2c_port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+fn free_port() -> u16 {
+    harness::service::free_port().unwrap()
+}
+
+impl Nginx {
+    async fn start(cert: &Path, key: &Path) -> Self {
+        let binary = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("this test needs nginx: run `make test` (it installs nginx-light) or `sudo apt-get install nginx-light`");
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display();
+        let (tls_port, h2c_port) = (free_port(), free_port());
+        let body = r#"{"error": "pool_timeout", "message": "from nginx"}"#;
+        let conf = format!(
+            r#"
+daemon off;
+master_process off;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/body;
+  proxy_temp_path {d}/proxy;
+  fastcgi_temp_path {d}/fastcgi;
+  uwsgi_temp_path {d}/uwsgi;
+  scgi_temp_path {d}/scgi;
+  keepalive_requests {KEEPALIVE_REQUESTS};
+  server {{
+    listen 127.0.0.1:{tls_port} ssl http2;
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    location /ok {{ return 200 "ok"; }}
+    location /pool-timeout {{ default_type application/json; return 503 '{body}'; }}
+  }}
+  server {{
+    listen 127.0.0.1:{h2c_port} http2;
+    location /ok {{ return 200 "ok"; }}
+  }}
+}}
+"#,
+            cert = cert.display(),
+            key = key.display(),
+        );
+        let file = dir.path().join("nginx.conf");
+        std::fs::write(&file, conf).unwrap();
+        let child = tokio::process::Command::new(binary)
+            .arg("-c")
+            .arg(&file)
+            .arg("-p")
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let nginx = Self {
+            child,
+            tls_port,
+            h2c_port,
+            _dir: dir,
+        };
+        for port in [tls_port, h2c_port] {
+            wait_until(Duration::from_secs(10), "nginx to listen", || async move {
+                tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .ok()
+            })
+            .await;
+        }
+        nginx
+    }
+}
+
+async fn load(argv: &[&str]) -> LoadReport {
+    load_with(&load_argv(argv), Default::default()).await.0
+}
+
+/// A self-signed certificate for 127.0.0.1 (the runs use `--cacert` with it).
+fn certificate(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let (c, k) = (dir.join("nginx.pem"), dir.join("nginx.key"));
+    std::fs::write(&c, cert.pem()).unwrap();
+    std::fs::write(&k, key.serialize_pem()).unwrap();
+    (c, k)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_over_http2_and_http1_gives_the_same_outcomes_across_its_goaways() {
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(certs.path());
+    let nginx = Nginx::start(&cert, &key).await;
+    let url = format!("https://127.0.0.1:{}", nginx.tls_port);
+    let run = |extra: &'static [&'static str]| {
+        let (url, cert) = (url.clone(), cert.clone());
+        async move {
+            let mut argv = vec![
+                url.as_str(),
+                "--users",
+                "1",
+                "--requests",
+                "600",
+                "--seed",
+                "11",
+                "--cacert",
+                cert.to_str().unwrap(),
+                "--task",
+                "GET /ok weight=3",
+                "--task",
+                "GET /pool-timeout weight=1",
+            ];
+            argv.extend(extra);
+            load(&argv).await
+        }
+    };
+    let h1 = run(&[]).await;
+    let h2 = run(&["--http2"]).await;
+    assert_eq!(h2.connections.protocol, "h2");
+    assert_eq!(
+        h1.outcomes, h2.outcomes,
+        "same seed, same picks, same answers"
+    );
+    assert_eq!(
+        h1.outcome(OutcomeKey::Ok) + h1.outcome(OutcomeKey::PoolTimeout),
+        600,
+        "{:?}",
+        h1.outcomes
+    );
+    // nginx ends every HTTP/2 connection after 50 requests with GOAWAY; nothing is lost.
+    let c = &h2.connections;
+    assert!(
+        c.goaways >= 600 / KEEPALIVE_REQUESTS - 1 && c.opened >= 600 / KEEPALIVE_REQUESTS,
+        "{c:?}"
+    );
+    assert_eq!(h2.outcome(OutcomeKey::GoAway), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_serves_many_streams_per_connection_and_h2c() {
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(certs.path());
+    let nginx = Nginx::start(&cert, &key).await;
+    let url = format!("https://127.0.0.1:{}/ok", nginx.tls_port);
+    let r = load(&[
+        &url,
+        "--http2",
+        "--streams",
+        "16",
+        "--users",
+        "32",
+        "--workers",
+        "2",
+        "--duration",
+        "2s",
+        "--cacert",
+        cert.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(r.error_ratio, 0.0, "{:?}", r.outcomes);
+    assert!(r.outcome(OutcomeKey::Ok) > 1000, "{:?}", r.outcomes);
+    let h2c = format!("http://127.0.0.1:{}/ok", nginx.h2c_port);
+    let r = load(&[&h2c, "--h2c", "--users", "4", "--requests", "200"]).await;
+    assert_eq!(r.outcome(OutcomeKey::Ok), 200, "{:?}", r.outcomes);
+    assert_eq!(r.connections.protocol, "h2c");
+}
