@@ -12,13 +12,18 @@ they are missing.
 With --baseline BIN an earlier poolstorm build runs in the same rounds, for before/after
 figures from one run. Rounds are interleaved: each round runs every tool once.
 
+The TLS part runs the same way against the stub serving TLS (rustls): poolstorm, wrk and oha
+over HTTPS/1.1, then poolstorm, oha and h2load (nghttp2) over HTTP/2 with CONNECTIONS / STREAMS
+connections of STREAMS streams each, with each tool's client CPU time (user + sys from wait4)
+per completed request beside its req/s.
+
 Two more parts measure what watching a service costs: reading its pool from a `[pool]`
 source at 4 Hz (the stub as a command target), and poolstorm's own database probe (a healthy
 mode-2 cell on MySQL/MariaDB: POOLSTORM_MYSQL_URL, else a throwaway server from
 scripts/with-mariadb.sh), each with and without, in interleaved rounds.
 
 usage: scripts/bench.py [--rounds N] [--duration S] [--connections C] [--users-rss U]
-                        [--baseline BIN] [--only tools|sampling|probe]
+                        [--baseline BIN] [--streams S] [--only tools|tls|sampling|probe]
 """
 import argparse
 import json
@@ -36,11 +41,13 @@ POOLSTORM = os.path.join(ROOT, "target", "release", "poolstorm")
 
 
 def ensure_tools():
-    if not shutil.which("wrk"):
-        print("bench: installing wrk from Debian", file=sys.stderr)
+    debian = [pkg for tool, pkg in [("wrk", "wrk"), ("h2load", "nghttp2-client"), ("openssl", "openssl")]
+              if not shutil.which(tool)]
+    if debian:
+        print(f"bench: installing {' '.join(debian)} from Debian", file=sys.stderr)
         sudo = [] if os.geteuid() == 0 else ["sudo"]
         subprocess.run(sudo + ["apt-get", "update", "-qq"], check=True)
-        subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+        subprocess.run(sudo + ["apt-get", "install", "-y", "-qq"] + debian, check=True)
     if not shutil.which("oha"):
         print("bench: installing oha from crates.io (a few minutes)", file=sys.stderr)
         subprocess.run(["cargo", "install", "oha", "--locked"], check=True)
@@ -72,8 +79,12 @@ def pinned(cmd, cpus):
 CLIENT_CPUS = f"1-{(os.cpu_count() or 2) - 1}"
 
 
+LAST_CPU = [0.0]
+
+
 def run(cmd):
-    """Runs cmd on the client CPUs; returns (stdout, peak RSS in MB, seconds)."""
+    """Runs cmd on the client CPUs; returns (stdout, peak RSS in MB, seconds). Its CPU time
+    (user + sys, all threads, from wait4) is left in LAST_CPU[0]."""
     cmd = pinned(cmd, CLIENT_CPUS)
     started = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -81,7 +92,9 @@ def run(cmd):
     sampler = threading.Thread(target=peak_rss_kb, args=(proc.pid, stop, peak))
     sampler.start()
     out = proc.stdout.read()
-    proc.wait()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    LAST_CPU[0] = usage.ru_utime + usage.ru_stime
     stop.set()
     sampler.join()
     if proc.returncode != 0:
@@ -120,6 +133,125 @@ def bench_poolstorm(url, args, users=None, binary=POOLSTORM):
             data = json.load(f)
     lat = data["latency_us"]
     return data["throughput_rps"], lat["p50"] / 1e3, lat["p99"] / 1e3, rss
+
+
+def tls_files(tmp):
+    """A CA and a server certificate for 127.0.0.1 it signs (openssl): (ca, cert, key)."""
+    ca, ca_key = os.path.join(tmp, "ca.pem"), os.path.join(tmp, "ca.key")
+    cert, key, csr = (os.path.join(tmp, n) for n in ("server.pem", "server.key", "server.csr"))
+    ext = os.path.join(tmp, "ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    quiet = {"check": True, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    subprocess.run(["openssl", "req", "-x509"] + ec + ["-keyout", ca_key, "-out", ca, "-days", "2",
+                    "-subj", "/CN=bench CA"], **quiet)
+    subprocess.run(["openssl", "req"] + ec + ["-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1"], **quiet)
+    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+                    "-out", cert, "-days", "2", "-extfile", ext], **quiet)
+    return ca, cert, key
+
+
+# Each TLS tool: (name, argv builder(url, args, ca, h2) -> argv, parser(stdout, report) -> (requests, rps, p50 ms, p99 ms)).
+def tls_wrk(url, args, ca, h2):
+    return ["wrk", "-t2", f"-c{args.connections}", f"-d{args.duration}s", "--latency", url]
+
+
+def parse_wrk(out, _):
+    done = int(re.search(r"(\d+) requests in", out).group(1))
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return done, rps, wrk_unit(re.search(r"\s50%\s+(\S+)", out).group(1)), \
+        wrk_unit(re.search(r"\s99%\s+(\S+)", out).group(1))
+
+
+def tls_oha(url, args, ca, h2):
+    conns = ["-c", str(args.connections // args.streams), "-p", str(args.streams), "--http2"] if h2 \
+        else ["-c", str(args.connections)]
+    return ["oha"] + conns + ["-z", f"{args.duration}s", "--no-tui", "--insecure",
+                              "--output-format", "json", url]
+
+
+def parse_oha(out, _):
+    data = json.loads(out)
+    done = sum(data.get("statusCodeDistribution", {}).values())
+    pct = data["latencyPercentiles"]
+    return done, data["summary"]["requestsPerSec"], pct["p50"] * 1e3, pct["p99"] * 1e3
+
+
+def tls_h2load(url, args, ca, h2):
+    return ["h2load", "-c", str(args.connections // args.streams), "-m", str(args.streams),
+            "-D", str(args.duration), url]
+
+
+def parse_h2load(out, _):
+    done = int(re.search(r"requests: \d+ total, \d+ started, (\d+) done", out).group(1))
+    rps = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out).group(1))
+    # h2load gives the mean and spread of request times, not percentiles.
+    mean = re.search(r"time for request:\s+\S+\s+\S+\s+(\S+)", out).group(1)
+    return done, rps, wrk_unit(mean), float("nan")
+
+
+def tls_poolstorm(url, args, ca, h2, report=None):
+    extra = ["--http2", "--streams", str(args.streams)] if h2 else []
+    return [POOLSTORM, "load", url, "--users", str(args.connections), "--duration", f"{args.duration}s",
+            "--cacert", ca, "--progress", "none", "--json", report] + extra
+
+
+def parse_poolstorm(_, report):
+    with open(report) as f:
+        data = json.load(f)
+    lat = data["latency_us"]
+    return data["requests"]["completed"], data["throughput_rps"], lat["p50"] / 1e3, lat["p99"] / 1e3
+
+
+def bench_tls(args):
+    """poolstorm, wrk and oha over HTTPS/1.1, then poolstorm, oha and h2load over HTTP/2, all
+    against the same TLS stub (rustls, HTTP/2 or HTTP/1.1 by ALPN) with the same connections,
+    interleaved; per tool the median round by req/s, with its client CPU time per request."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ca, cert, key = tls_files(tmp)
+        stub = subprocess.Popen(pinned([POOLSTORM, "stub", "--threads", "1", "--tls-cert", cert,
+                                        "--tls-key", key], "0"), stdout=subprocess.PIPE, text=True)
+        try:
+            url = stub.stdout.readline().strip().removeprefix("listening on ") + "/ok"
+            tables = {}
+            for h2, tools in [(False, [("poolstorm", tls_poolstorm, parse_poolstorm), ("wrk", tls_wrk, parse_wrk),
+                                       ("oha", tls_oha, parse_oha)]),
+                              (True, [("poolstorm", tls_poolstorm, parse_poolstorm), ("oha", tls_oha, parse_oha),
+                                      ("h2load", tls_h2load, parse_h2load)])]:
+                runs = {name: [] for name, _, _ in tools}
+                for _ in range(args.rounds):
+                    for name, argv, parse in tools:
+                        report = os.path.join(tmp, "r.json")
+                        cmd = argv(url, args, ca, h2, report) if name == "poolstorm" else argv(url, args, ca, h2)
+                        out, _, _ = run(cmd)
+                        done, rps, p50, p99 = parse(out, report)
+                        runs[name].append((rps, p50, p99, LAST_CPU[0] * 1e6 / max(done, 1)))
+                for name, rs in runs.items():
+                    print(f"bench: {'h2' if h2 else 'https'} {name}: req/s per round "
+                          f"{[round(r[0]) for r in sorted(rs)]}", file=sys.stderr)
+                tables[h2] = {name: sorted(rs)[len(rs) // 2] for name, rs in runs.items()}
+        finally:
+            stub.terminate()
+            stub.wait()
+    return tables
+
+
+def tls_table(args):
+    tables = bench_tls(args)
+    pin = " (stub on CPU 0, tools on CPUs " + CLIENT_CPUS + ")" if pinned([], "0") else ""
+    for h2, title in [(False, f"HTTPS (HTTP/1.1 over TLS), {args.connections} connections"),
+                      (True, f"HTTP/2 over TLS, {args.connections // args.streams} connections x "
+                             f"{args.streams} streams")]:
+        rows = tables[h2]
+        ours = rows["poolstorm"]
+        print(f"\n{title}, {args.duration} s per run, median of {args.rounds} interleaved runs, against "
+              f"`poolstorm stub --threads 1 --tls-cert ...` GET /ok on 127.0.0.1{pin}\n")
+        print("| tool | req/s | poolstorm / tool | p50 ms | p99 ms | client CPU µs per request |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for name, (rps, p50, p99, cpu) in rows.items():
+            p99_text = "-" if p99 != p99 else f"{p99:.3f}"
+            print(f"| {name} | {rps:,.0f} | {ours[0] / rps:.2f}x | {p50:.3f} | {p99_text} | {cpu:.1f} |")
 
 
 SAMPLING_SCENARIO = """
@@ -240,7 +372,8 @@ def main():
     p.add_argument("--duration", type=int, default=8)
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--users-rss", type=int, default=1000)
-    p.add_argument("--only", choices=["tools", "sampling", "probe"],
+    p.add_argument("--streams", type=int, default=4, help="HTTP/2 streams per connection")
+    p.add_argument("--only", choices=["tools", "tls", "sampling", "probe"],
                    help="run one part: the tools' table, the cost of reading a service's pool, or "
                         "the cost of the database probe (needs POOLSTORM_MYSQL_URL)")
     p.add_argument("--baseline", metavar="BIN",
@@ -251,6 +384,8 @@ def main():
 
     if args.only in (None, "tools"):
         tools_table(args)
+    if args.only in (None, "tls"):
+        tls_table(args)
     if args.only in (None, "sampling"):
         sampling_table(args)
     if args.only in (None, "probe"):

@@ -1,6 +1,9 @@
 //! A plain `GET` for the harness's own questions to the target (`/health`, `/debug/pool`,
-//! `/mode2/messages/stats`): one connection per call, a bounded wait, the whole body back.
-//! Not on any measured path.
+//! `/mode2/messages/stats`, a service's readiness path and metrics): one connection per call,
+//! a bounded wait, the whole body back. Not on any measured path. Over `https://` it speaks
+//! TLS without checking the certificate: these questions go to a service poolstorm started or
+//! was pointed at, carry no credentials, and must not fail on a private CA the load's own
+//! requests verify with `cacert`.
 
 use std::time::Duration;
 
@@ -35,31 +38,53 @@ pub async fn get(
     let work = async {
         let addr = target.resolve().await.map_err(|e| e.to_string())?;
         let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
+        if !target.tls {
+            return exchange(stream, &target).await;
+        }
+        let settings = crate::load::TlsSettings {
+            insecure: true,
+            ..Default::default()
+        };
+        let config = crate::driver::tls::client_config(&settings, &[b"http/1.1"])
             .map_err(|e| e.to_string())?;
-        tokio::spawn(connection);
-        let request = Request::get(&target.path)
-            .header(hyper::header::HOST, &target.authority)
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| e.to_string())?;
-        let response = sender
-            .send_request(request)
+        let name = crate::driver::tls::server_name(&target.host).map_err(|e| e.to_string())?;
+        let tls = tokio_rustls::TlsConnector::from(config)
+            .connect(name, stream)
             .await
-            .map_err(|e| e.to_string())?;
-        let status = response.status().as_u16();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?
-            .to_bytes();
-        Ok::<_, String>((status, body))
+            .map_err(|e| format!("TLS: {e}"))?;
+        exchange(tls, &target).await
     };
     match tokio::time::timeout(timeout, work).await {
         Ok(result) => result.map_err(fail),
         Err(_) => Err(fail(format!("no answer within {timeout:?}"))),
     }
+}
+
+/// One GET on an open connection: the status and the whole body.
+async fn exchange<S>(stream: S, target: &Target) -> Result<(u16, Bytes), String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    let request = Request::get(&target.path)
+        .header(hyper::header::HOST, &target.authority)
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| e.to_string())?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    Ok((status, body))
 }
 
 /// `GET` and parse the body as JSON into `T`, requiring a 200.

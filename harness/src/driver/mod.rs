@@ -7,7 +7,7 @@ mod dial;
 mod http1;
 mod http2;
 mod link;
-mod tls;
+pub mod tls;
 mod worker;
 
 use std::sync::Arc;

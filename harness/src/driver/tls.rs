@@ -32,7 +32,7 @@ fn fail(setting: &'static str, reason: impl Into<String>) -> TlsError {
 }
 
 /// The client configuration; `alpn` lists the protocols offered (`h2`, `http/1.1`).
-pub(super) fn client_config(
+pub fn client_config(
     settings: &TlsSettings,
     alpn: &[&[u8]],
 ) -> Result<Arc<ClientConfig>, TlsError> {
@@ -108,7 +108,7 @@ fn certificates(
 
 /// The name the certificate must carry, and the SNI sent: the URL's host (an IP literal is
 /// checked against the certificate's IP addresses and sends no SNI).
-pub(super) fn server_name(host: &url::Host<String>) -> Result<ServerName<'static>, TlsError> {
+pub fn server_name(host: &url::Host<String>) -> Result<ServerName<'static>, TlsError> {
     let text = match host {
         url::Host::Domain(name) => name.clone(),
         url::Host::Ipv4(ip) => ip.to_string(),
@@ -119,7 +119,7 @@ pub(super) fn server_name(host: &url::Host<String>) -> Result<ServerName<'static
 
 /// The outcome of a failed TLS handshake or read, when the failure was TLS's: the three
 /// certificate failures by name, anything else TLS as `tls`. `None`: not a TLS error.
-pub(super) fn kind_of(error: &std::io::Error) -> Option<Kind> {
+pub(crate) fn kind_of(error: &std::io::Error) -> Option<Kind> {
     let tls = error.get_ref()?.downcast_ref::<rustls::Error>()?;
     Some(match tls {
         rustls::Error::InvalidCertificate(cert) => match cert {

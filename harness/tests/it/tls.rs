@@ -415,3 +415,75 @@ async fn protocol_and_tls_mistakes_exit_2_naming_the_flag() {
         assert!(stderr.contains(flag), "{argv:?} names {flag}: {stderr}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_open_model_over_http2_paces_and_counts_as_over_http1() {
+    let stub = h2c_stub().await;
+    let url = format!("{}/ok", stub.url());
+    let r = load(&[
+        &url,
+        "--h2c",
+        "--streams",
+        "8",
+        "--rate",
+        "200",
+        "--max-in-flight",
+        "16",
+        "--duration",
+        "2s",
+    ])
+    .await;
+    assert_eq!(r.model.kind, "open");
+    assert!(
+        (380..=420).contains(&r.requests.total),
+        "200/s for 2 s: {}",
+        r.requests.total
+    );
+    assert_eq!(r.outcome(OutcomeKey::Ok), r.requests.completed);
+    assert_eq!(r.requests.dropped, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenario_drives_a_command_target_that_serves_http2_over_tls() {
+    let pki = Pki::new();
+    pki.server();
+    let dir = pki.dir.path();
+    // The certificate files sit beside the scenario: relative paths are the scenario's.
+    let text = format!(
+        r#"
+name = "tls_target"
+[target]
+kind = "command"
+command = ["{}", "stub", "--listen", "127.0.0.1:{{port}}", "--tls-cert", "server.pem", "--tls-key", "server.key"]
+url = "https://127.0.0.1:{{port}}"
+ready = "/ok"
+ready_timeout = "10s"
+[load]
+users = 8
+duration = "2s"
+http2 = true
+streams = 4
+cacert = "ca.pem"
+[[tasks]]
+path = "/ok"
+[[expect]]
+verdict = "healthy"
+max_error_ratio = 0.0
+"#,
+        binary()
+    );
+    let file = dir.join("tls.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = dir.join("results");
+    let output = crate::support::run(&[&file], "sqlite", &out).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    let report = harness::report::scenario::ScenarioReport::read(
+        &crate::support::latest_results(&out, "tls_target").join("report.json"),
+    )
+    .unwrap();
+    let load = report.cells[0].load.as_ref().unwrap();
+    assert_eq!(load.connections.protocol, "h2");
+    assert_eq!(load.connections.tls, "verified with cacert");
+    assert!(load.outcome(OutcomeKey::Ok) > 100, "{:?}", load.outcomes);
+}
