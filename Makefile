@@ -4,7 +4,7 @@ CARGO ?= cargo
 # Tests wait on sockets and sleeps far more than they compute.
 TEST_THREADS ?= 4
 
-.PHONY: help build release profile-build demo scenarios scenarios-mariadb compose-up compose-run compose-down test lint fmt clippy cycles bench clean
+.PHONY: help build release profile-build demo scenarios scenarios-mariadb local-images docker-build containers compose-up compose-run compose-down test lint fmt clippy cycles bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -29,10 +29,14 @@ scenarios: profile-build ## The CI scenario set, --quick, on DB (default sqlite;
 scenarios-mariadb: profile-build ## The CI scenario set on a throwaway MariaDB (or POOLSTORM_MYSQL_URL)
 	POOLSTORM_BIN=target/$(PROFILE) scripts/with-mariadb.sh sh -c 'scripts/scenarios.sh "$$POOLSTORM_MYSQL_URL"'
 
-test: ## Run every test; installs what they need as root, else names it; MySQL tests get a throwaway MariaDB
+# The container backend's test runs this image (scripts/local-images.sh builds it); set
+# POOLSTORM_MYSQL_IMAGE=mysql:8.4 to test against the registry's.
+TEST_MYSQL_IMAGE ?= $(or $(POOLSTORM_MYSQL_IMAGE),poolstorm-local/mariadb:10.11)
+
+test: ## Run every test; installs what they need as root (Docker engine and local images included), else names it
 	scripts/test-deps.sh
 	$(CARGO) build --workspace --tests
-	scripts/with-mariadb.sh $(CARGO) test --workspace -- --test-threads=$(TEST_THREADS)
+	POOLSTORM_MYSQL_IMAGE=$(TEST_MYSQL_IMAGE) scripts/with-mariadb.sh $(CARGO) test --workspace -- --test-threads=$(TEST_THREADS)
 
 lint: fmt clippy cycles ## cargo fmt --check, clippy -D warnings, and no import cycle between modules
 
@@ -46,15 +50,37 @@ cycles:
 	python3 scripts/module-cycles.py --self-test
 	python3 scripts/module-cycles.py
 
-COMPOSE ?= docker compose
+# Compose v2 (`docker compose`) where it is installed, else docker-compose 1.x.
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo 'docker compose' || echo docker-compose)
 SCENARIO ?= scenarios/mode2-sweep.toml
 
-compose-up: ## MySQL 8.4 and target-app on :8080 in containers (needs Docker)
-	$(COMPOSE) up --build --detach --wait mysql target-app
+# LOCAL_IMAGES=1: the images scripts/local-images.sh builds from Debian's packages stand in for
+# the registry's (mysql:8.4 and mariadb:11 by MariaDB 10.11, the Rust and Debian bases by local
+# ones); each variable can also be set alone.
+ifeq ($(LOCAL_IMAGES),1)
+export POOLSTORM_MYSQL_IMAGE ?= poolstorm-local/mariadb:10.11
+export POOLSTORM_MARIADB_IMAGE ?= poolstorm-local/mariadb:10.11
+export POOLSTORM_BUILDER_IMAGE ?= poolstorm-local/rust:1.95
+export POOLSTORM_RUNTIME_IMAGE ?= poolstorm-local/debian:bookworm
+endif
+
+local-images: ## Build the stand-in images from Debian's packages (starts dockerd as root if none answers)
+	scripts/local-images.sh
+
+docker-build: ## docker build . as poolstorm:local (LOCAL_IMAGES=1: from the local images)
+	docker build --network host --force-rm -t poolstorm:local \
+	  --build-arg BUILDER=$${POOLSTORM_BUILDER_IMAGE:-rust:1.95-slim-bookworm} \
+	  --build-arg RUNTIME=$${POOLSTORM_RUNTIME_IMAGE:-debian:bookworm-slim} .
+
+containers: ## Every container path for real: image, --db container, compose (LOCAL_IMAGES=1 without a registry)
+	scripts/containers.sh
+
+compose-up: ## MySQL 8.4 and target-app on :8080 in containers (needs Docker); returns once MySQL is healthy
+	$(COMPOSE) up --build --detach mysql target-app
 
 compose-run: ## Run SCENARIO in containers on MySQL (DB=mariadb: MariaDB 11; ARGS: more flags); results in ./results
 	mkdir -p results
-	SCENARIO=$(SCENARIO) POOLSTORM_ARGS='$(ARGS)' $(COMPOSE) $(if $(filter mariadb,$(DB)),--profile mariadb run --rm harness-mariadb,run --rm harness)
+	SCENARIO=$(SCENARIO) POOLSTORM_ARGS='$(ARGS)' POOLSTORM_UID=$$(id -u) POOLSTORM_GID=$$(id -g) $(COMPOSE) $(if $(filter mariadb,$(DB)),--profile mariadb run --rm harness-mariadb,run --rm harness)
 
 compose-down: ## Stop and remove the containers
 	$(COMPOSE) --profile run --profile mariadb down --remove-orphans

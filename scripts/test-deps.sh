@@ -10,7 +10,10 @@
 # Missing packages are installed with apt-get when running as root on Debian/Ubuntu (as CI
 # does); otherwise this prints the exact command to run and exits 1.
 # Then the example service's virtual environment (examples/fastapi-sqlalchemy/.venv) is made
-# from PyPI, again whenever its requirements.txt changes.
+# from PyPI, again whenever its requirements.txt changes, and a Docker engine must answer with
+# the MariaDB image the container backend's test runs (scripts/docker-engine.sh starts dockerd
+# as root, installing Debian's docker.io; scripts/local-images.sh builds the image from
+# Debian's packages, with debootstrap).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,3 +49,4 @@ if ((${#missing[@]} > 0)); then
 fi
 
 scripts/example-venv.sh
+scripts/local-images.sh mariadb

@@ -1,21 +1,45 @@
-//! The `container` backend: a MySQL 8.4 server in a container started through testcontainers
-//! (its MySQL module), reachable on a mapped port of this machine, removed at the end of the
-//! scenario (also after Ctrl-C, which ends runs through the same path). It needs a Docker
-//! engine: without one that answers bollard's ping it fails at once and names the
-//! alternatives.
+//! The `container` backend: a MySQL 8.4 server in a container started through testcontainers,
+//! reachable on a mapped port of this machine's loopback, removed at the end of the scenario
+//! (also after Ctrl-C, which ends runs through the same path). `POOLSTORM_MYSQL_IMAGE` names
+//! another image that takes the official image's environment (the MariaDB that
+//! scripts/local-images.sh builds where no registry is reachable). It needs a Docker engine:
+//! without one that answers bollard's ping it fails at once and names the alternatives.
 
 use std::time::Duration;
 
 use bollard::{API_DEFAULT_VERSION, Docker};
 use sqlx::Connection as _;
+use testcontainers::core::{IntoContainerPort as _, WaitFor};
 use testcontainers::runners::AsyncRunner as _;
-use testcontainers::{ContainerAsync, ImageExt as _};
-use testcontainers_modules::mysql::Mysql;
+use testcontainers::{ContainerAsync, GenericImage, ImageExt as _};
 
 use super::DatabaseError;
 
 /// The MySQL version the container runs (the one docker-compose.yml and CI use).
 pub const MYSQL_TAG: &str = "8.4";
+/// The variable that names another image (`NAME:TAG`).
+pub const IMAGE_VARIABLE: &str = "POOLSTORM_MYSQL_IMAGE";
+
+/// The image to run: `POOLSTORM_MYSQL_IMAGE`, else `mysql:8.4`, as (name, tag).
+pub fn image() -> (String, String) {
+    match std::env::var(IMAGE_VARIABLE) {
+        Ok(given) if !given.is_empty() => split_image(&given),
+        _ => ("mysql".to_owned(), MYSQL_TAG.to_owned()),
+    }
+}
+
+/// `NAME[:TAG]` split at the tag, not at a registry's port; no tag is `latest`.
+fn split_image(text: &str) -> (String, String) {
+    let after_registry = text.rfind('/').map_or(0, |i| i + 1);
+    match text[after_registry..].rfind(':') {
+        Some(i) => (
+            text[..after_registry + i].to_owned(),
+            text[after_registry + i + 1..].to_owned(),
+        ),
+        None => (text.to_owned(), "latest".to_owned()),
+    }
+}
+
 /// How long the engine gets to answer `/_ping`.
 const PING: Duration = Duration::from_secs(3);
 /// How long the server gets to accept connections once the container runs.
@@ -41,7 +65,7 @@ pub async fn engine_answers(address: &str) -> bool {
 
 /// A running MySQL container.
 pub struct ContainerServer {
-    container: ContainerAsync<Mysql>,
+    container: ContainerAsync<GenericImage>,
     /// `mysql://root@127.0.0.1:PORT`.
     pub url: String,
 }
@@ -55,7 +79,8 @@ impl std::fmt::Debug for ContainerServer {
 }
 
 impl ContainerServer {
-    /// Starts `mysql:8.4` and waits until it accepts connections.
+    /// Starts the image (`mysql:8.4` unless `POOLSTORM_MYSQL_IMAGE` says) and waits until
+    /// the server accepts connections.
     pub async fn start() -> Result<Self, DatabaseError> {
         let address = engine_address();
         if !engine_answers(&address).await {
@@ -65,15 +90,26 @@ impl ContainerServer {
                  machine's mariadb-server package) or --db mysql://USER:PASS@IP:PORT"
             )));
         }
-        let container = Mysql::default()
-            .with_tag(MYSQL_TAG)
+        let (name, tag) = image();
+        let shown = format!("{name}:{tag}");
+        // No log line to wait for that both MySQL and MariaDB print: the connect loop below
+        // is the readiness check.
+        let container = GenericImage::new(name, tag)
+            .with_exposed_port(3306.tcp())
+            .with_wait_for(WaitFor::Nothing)
+            .with_env_var("MYSQL_ALLOW_EMPTY_PASSWORD", "yes")
             .with_startup_timeout(READY)
             .start()
             .await
-            .map_err(|e| DatabaseError::Setup(format!("starting mysql:{MYSQL_TAG}: {e}")))?;
-        let port = container.get_host_port_ipv4(3306).await.map_err(|e| {
-            DatabaseError::Setup(format!("mysql:{MYSQL_TAG} has no mapped port: {e}"))
-        })?;
+            .map_err(|e| {
+                DatabaseError::Setup(format!(
+                    "starting {shown}: {e} (without an image registry: scripts/local-images.sh, then {IMAGE_VARIABLE}=poolstorm-local/mariadb:10.11)"
+                ))
+            })?;
+        let port = container
+            .get_host_port_ipv4(3306.tcp())
+            .await
+            .map_err(|e| DatabaseError::Setup(format!("{shown} has no mapped port: {e}")))?;
         let host = match container.get_host().await.map(|h| h.to_string()) {
             Ok(host) if host != "localhost" => host,
             _ => "127.0.0.1".to_owned(),
@@ -86,7 +122,7 @@ impl ContainerServer {
         {
             if tokio::time::Instant::now() >= deadline {
                 return Err(DatabaseError::Setup(format!(
-                    "mysql:{MYSQL_TAG} did not accept connections at {url}"
+                    "{shown} did not accept connections at {url}"
                 )));
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
@@ -104,6 +140,23 @@ impl ContainerServer {
 mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    #[test]
+    fn an_image_name_splits_at_its_tag_not_at_a_registry_port() {
+        let split = split_image;
+        assert_eq!(
+            split("poolstorm-local/mariadb:10.11"),
+            ("poolstorm-local/mariadb".to_owned(), "10.11".to_owned())
+        );
+        assert_eq!(
+            split("registry:5000/mysql:8.4"),
+            ("registry:5000/mysql".to_owned(), "8.4".to_owned())
+        );
+        assert_eq!(
+            split("registry:5000/mysql"),
+            ("registry:5000/mysql".to_owned(), "latest".to_owned())
+        );
+    }
 
     #[tokio::test]
     async fn a_socket_nobody_listens_on_is_no_engine() {

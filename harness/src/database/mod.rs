@@ -9,7 +9,9 @@ use std::path::PathBuf;
 
 use sqlx::Connection as _;
 
-pub use container::{ContainerServer, MYSQL_TAG, engine_address, engine_answers};
+pub use container::{
+    ContainerServer, IMAGE_VARIABLE, MYSQL_TAG, engine_address, engine_answers, image,
+};
 pub use mariadb_local::LocalServer;
 
 use crate::scenario::Backend;
@@ -200,7 +202,8 @@ impl Databases {
                 server_url,
                 owned: Some(Server::Container(_)),
             } => {
-                format!("container mysql:{MYSQL_TAG} ({server_url})")
+                let (name, tag) = image();
+                format!("container {name}:{tag} ({server_url})")
             }
             Databases::Mysql {
                 server_url,

@@ -226,11 +226,40 @@ fn compose_file_dockerfile_and_workflow_name_only_what_exists() {
             "{service}: default scenario {default} is missing"
         );
     }
+    // Registry images by default; one variable each switches to the local stand-ins.
     assert_eq!(
         services["mysql"]["image"].as_str(),
-        Some(format!("mysql:{}", harness::database::MYSQL_TAG).as_str())
+        Some(
+            format!(
+                "${{POOLSTORM_MYSQL_IMAGE:-mysql:{}}}",
+                harness::database::MYSQL_TAG
+            )
+            .as_str()
+        )
     );
-    assert_eq!(services["mariadb"]["image"].as_str(), Some("mariadb:11"));
+    assert_eq!(
+        services["mariadb"]["image"].as_str(),
+        Some("${POOLSTORM_MARIADB_IMAGE:-mariadb:11}")
+    );
+    let dockerfile = read("Dockerfile");
+    for (arg, default) in [
+        ("BUILDER", "rust:1.95-slim-bookworm"),
+        ("RUNTIME", "debian:bookworm-slim"),
+    ] {
+        assert!(
+            dockerfile.contains(&format!("ARG {arg}={default}")),
+            "the Dockerfile's {arg} defaults to {default}"
+        );
+        let variable = format!("POOLSTORM_{arg}_IMAGE");
+        assert!(
+            read("docker-compose.yml").contains(&format!("{arg}: ${{{variable}:-{default}}}")),
+            "docker-compose.yml passes {variable} as {arg}"
+        );
+        assert!(
+            read("Makefile").contains(&format!("export {variable} ?= poolstorm-local/")),
+            "LOCAL_IMAGES=1 switches {variable}"
+        );
+    }
     for path in scenario_paths(&read("docker-compose.yml"))
         .into_iter()
         .chain(scenario_paths(&read("Makefile")))
@@ -386,42 +415,144 @@ fn the_dockerfile_builds_the_binaries_the_makefile_builds() {
     assert!(ignore.lines().any(|l| l == "target/") && ignore.lines().any(|l| l == "results/"));
 }
 
-/// The `container` backend: a real run when a Docker engine answers; otherwise an immediate
-/// error that names the backends that do work here.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_container_backend_runs_with_an_engine_and_says_what_to_use_without_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("c.toml");
+/// `docker ARGS...`: its stdout, or why it failed.
+fn docker(args: &[&str]) -> Result<String, String> {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .map_err(|e| format!("docker: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// Containers of `image`, running or not.
+fn containers_of(image: &str) -> BTreeSet<String> {
+    docker(&["ps", "-aq", "--filter", &format!("ancestor={image}")])
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A one-cell scenario on the container backend, `duration` long.
+fn container_scenario(dir: &Path, duration: &str) -> PathBuf {
+    let file = dir.join(format!("c{duration}.toml"));
     std::fs::write(
         &file,
-        "name = \"c\"\n[app]\nthreads = 2\npool_max = 2\nhold_ms = 0\n[load]\nusers = 2\nduration = \"1s\"\n\
-         [[tasks]]\npath = \"/mode1/async\"\n[[expect]]\nverdict = \"healthy\"\n",
+        format!(
+            "name = \"c\"\n[app]\nthreads = 2\npool_max = 2\nhold_ms = 0\n[load]\nusers = 2\nduration = \"{duration}\"\n\
+             [[tasks]]\npath = \"/mode1/async\"\n[[expect]]\nverdict = \"healthy\"\n"
+        ),
     )
     .unwrap();
-    let with_engine = harness::database::engine_answers(&harness::database::engine_address()).await;
-    let run = |docker_host: Option<&str>| {
-        let mut cmd = tokio::process::Command::new(binary());
-        cmd.arg("run")
-            .arg(&file)
-            .args(["--db", "container", "--progress", "none", "--out"])
-            .arg(dir.path().join("r"));
-        if let Some(host) = docker_host {
-            cmd.env("DOCKER_HOST", host);
-        }
-        cmd.output()
-    };
-    if with_engine {
-        let out = run(None).await.unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    file
+}
+
+fn run_on_container(file: &Path, out: &Path) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(binary());
+    cmd.arg("run")
+        .arg(file)
+        .args(["--db", "container", "--progress", "none", "--out"])
+        .arg(out);
+    cmd
+}
+
+/// The `container` backend for real, through testcontainers: a scenario runs on a fresh
+/// server container, which is gone at the end, and gone too when Ctrl-C cuts the run short.
+/// It needs an engine and the image (`make test` provides both); without them it fails
+/// saying how to get them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_container_backend_runs_a_scenario_and_removes_its_container_also_after_ctrl_c() {
+    let address = harness::database::engine_address();
+    assert!(
+        harness::database::engine_answers(&address).await,
+        "this test needs a Docker engine at {address}: `make test` starts one as root (scripts/docker-engine.sh), or run `sudo dockerd &`"
+    );
+    let (name, tag) = harness::database::image();
+    let image = format!("{name}:{tag}");
+    assert!(
+        docker(&["image", "inspect", &image]).is_ok(),
+        "this test needs the image {image}: `make local-images` builds poolstorm-local/mariadb:10.11 from Debian's packages, and `make test` sets {}=poolstorm-local/mariadb:10.11",
+        harness::database::IMAGE_VARIABLE
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let before = containers_of(&image);
+
+    let out = run_on_container(&container_scenario(dir.path(), "1s"), &dir.path().join("r"))
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = harness::report::scenario::ScenarioReport::read(
+        &crate::support::latest_results(&dir.path().join("r"), "c").join("report.json"),
+    )
+    .unwrap();
+    assert!(
+        report
+            .scenario
+            .database
+            .starts_with(&format!("container {image} (mysql://root@127.0.0.1:")),
+        "{}",
+        report.scenario.database
+    );
+    assert_eq!(containers_of(&image), before, "the container is removed");
+
+    // Ctrl-C once the cell runs on its container.
+    let results = dir.path().join("interrupted");
+    let child = run_on_container(&container_scenario(dir.path(), "60s"), &results)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    crate::support::wait_for(
+        std::time::Duration::from_secs(90),
+        "the cell to start on its container",
+        || {
+            let started = containers_of(&image).len() > before.len()
+                && std::fs::read_dir(&results)
+                    .ok()?
+                    .flatten()
+                    .flat_map(|d| std::fs::read_dir(d.path()).into_iter().flatten().flatten())
+                    .any(|run| run.path().join("cells").exists());
+            started.then_some(())
+        },
+    )
+    .await;
+    crate::support::interrupt(&child).await;
+    let out = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("the run ends after Ctrl-C")
+        .unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert_eq!(
+        containers_of(&image),
+        before,
+        "the container is removed after Ctrl-C too"
+    );
+}
+
+/// Without an engine the `container` backend fails at once and names the backends that do
+/// work here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_container_backend_without_an_engine_says_what_to_use_instead() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = container_scenario(dir.path(), "1s");
     let started = std::time::Instant::now();
     let nowhere = format!("unix://{}", dir.path().join("no-docker.sock").display());
-    let out = run(Some(&nowhere)).await.unwrap();
+    let out = run_on_container(&file, &dir.path().join("r"))
+        .env("DOCKER_HOST", nowhere)
+        .output()
+        .await
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         out.status.code(),
