@@ -29,6 +29,9 @@ pub enum Command {
     /// Run scenario files: every cell against a fresh target-app and database, with verdicts,
     /// expectations and reports in results/<scenario>/<timestamp>/.
     Run(RunArgs),
+    /// Find the smallest pool that never locks, measured: Cm per task, the floor
+    /// Tn x (Cm - 1) + 1, a search under a worst-case load, and throughput above the minimum.
+    Advise(AdviseArgs),
     /// Check scenario files without running them.
     Validate(ValidateArgs),
     /// Show a `poolstorm run` result again: the comparison table, or (--html) report.html.
@@ -171,6 +174,13 @@ pub struct RunArgs {
     #[command(flatten)]
     pub scenarios: ScenarioArgs,
 
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Where a scenario's results go and how its progress shows (`run` and `advise`).
+#[derive(Debug, Args)]
+pub struct OutputArgs {
     /// Where results go: DIR/<scenario>/<timestamp>/.
     #[arg(long, value_name = "DIR", default_value = "results")]
     pub out: PathBuf,
@@ -183,6 +193,50 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_tui: bool,
 }
+
+/// `poolstorm advise`.
+#[derive(Debug, Args)]
+#[command(after_help = ADVISE_HELP)]
+pub struct AdviseArgs {
+    /// The scenario (one file; its first cell gives every value the search does not set).
+    #[command(flatten)]
+    pub scenarios: ScenarioArgs,
+
+    /// Runs per pool size; a size locks when any of them locks (the search stops at the
+    /// first).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub repeat: u32,
+
+    /// How long each run of the search and of the curve lasts.
+    #[arg(long, value_name = "DURATION", default_value = "4s")]
+    pub duration: String,
+
+    /// The parameter (or var, for a command target) that sizes the pool.
+    #[arg(long, value_name = "NAME", default_value = "pool_max")]
+    pub pool_param: String,
+
+    /// The parameter (or var) that counts the threads that each hold a connection: Tn.
+    #[arg(long, value_name = "NAME", default_value = "threads")]
+    pub threads_param: String,
+
+    /// Measure Cm by the pool-of-N probe even where the service counts it.
+    #[arg(long)]
+    pub probe: bool,
+
+    /// Results (advice.json beside report.json) and progress.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+const ADVISE_HELP: &str = "Steps: (1) Cm per task: target-app's max_connections_held, else one \
+request at a time on a pool of 1, 2, ... with a 1 s acquire timeout; (2) the floor \
+Tn x (Cm - 1) + 1, or what the scenario's `when` rules predict; (3) from there, doubling until a \
+size holds, then bisection, each size run --repeat times under a worst-case load (at least a user \
+per thread; target-app: 200 ms of work on the first connection) and stopped at its first lock \
+(deadlocked or starved); (4) the scenario's own load at the minimum and a few sizes above.
+
+Exit status: 0 advice given, 2 bad input, 3 no advice (a run failed for a reason outside the \
+pool, or the pool still locks at 4096), 130 interrupted.";
 
 /// `poolstorm validate`.
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@
 //! `poolstorm run` wraps the same path in [`experiment`]: per [`scenario`] cell a database,
 //! a target, the load, the verdict and the rules.
 
+pub mod advise;
 pub mod app;
 pub mod cli;
 pub mod commands;
@@ -40,7 +41,11 @@ use commands::{Exit, UsageError};
 pub fn run(cli: &Cli) -> u8 {
     let threads = match &cli.command {
         Command::Stub(args) => args.threads.max(1),
-        Command::Load(_) | Command::Run(_) | Command::Validate(_) | Command::Report(_) => 2,
+        Command::Load(_)
+        | Command::Run(_)
+        | Command::Advise(_)
+        | Command::Validate(_)
+        | Command::Report(_) => 2,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
@@ -57,6 +62,7 @@ pub fn run(cli: &Cli) -> u8 {
         match &cli.command {
             Command::Load(args) => commands::load::execute(args).await,
             Command::Run(args) => commands::scenarios::run(args).await,
+            Command::Advise(args) => commands::advise::execute(args).await,
             Command::Validate(args) => commands::scenarios::validate(args),
             Command::Report(args) => commands::scenarios::report(args),
             Command::Stub(args) => commands::stub::execute(args).await,

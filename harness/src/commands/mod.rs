@@ -1,6 +1,7 @@
 //! One module per subcommand; each turns its flags into work and returns an [`Exit`]. Also
 //! where the live view is chosen: the dashboard on a terminal, progress lines otherwise.
 
+pub mod advise;
 pub mod load;
 pub mod scenarios;
 pub mod stub;

@@ -30,7 +30,7 @@ fn overrides(args: &ScenarioArgs) -> Result<Overrides, UsageError> {
 }
 
 /// Loads every file; all their errors in one message.
-fn load_all(args: &ScenarioArgs) -> Result<Vec<Scenario>, UsageError> {
+pub(super) fn load_all(args: &ScenarioArgs) -> Result<Vec<Scenario>, UsageError> {
     let overrides = overrides(args)?;
     let mut loaded = Vec::new();
     let mut errors = Vec::new();
@@ -70,11 +70,11 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     let stop = tokio_util::sync::CancellationToken::new();
     cancel_on_signal(&stop);
     let options = RunOptions {
-        out: args.out.clone(),
+        out: args.output.out.clone(),
         set: args.scenarios.set.clone(),
         quick: args.scenarios.quick,
     };
-    let mut monitor = super::monitor(args.progress, args.no_tui);
+    let mut monitor = super::monitor(args.output.progress, args.output.no_tui);
     let mut failed = false;
     let mut held_back = String::new();
     for scenario in &scenarios {

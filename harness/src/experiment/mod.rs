@@ -19,9 +19,10 @@ use crate::app;
 use crate::database::Databases;
 use crate::monitor::Monitor;
 use crate::redact::Redactor;
-use crate::report::scenario::{SCHEMA, ScenarioInfo, ScenarioReport};
+use crate::report::advice::Advice;
+use crate::report::scenario::{CellReport, SCHEMA, ScenarioInfo, ScenarioReport};
 use crate::report::{cells_csv, comparison, html, junit};
-use crate::scenario::{Scenario, TargetSpec};
+use crate::scenario::{Cell, Scenario, TargetSpec};
 
 /// What every cell of a scenario run shares.
 #[derive(Debug)]
@@ -107,35 +108,50 @@ pub fn write_results(report: &ScenarioReport, dir: &Path) -> Result<(), RunError
     Ok(())
 }
 
-/// Runs every cell of `scenario`; returns its report and results folder.
-pub async fn run_scenario(
-    scenario: &Scenario,
-    options: &RunOptions,
-    stop: &CancellationToken,
-    monitor: &mut dyn Monitor,
-) -> Result<(ScenarioReport, PathBuf), RunError> {
-    let binary = match &scenario.target {
-        TargetSpec::Managed { binary } => {
-            Some(app::locate(binary.as_deref()).map_err(|e| RunError::Setup(e.0))?)
+/// A scenario's run under way: its database backend up, its results folder, its report so
+/// far. `poolstorm run` runs the scenario's cells in it; `poolstorm advise` runs the cells its
+/// search chooses.
+#[derive(Debug)]
+pub struct Session<'s> {
+    scenario: &'s Scenario,
+    databases: Option<Databases>,
+    binary: Option<PathBuf>,
+    dir: PathBuf,
+    redactor: Redactor,
+    report: ScenarioReport,
+}
+
+impl<'s> Session<'s> {
+    /// Brings the backend up and makes the results folder.
+    pub async fn start(scenario: &'s Scenario, options: &RunOptions) -> Result<Self, RunError> {
+        let binary = match &scenario.target {
+            TargetSpec::Managed { binary } => {
+                Some(app::locate(binary.as_deref()).map_err(|e| RunError::Setup(e.0))?)
+            }
+            TargetSpec::External { .. } | TargetSpec::Command(_) => None,
+        };
+        let databases = match &scenario.target {
+            TargetSpec::Managed { .. } | TargetSpec::Command(_) => {
+                Some(Databases::start(&scenario.backend).await.map_err(|e| {
+                    RunError::Setup(format!("database backend {}: {e}", scenario.backend.name()))
+                })?)
+            }
+            TargetSpec::External { .. } => None,
+        };
+        let dir = match results_dir(&options.out, &scenario.name) {
+            Ok(dir) => dir,
+            Err(e) => {
+                if let Some(databases) = databases {
+                    databases.stop().await;
+                }
+                return Err(e);
+            }
+        };
+        let redactor = Redactor::default();
+        for secret in scenario.secret_values() {
+            redactor.add(&secret);
         }
-        TargetSpec::External { .. } | TargetSpec::Command(_) => None,
-    };
-    let databases = match &scenario.target {
-        TargetSpec::Managed { .. } | TargetSpec::Command(_) => {
-            Some(Databases::start(&scenario.backend).await.map_err(|e| {
-                RunError::Setup(format!("database backend {}: {e}", scenario.backend.name()))
-            })?)
-        }
-        TargetSpec::External { .. } => None,
-    };
-    let dir = results_dir(&options.out, &scenario.name)?;
-    let redactor = Redactor::default();
-    for secret in scenario.secret_values() {
-        redactor.add(&secret);
-    }
-    let mut report = ScenarioReport {
-        schema: SCHEMA.to_owned(),
-        scenario: ScenarioInfo {
+        let info = ScenarioInfo {
             name: scenario.name.clone(),
             description: scenario.description.clone(),
             file: scenario.path.display().to_string(),
@@ -156,50 +172,111 @@ pub async fn run_scenario(
                 .map_or("none (external target)".to_owned(), Databases::describe),
             quick: options.quick,
             set: options.set.clone(),
-        },
-        started_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
-        complete: false,
-        interrupted: false,
-        passed: false,
-        cells: Vec::new(),
-    };
+        };
+        let report = ScenarioReport {
+            schema: SCHEMA.to_owned(),
+            scenario: redactor.scrub(&info),
+            started_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            complete: false,
+            interrupted: false,
+            passed: false,
+            cells: Vec::new(),
+            advice: None,
+        };
+        Ok(Self {
+            scenario,
+            databases,
+            binary,
+            dir,
+            redactor,
+            report,
+        })
+    }
+
+    /// The results folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Cells run so far.
+    pub fn cells(&self) -> usize {
+        self.report.cells.len()
+    }
+
+    /// Adds `poolstorm advise`'s findings to the report (and its HTML page).
+    pub fn annotate(&mut self, advice: Advice) -> Result<(), RunError> {
+        self.report.advice = Some(advice);
+        write_results(&self.report, &self.dir)
+    }
+
+    /// Runs one cell and rewrites every result file with it.
+    pub async fn run_cell(
+        &mut self,
+        cell: &Cell,
+        stop: &CancellationToken,
+        monitor: &mut dyn Monitor,
+    ) -> Result<&CellReport, RunError> {
+        let ctx = Context {
+            scenario: self.scenario,
+            databases: self.databases.as_ref(),
+            binary: self.binary.as_deref(),
+            dir: &self.dir,
+            stop,
+            redactor: &self.redactor,
+        };
+        let result = cell::run(&ctx, cell, monitor).await;
+        self.report.cells.push(self.redactor.scrub(&result));
+        self.report.interrupted = stop.is_cancelled();
+        write_results(&self.report, &self.dir)?;
+        Ok(self.report.cells.last().expect("pushed above"))
+    }
+
+    /// Takes the backend down; when `outcome` is fine, writes the final results, complete
+    /// when `expected` cells ran and nobody stopped the run.
+    pub async fn finish(
+        mut self,
+        outcome: Result<(), RunError>,
+        expected: usize,
+        stop: &CancellationToken,
+    ) -> Result<(ScenarioReport, PathBuf), RunError> {
+        if let Some(databases) = self.databases.take() {
+            databases.stop().await;
+        }
+        outcome?;
+        let report = &mut self.report;
+        report.complete = report.cells.len() == expected && !stop.is_cancelled();
+        report.interrupted = stop.is_cancelled();
+        report.passed = report.complete && report.cells.iter().all(|c| c.passed());
+        write_results(report, &self.dir)?;
+        Ok((self.report, self.dir))
+    }
+}
+
+/// Runs every cell of `scenario`; returns its report and results folder.
+pub async fn run_scenario(
+    scenario: &Scenario,
+    options: &RunOptions,
+    stop: &CancellationToken,
+    monitor: &mut dyn Monitor,
+) -> Result<(ScenarioReport, PathBuf), RunError> {
+    let mut session = Session::start(scenario, options).await?;
     if !monitor.owns_screen() {
         eprintln!(
             "poolstorm: {} ({} cells) -> {}",
             scenario.name,
             scenario.cells.len(),
-            dir.display()
+            session.dir().display()
         );
     }
-    let ctx = Context {
-        scenario,
-        databases: databases.as_ref(),
-        binary: binary.as_deref(),
-        dir: &dir,
-        stop,
-        redactor: &redactor,
-    };
-    report.scenario = redactor.scrub(&report.scenario);
     let mut outcome = Ok(());
     for cell in &scenario.cells {
         if stop.is_cancelled() {
             break;
         }
-        let result = cell::run(&ctx, cell, monitor).await;
-        report.cells.push(redactor.scrub(&result));
-        report.interrupted = stop.is_cancelled();
-        if let Err(e) = write_results(&report, &dir) {
+        if let Err(e) = session.run_cell(cell, stop, monitor).await {
             outcome = Err(e);
             break;
         }
     }
-    if let Some(databases) = databases {
-        databases.stop().await;
-    }
-    outcome?;
-    report.complete = report.cells.len() == scenario.cells.len() && !stop.is_cancelled();
-    report.interrupted = stop.is_cancelled();
-    report.passed = report.complete && report.cells.iter().all(|c| c.passed());
-    write_results(&report, &dir)?;
-    Ok((report, dir))
+    session.finish(outcome, scenario.cells.len(), stop).await
 }

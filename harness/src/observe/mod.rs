@@ -57,6 +57,10 @@ pub struct PoolSample {
     /// Mode-1 teardown jobs not finished (target-app only).
     pub teardown_pending: Option<u64>,
     pub requests_in_flight: Option<u64>,
+    /// The most connections one request has held at once so far, over every route (target-app
+    /// counts it per route: `max_connections_held`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_held: Option<u64>,
 }
 
 /// `Some(a, b)` when both are known.
@@ -207,6 +211,7 @@ impl PoolSample {
             blocking_queued: v(Gauge::ThreadsQueued),
             teardown_pending: None,
             requests_in_flight: None,
+            max_held: None,
         }
     }
 }

@@ -546,3 +546,100 @@ pub fn heatmap(cells: &[CellReport], predicted: Option<(&[bool], &str)>) -> Opti
     }
     Some(svg.finish())
 }
+
+/// `poolstorm advise`: every trial as a dot at its pool size (red: it locked), the curve's
+/// throughput as a line, and the formula's floor and the measured minimum as vertical lines.
+pub fn advice(a: &super::advice::Advice) -> String {
+    let (width, left, right, top, bottom) = (980.0, 64.0, 900.0, 16.0, 280.0);
+    let largest = a
+        .trials
+        .iter()
+        .map(|t| t.pool)
+        .chain(a.curve.iter().map(|p| p.pool))
+        .chain([a.formula_floor, a.measured_minimum])
+        .max()
+        .unwrap_or(1);
+    let best = a
+        .trials
+        .iter()
+        .map(|t| t.ok_rps)
+        .chain(a.curve.iter().map(|p| p.ok_rps))
+        .fold(1.0, f64::max);
+    let x = Scale::linear((0.0, largest as f64 + 1.0), (left, right));
+    let y = Scale::linear((0.0, best * 1.1), (bottom, top));
+    let mut svg = Svg::new("advice", width, bottom + 44.0, "");
+    svg.y_axis(&y, left, right, &y.ticks(5), &|v| format!("{v:.0}"));
+    svg.x_axis(&x, bottom, &x.ticks(10), &|v| format!("{v:.0}"));
+    svg.text(
+        (left, bottom + 34.0),
+        &format!(
+            "{} (x) and ok responses per second (y): dots are the search's runs, red where the pool locked; the line is the curve under the scenario's own load",
+            a.pool_param
+        ),
+        "start",
+        "note",
+    );
+    for (pool, color, label) in [
+        (
+            a.formula_floor,
+            "#888",
+            format!("floor {}", a.formula_floor),
+        ),
+        (
+            a.measured_minimum,
+            "#2e9e44",
+            format!("measured {}", a.measured_minimum),
+        ),
+    ] {
+        svg.line(
+            (x.at(pool as f64), top),
+            (x.at(pool as f64), bottom),
+            color,
+            2.0,
+            &label,
+        );
+        svg.text(
+            (x.at(pool as f64) + 4.0, top + 12.0),
+            &label,
+            "start",
+            "legend",
+        );
+    }
+    for t in &a.trials {
+        let color = if t.locked() { "#d62728" } else { "#2e9e44" };
+        svg.circle(
+            (x.at(t.pool as f64), y.at(t.ok_rps)),
+            4.0,
+            color,
+            &format!(
+                "{} = {}, run {}: {} ({:.1} ok/s)",
+                a.pool_param,
+                t.pool,
+                t.run,
+                t.verdict.name(),
+                t.ok_rps
+            ),
+        );
+    }
+    let pts: Vec<(f64, f64)> = a
+        .curve
+        .iter()
+        .map(|p| (x.at(p.pool as f64), y.at(p.ok_rps)))
+        .collect();
+    svg.polyline(&pts, "#1f77b4", 2.0, "throughput above the minimum");
+    for (p, pt) in a.curve.iter().zip(&pts) {
+        svg.circle(
+            *pt,
+            3.0,
+            "#1f77b4",
+            &format!(
+                "{} = {}: {:.1} ok/s, p99 {}",
+                a.pool_param,
+                p.pool,
+                p.ok_rps,
+                latency(p.p99_us)
+            ),
+        );
+    }
+    svg.finish()
+}

@@ -241,6 +241,25 @@ pub fn render(report: &ScenarioReport) -> String {
     }
     out.push_str("</table>");
 
+    if let Some(a) = &report.advice {
+        out.push_str("<h2>Advice: the smallest pool that never locks</h2>");
+        let _ = write!(out, "<ul class=\"rules\">");
+        for line in &a.summary {
+            let _ = write!(out, "<li>{}</li>", escape(line));
+        }
+        for t in &a.tasks {
+            let _ = write!(
+                out,
+                "<li class=\"meta\">Cm {} for {} ({}: {})</li>",
+                t.cm,
+                escape(&t.task),
+                escape(&t.source),
+                escape(&t.evidence)
+            );
+        }
+        out.push_str("</ul>");
+        out.push_str(&charts::advice(a));
+    }
     let prediction = predicted(report);
     let prediction_ref = prediction
         .as_ref()

@@ -1,6 +1,7 @@
 //! The report of one load run (the JSON document, schema `poolstorm.load/v1`), built from what
 //! the driver measured, and its renderings: terminal summary, JSON, CSV and the interval log.
 
+pub mod advice;
 pub mod cells_csv;
 pub mod charts;
 pub mod comparison;

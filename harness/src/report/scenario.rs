@@ -150,6 +150,9 @@ pub struct ScenarioReport {
     /// Complete, and every cell passed.
     pub passed: bool,
     pub cells: Vec<CellReport>,
+    /// `poolstorm advise`'s findings, when the cells are its search.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advice: Option<super::advice::Advice>,
 }
 
 impl ScenarioReport {

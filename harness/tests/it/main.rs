@@ -3,6 +3,7 @@
 
 mod support;
 
+mod advise;
 mod cli;
 mod commands;
 mod containers;

@@ -1,0 +1,44 @@
+//! `poolstorm advise`: one scenario, searched for the smallest pool that never locks; the
+//! table on stdout, `advice.json` and the HTML page in the results folder.
+
+use super::{Exit, UsageError, load::cancel_on_signal, scenarios::load_all};
+use crate::advise::{self, AdviseError, AdviseOptions};
+use crate::cli::AdviseArgs;
+use crate::report::advice;
+
+/// Runs `poolstorm advise`.
+pub async fn execute(args: &AdviseArgs) -> anyhow::Result<Exit> {
+    let mut scenarios = load_all(&args.scenarios)?;
+    if scenarios.len() != 1 {
+        return Err(UsageError::new("FILE", "advise takes one scenario file").into());
+    }
+    let scenario = scenarios.remove(0);
+    let duration = crate::human::parse_duration(&args.duration)
+        .map_err(|m| UsageError::new("--duration", m))?;
+    let options = AdviseOptions {
+        out: args.output.out.clone(),
+        repeat: args.repeat,
+        duration,
+        pool_param: args.pool_param.clone(),
+        threads_param: args.threads_param.clone(),
+        probe_only: args.probe,
+        set: args.scenarios.set.clone(),
+    };
+    let stop = tokio_util::sync::CancellationToken::new();
+    cancel_on_signal(&stop);
+    let mut monitor = super::monitor(args.output.progress, args.output.no_tui);
+    let result = advise::advise(&scenario, &options, &stop, monitor.as_mut()).await;
+    monitor.finish();
+    match result {
+        Ok((found, dir)) => {
+            print!("{}", advice::terminal(&found));
+            println!("  results: {}\n", dir.display());
+            Ok(Exit::Done)
+        }
+        Err(AdviseError::Interrupted) => Ok(Exit::Interrupted),
+        Err(AdviseError::Scenario(m)) => {
+            Err(UsageError::new(&scenario.path.display().to_string(), m).into())
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(scenario.path.display().to_string())),
+    }
+}
