@@ -66,7 +66,8 @@ pub async fn engine_answers(address: &str) -> bool {
 /// A running MySQL container.
 pub struct ContainerServer {
     container: ContainerAsync<GenericImage>,
-    /// `mysql://root@127.0.0.1:PORT`.
+    /// `mysql://root@IP:PORT`: the engine's address for the host as an IP literal (127.0.0.1, or
+    /// the bridge's gateway when this runs inside a container itself, as testcontainers picks).
     pub url: String,
 }
 
