@@ -99,7 +99,19 @@ fn read(path: &Path) -> Advice {
 
 /// The minimum holds in every run, and the size just below it was seen to lock.
 fn assert_boundary(a: &Advice, minimum: u64) {
-    assert_eq!(a.measured_minimum, minimum, "{:#?}", a.trials);
+    assert_boundary_within(a, minimum..=minimum);
+}
+
+/// As [`assert_boundary`], where the boundary is a race whose losing side a loaded machine
+/// can also see: the measured minimum anywhere in `range`.
+fn assert_boundary_within(a: &Advice, range: std::ops::RangeInclusive<u64>) {
+    assert!(
+        range.contains(&a.measured_minimum),
+        "measured minimum {} outside {range:?}: {:#?}",
+        a.measured_minimum,
+        a.trials
+    );
+    let minimum = a.measured_minimum;
     let at: Vec<_> = a.trials.iter().filter(|t| t.pool == minimum).collect();
     assert_eq!(
         at.len() as u32,
@@ -184,7 +196,10 @@ async fn mode_1_with_a_shared_teardown_agrees_with_its_measured_rule_on_both_eng
         assert_eq!(a.cm, 1, "{db}: {:?}", a.tasks);
         let rule = a.rule_floor.as_ref().expect("the rules predict a floor");
         assert_eq!(rule.pool, 8 - 4 + 1, "users - threads + 1");
-        assert_boundary(&a, 5);
+        // Teardown runs after the response is sent, so a user can have a request waiting
+        // for its teardown and the next one in flight: on a loaded machine pool 5 has been
+        // seen to lock (nine requests in the server for eight users).
+        assert_boundary_within(&a, 5..=6);
     }
 }
 
@@ -222,5 +237,8 @@ async fn a_command_target_gets_its_cm_from_the_probe_and_its_floor_from_its_rule
     assert_eq!((a.cm, a.tasks[0].source.as_str()), (1, "probe"));
     // threads 3, 8 users: pool_size + threads > users from 6 on.
     assert_eq!(a.rule_floor.as_ref().map(|r| r.pool), Some(6));
-    assert_boundary(&a, 6);
+    // Pool 5 (pool + threads = users) locks only when the first requests' order loses the
+    // race; three runs of 3 s usually see it, a loaded machine may not. Pool 6 locked once
+    // on a loaded machine too, as teardown comes after the response (see mode 1 above).
+    assert_boundary_within(&a, 5..=7);
 }
