@@ -4,7 +4,7 @@ CARGO ?= cargo
 # Tests wait on sockets and sleeps far more than they compute.
 TEST_THREADS ?= 4
 
-.PHONY: help build release profile-build demo scenarios scenarios-mariadb local-images docker-build containers compose-up compose-run compose-down test lint fmt clippy cycles bench clean
+.PHONY: help build release profile-build demo scenarios scenarios-mariadb local-images docker-build containers compose-up compose-run compose-down test k8s-validate lint fmt clippy cycles bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,6 +37,10 @@ test: ## Run every test; installs what they need as root (Docker engine and loca
 	scripts/test-deps.sh
 	$(CARGO) build --workspace --tests
 	POOLSTORM_MYSQL_IMAGE=$(TEST_MYSQL_IMAGE) scripts/with-mariadb.sh $(CARGO) test --workspace -- --test-threads=$(TEST_THREADS)
+
+k8s-validate: ## Validate deploy/k8s against Kubernetes' own schemas, offline (kubernetes-validate from PyPI, in tools/.venv)
+	scripts/venv.sh tools
+	tools/.venv/bin/kubernetes-validate --strict deploy/k8s/*.yaml
 
 lint: fmt clippy cycles ## cargo fmt --check, clippy -D warnings, and no import cycle between modules
 

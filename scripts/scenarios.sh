@@ -10,7 +10,7 @@ db=${1:?usage: scripts/scenarios.sh sqlite|mariadb-local|mysql://USER@IP:PORT}
 bin=${POOLSTORM_BIN:-target/release}
 out=${POOLSTORM_OUT:-results}
 
-scripts/example-venv.sh   # fastapi-sqlalchemy.toml runs examples/fastapi-sqlalchemy
+scripts/venv.sh examples/fastapi-sqlalchemy   # fastapi-sqlalchemy.toml runs it
 status=0
 "$bin/poolstorm" run --quick --db "$db" --out "$out" --progress plain \
   scenarios/mode1-threadpool.toml scenarios/mode1-sweep.toml \

@@ -9,7 +9,8 @@
 #   nginx, an independent HTTP/2 and TLS server                nginx-light
 # Missing packages are installed with apt-get when running as root on Debian/Ubuntu (as CI
 # does); otherwise this prints the exact command to run and exits 1.
-# Then the example service's virtual environment (examples/fastapi-sqlalchemy/.venv) is made
+# Then the virtual environments are made: the example service's (examples/fastapi-sqlalchemy/.venv)
+# and the tools' the tests check against (tools/.venv: hdrhistogram, kubernetes-validate), each
 # from PyPI, again whenever its requirements.txt changes, and a Docker engine must answer with
 # the MariaDB image the container backend's test runs (scripts/docker-engine.sh starts dockerd
 # as root, installing Debian's docker.io; scripts/local-images.sh builds the image from
@@ -48,5 +49,6 @@ if ((${#missing[@]} > 0)); then
   fi
 fi
 
-scripts/example-venv.sh
+scripts/venv.sh examples/fastapi-sqlalchemy
+scripts/venv.sh tools
 scripts/local-images.sh mariadb

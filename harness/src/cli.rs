@@ -38,6 +38,9 @@ pub enum Command {
     Report(ReportArgs),
     /// Flood an HTTP URL (black box) and report latency, outcomes, throughput and stalls.
     Load(Box<LoadArgs>),
+    /// Merge the shards of one `poolstorm load --shard` run exactly: histograms added,
+    /// timelines aligned by wall-clock second, stalls found again, --fail-if on the whole.
+    Merge(MergeArgs),
     /// Serve the programmable stub used by tests and `make bench` (/ok, /delay?ms=, /status?code=,
     /// /pool-timeout, /hang).
     Stub(StubArgs),
@@ -104,6 +107,10 @@ pub struct LoadArgs {
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub hlog: Option<PathBuf>,
 
+    /// Write the self-contained HTML report (summary, timeline, latency percentiles) here.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub html: Option<PathBuf>,
+
     /// Fail the run (exit 1) when this condition holds (repeatable), e.g. `error_ratio > 0.01`,
     /// `p99_ms > 500`, `stalled`.
     #[arg(long = "fail-if", value_name = "CONDITION", help_heading = "Output")]
@@ -116,6 +123,41 @@ pub struct LoadArgs {
     /// No live dashboard on a terminal: progress lines instead.
     #[arg(long, help_heading = "Output")]
     pub no_tui: bool,
+
+    /// Run the I-th share (from 0) of N: users, rate, in-flight cap and request budget
+    /// divided, for `poolstorm merge` to add up. Needs --start-at or --run-id.
+    #[arg(long, value_name = "I/N", help_heading = "Shards (several machines)")]
+    pub shard: Option<String>,
+
+    /// The count of shards when the index comes from JOB_COMPLETION_INDEX (a Kubernetes
+    /// Indexed Job); ignored with --shard.
+    #[arg(
+        long,
+        value_name = "N",
+        env = "POOLSTORM_SHARDS",
+        help_heading = "Shards (several machines)"
+    )]
+    pub shards: Option<u32>,
+
+    /// Start at this wall-clock time (RFC 3339 in UTC, as 2026-12-01T09:00:00Z), so that
+    /// shards start together and their seconds line up.
+    #[arg(
+        long,
+        value_name = "TIME",
+        env = "POOLSTORM_START_AT",
+        help_heading = "Shards (several machines)"
+    )]
+    pub start_at: Option<String>,
+
+    /// The run's identity, the same for every shard of it (default: --start-at), so that
+    /// merge refuses shards of another run.
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "POOLSTORM_RUN_ID",
+        help_heading = "Shards (several machines)"
+    )]
+    pub run_id: Option<String>,
 }
 
 const LOAD_HELP: &str = "\
@@ -138,6 +180,46 @@ Examples:
 
 Exit status: 0 done, 1 a --fail-if condition held, 2 bad input (a flag, a file, a URL), 3 the run
 could not be carried out (an I/O error, a thread that would not start), 130 interrupted.";
+
+/// `poolstorm merge`.
+#[derive(Debug, Args)]
+#[command(after_help = MERGE_HELP)]
+pub struct MergeArgs {
+    /// Shards' JSON reports (`poolstorm load --shard I/N --json FILE`), or folders of them.
+    #[arg(required = true, value_name = "FILES|DIR")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Write the merged JSON report here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Write the merged CSV summary here.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+
+    /// Write the merged HTML report here.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
+    /// Fail (exit 1) when this condition holds on the merged result (repeatable); the names
+    /// of `poolstorm load --fail-if`.
+    #[arg(long = "fail-if", value_name = "CONDITION")]
+    pub fail_if: Vec<String>,
+}
+
+const MERGE_HELP: &str = "\
+Every shard of the run must be there, once: shards of another run (another --run-id or
+--start-at), a shard given twice, a missing one, or shards that disagree on the target, the
+tasks or the settings are refused, naming the files. Percentiles come from the added
+histograms, never from averaging the shards' percentiles.
+
+Example:
+  poolstorm load http://10.0.0.5:8080/api --users 400 --duration 5m \\
+      --shard 0/4 --start-at 2026-12-01T09:00:00Z --json shards/0.json   # on each of 4 machines
+  poolstorm merge shards/ --json merged.json --html merged.html --fail-if 'p99_ms > 500'
+
+Exit status: 0 merged, 1 a --fail-if condition held, 2 bad input (a file that is not a shard's
+report, shards that do not make one run), 3 a file could not be written.";
 
 /// Options shared by `run` and `validate`: which files and what the command line changes.
 #[derive(Debug, Args)]

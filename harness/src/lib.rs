@@ -22,6 +22,7 @@ pub mod gate;
 pub mod human;
 pub mod load;
 pub mod local;
+pub mod merge;
 pub mod metrics;
 pub mod monitor;
 pub mod observe;
@@ -42,6 +43,7 @@ pub fn run(cli: &Cli) -> u8 {
     let threads = match &cli.command {
         Command::Stub(args) => args.threads.max(1),
         Command::Load(_)
+        | Command::Merge(_)
         | Command::Run(_)
         | Command::Advise(_)
         | Command::Validate(_)
@@ -61,6 +63,7 @@ pub fn run(cli: &Cli) -> u8 {
     let result = runtime.block_on(async {
         match &cli.command {
             Command::Load(args) => commands::load::execute(args).await,
+            Command::Merge(args) => commands::merge::execute(args),
             Command::Run(args) => commands::scenarios::run(args).await,
             Command::Advise(args) => commands::advise::execute(args).await,
             Command::Validate(args) => commands::scenarios::validate(args),

@@ -17,7 +17,8 @@
 //! request that arrives from the Nth on until a while after the Nth came, [`Stub::answer_late`]
 //! delays one request's answer, [`Stub::kill_after`] drops the listener and every connection
 //! when the Nth request arrives, as a crashed server would, and [`Stub::requests_reached`]
-//! waits until N requests have arrived. [`blackhole`] accepts connections and never reads
+//! waits until N requests have arrived, and [`Stub::record_arrivals`] notes when each arrives
+//! by the wall clock. [`blackhole`] accepts connections and never reads
 //! from them.
 
 use std::net::SocketAddr;
@@ -58,6 +59,8 @@ struct Control {
     stall_began_at: Mutex<Option<Instant>>,
     killed: CancellationToken,
     in_flight: std::sync::atomic::AtomicU64,
+    /// When each request arrived, by the wall clock, once [`Stub::record_arrivals`] asks.
+    arrivals: Mutex<Option<Vec<std::time::SystemTime>>>,
 }
 
 impl Default for Control {
@@ -70,6 +73,7 @@ impl Default for Control {
             stall_began_at: Mutex::default(),
             killed: CancellationToken::new(),
             in_flight: std::sync::atomic::AtomicU64::new(0),
+            arrivals: Mutex::default(),
         }
     }
 }
@@ -82,6 +86,9 @@ impl Control {
             *count += 1;
             n = *count;
         });
+        if let Some(times) = self.arrivals.lock().expect("stub lock").as_mut() {
+            times.push(std::time::SystemTime::now());
+        }
         let now = Instant::now();
         if n == 1 {
             *self.first_request_at.lock().expect("stub lock") = Some(now);
@@ -229,6 +236,21 @@ impl Stub {
     /// When the first request arrived.
     pub fn first_request_at(&self) -> Option<Instant> {
         *self.control.first_request_at.lock().expect("stub lock")
+    }
+
+    /// From now on, notes the wall-clock time of each request's arrival.
+    pub fn record_arrivals(&self) {
+        *self.control.arrivals.lock().expect("stub lock") = Some(Vec::new());
+    }
+
+    /// The arrival times noted since [`Stub::record_arrivals`].
+    pub fn arrivals(&self) -> Vec<std::time::SystemTime> {
+        self.control
+            .arrivals
+            .lock()
+            .expect("stub lock")
+            .clone()
+            .unwrap_or_default()
     }
 
     /// When a stall of [`Stub::stall_after`] began.

@@ -1,22 +1,23 @@
-//! `poolstorm load`: flags become a validated plan, output files are opened before any load
-//! is sent, the run goes with live progress and Ctrl-C handling, then the reports are written
-//! and the exit status decided.
+//! `poolstorm load`: flags become a validated plan (a shard's share of it with `--shard`),
+//! output files are opened before any load is sent, the run starts (at `--start-at`) and goes
+//! with live progress and Ctrl-C handling, then the reports are written and the exit status
+//! decided.
 
-use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
+use super::outputs::{self, Outputs, Paths};
 use super::{Exit, UsageError};
 use crate::cli::LoadArgs;
 use crate::driver::{self, DriverError, Sinks};
-use crate::expr::Expr;
-use crate::gate;
+use crate::load::shard::{INDEX_VARIABLE, Shard};
 use crate::load::{self, LoadPlan, SettingsError, Target, TaskSpec, task};
 use crate::metrics::IntervalSink;
-use crate::report::hlog::HlogWriter;
-use crate::report::{LoadReport, csv, json, text};
+use crate::report::shard::{Histograms, SecondsCapture, ShardReport};
+use crate::report::{LoadReport, model_report};
 use crate::verdict::{self, Thresholds};
 
 fn tasks(args: &LoadArgs, target: &Target) -> Result<Vec<TaskSpec>, UsageError> {
@@ -66,40 +67,80 @@ pub fn plan(args: &LoadArgs) -> Result<LoadPlan, UsageError> {
     load::resolve(&|name| values.get(name).cloned(), target, tasks).map_err(named)
 }
 
-/// Output files, created before the run so a bad path fails first.
-struct Outputs {
-    json: Option<File>,
-    csv: Option<File>,
-    hlog: Option<Box<dyn IntervalSink>>,
+/// The share this process runs, and the run it belongs to: `--shard I/N`, or
+/// `JOB_COMPLETION_INDEX` with `--shards N`; `None` for a whole run.
+fn shard(args: &LoadArgs) -> Result<Option<(Shard, String)>, UsageError> {
+    let (shard, flag) = match (&args.shard, args.shards) {
+        (Some(spec), _) => (
+            Shard::parse(spec).map_err(|e| UsageError::new("--shard", e.0))?,
+            "--shard",
+        ),
+        (None, Some(count)) => {
+            let index = std::env::var(INDEX_VARIABLE).map_err(|_| {
+                UsageError::new(
+                    "--shards",
+                    format!("needs {INDEX_VARIABLE} (an Indexed Job sets it), or give --shard I/N"),
+                )
+            })?;
+            let index = index.trim().parse().map_err(|_| {
+                UsageError::new(
+                    "--shards",
+                    format!("{INDEX_VARIABLE}=`{index}` is not an index"),
+                )
+            })?;
+            (
+                Shard::new(index, count).map_err(|e| UsageError::new("--shards", e.0))?,
+                "--shards",
+            )
+        }
+        (None, None) => return Ok(None),
+    };
+    let run = match (&args.run_id, &args.start_at) {
+        (Some(id), _) if !id.trim().is_empty() => id.trim().to_owned(),
+        (_, Some(at)) => at.trim().to_owned(),
+        _ => {
+            return Err(UsageError::new(
+                flag,
+                "needs --start-at TIME or --run-id ID, the same for every shard, so that merge can tell this run's shards from another's",
+            ));
+        }
+    };
+    Ok(Some((shard, run)))
 }
 
-fn create(flag: &str, path: &Option<PathBuf>) -> Result<Option<File>, UsageError> {
-    path.as_ref()
-        .map(|p| {
-            File::create(p)
-                .map_err(|e| UsageError::new(flag, format!("cannot create {}: {e}", p.display())))
+/// `--start-at`, read.
+fn start_at(args: &LoadArgs) -> Result<Option<SystemTime>, UsageError> {
+    args.start_at
+        .as_deref()
+        .map(|at| {
+            humantime::parse_rfc3339_weak(at.trim()).map_err(|e| {
+                UsageError::new(
+                    "--start-at",
+                    format!("`{at}`: {e}; expected RFC 3339 in UTC, as 2026-12-01T09:00:00Z"),
+                )
+            })
         })
         .transpose()
 }
 
-impl Outputs {
-    fn open(args: &LoadArgs) -> Result<Self, UsageError> {
-        let hlog = args
-            .hlog
-            .as_ref()
-            .map(|p| {
-                HlogWriter::create(p)
-                    .map(|h| Box::new(h) as Box<dyn IntervalSink>)
-                    .map_err(|e| {
-                        UsageError::new("--hlog", format!("cannot create {}: {e}", p.display()))
-                    })
-            })
-            .transpose()?;
-        Ok(Self {
-            json: create("--json", &args.json)?,
-            csv: create("--csv", &args.csv)?,
-            hlog,
-        })
+/// Waits until `at` (or `stop`); a time already past starts at once, saying so.
+async fn wait_until(at: SystemTime, stop: &CancellationToken) {
+    match at.duration_since(SystemTime::now()) {
+        Ok(wait) => {
+            eprintln!(
+                "poolstorm: waiting {} until {} (--start-at)",
+                crate::human::short(wait),
+                humantime::format_rfc3339_millis(at)
+            );
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.cancelled() => {}
+            }
+        }
+        Err(late) => eprintln!(
+            "poolstorm: --start-at was {} ago; starting now",
+            crate::human::short(late.duration())
+        ),
     }
 }
 
@@ -122,16 +163,44 @@ pub fn cancel_on_signal(stop: &CancellationToken) {
 
 /// Runs `poolstorm load`.
 pub async fn execute(args: &LoadArgs) -> anyhow::Result<Exit> {
-    let plan = plan(args)?;
-    let conditions: Vec<Expr> = args
-        .fail_if
-        .iter()
-        .map(|c| gate::parse(c).map_err(|e| UsageError::new("--fail-if", format!("`{c}`: {e}"))))
-        .collect::<Result<_, _>>()?;
-    let mut outputs = Outputs::open(args)?;
+    let mut plan = plan(args)?;
+    let shard = shard(args)?;
+    let start_at = start_at(args)?;
+    let whole = plan.clone();
+    if let Some((shard, _)) = &shard {
+        let flag = if args.shard.is_some() {
+            "--shard"
+        } else {
+            "--shards"
+        };
+        shard
+            .apply(&mut plan)
+            .map_err(|e| UsageError::new(flag, e.0))?;
+    }
+    let conditions = outputs::conditions(&args.fail_if)?;
+    let mut outputs = Outputs::open(&Paths {
+        json: args.json.as_ref(),
+        csv: args.csv.as_ref(),
+        hlog: args.hlog.as_ref(),
+        html: args.html.as_ref(),
+    })?;
+    // A shard keeps each second's histogram for merge, beside the .hlog.
+    let (intervals, seconds) = match shard {
+        Some(_) => {
+            let (capture, seconds) = SecondsCapture::new(outputs.hlog.take());
+            (
+                Some(Box::new(capture) as Box<dyn IntervalSink>),
+                Some(seconds),
+            )
+        }
+        None => (outputs.hlog.take(), None),
+    };
 
     let stop = CancellationToken::new();
     cancel_on_signal(&stop);
+    if let Some(at) = start_at {
+        wait_until(at, &stop).await;
+    }
     let mut monitor = super::monitor(args.progress, args.no_tui);
     let thresholds = Thresholds::default();
     monitor.start(
@@ -142,7 +211,7 @@ pub async fn execute(args: &LoadArgs) -> anyhow::Result<Exit> {
     let mut live = |l: &crate::metrics::Live| monitor.update(l, None, None);
     let sinks = Sinks {
         live: &mut live,
-        intervals: outputs.hlog.take(),
+        intervals,
     };
     let run = match driver::run(&plan, sinks, stop).await {
         Ok(run) => run,
@@ -164,25 +233,25 @@ pub async fn execute(args: &LoadArgs) -> anyhow::Result<Exit> {
     };
 
     let mut report = LoadReport::new(&plan, &run);
+    if let (Some((shard, run_id)), Some(seconds)) = (shard, seconds) {
+        report.shard = Some(ShardReport {
+            index: shard.index,
+            count: shard.count,
+            run: run_id,
+            start_at: args.start_at.as_ref().map(|s| s.trim().to_owned()),
+            model: model_report(&whole.model),
+            requests: whole.requests,
+            seed: whole.seed,
+            histograms: Histograms::of(&run.collected),
+            seconds: std::mem::take(&mut *seconds.lock().expect("not poisoned")),
+            ticks: run.collected.ticks.iter().map(|&(c, f)| [c, f]).collect(),
+        });
+    }
     monitor.verdict(&verdict::judge(
         &report.observed(&[], None, None),
         &thresholds,
     ));
     tokio::time::sleep(monitor.linger()).await;
     monitor.finish();
-    report.checks = gate::check(&report, &conditions)?;
-    if let Some(file) = outputs.json.take() {
-        json::write(&report, file)?;
-    }
-    if let Some(file) = outputs.csv.take() {
-        csv::write(&report, file)?;
-    }
-    print!("{}", text::render(&report));
-    Ok(if run.interrupted {
-        Exit::Interrupted
-    } else if report.checks.iter().any(|c| c.failed) {
-        Exit::Failed
-    } else {
-        Exit::Done
-    })
+    outputs.finish(&mut report, &conditions, run.interrupted)
 }

@@ -3,6 +3,8 @@
 
 pub mod advise;
 pub mod load;
+pub mod merge;
+pub mod outputs;
 pub mod scenarios;
 pub mod stub;
 

@@ -72,27 +72,13 @@ pub fn plan(
 
 /// A cell's report before it has results.
 fn blank(cell: &Cell) -> CellReport {
-    CellReport {
-        index: cell.index,
-        label: cell.label(),
-        slug: cell.slug(),
-        varying: cell.varying.clone(),
-        params: cell.values.clone(),
-        app_flags: Vec::new(),
-        command: Vec::new(),
-        judgement: None,
-        stopped_on_deadlock: false,
-        load: None,
-        pool_samples: Vec::new(),
-        pool_source: None,
-        database: None,
-        peaks: Peaks::default(),
-        integrity: None,
-        rules: Vec::new(),
-        app_exit: None,
-        error: None,
-        files: Vec::new(),
-    }
+    CellReport::blank(
+        cell.index,
+        cell.label(),
+        cell.slug(),
+        cell.varying.clone(),
+        cell.values.clone(),
+    )
 }
 
 /// A cell that could not run.

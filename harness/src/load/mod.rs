@@ -3,6 +3,7 @@
 
 pub mod protocol;
 pub mod settings;
+pub mod shard;
 pub mod target;
 pub mod task;
 

@@ -59,6 +59,41 @@ pub struct Second {
 }
 
 impl Second {
+    /// Adds another second's counts (the same second of another shard); `t`, `in_flight`
+    /// and `latency_us` are left to the caller.
+    pub fn add_counts(&mut self, other: &Second) {
+        // Destructured so that a new count cannot be forgotten here.
+        let Second {
+            t: _,
+            started,
+            dropped,
+            completed,
+            ok,
+            http,
+            pool_timeout,
+            timeout,
+            connect,
+            other,
+            aborted,
+            tls,
+            h2,
+            in_flight: _,
+            latency_us: _,
+        } = other;
+        self.started += started;
+        self.dropped += dropped;
+        self.completed += completed;
+        self.ok += ok;
+        self.http += http;
+        self.pool_timeout += pool_timeout;
+        self.timeout += timeout;
+        self.connect += connect;
+        self.other += other;
+        self.aborted += aborted;
+        self.tls += tls;
+        self.h2 += h2;
+    }
+
     fn add_finished(&mut self, counts: &KindCounts) {
         for kind in Kind::ALL {
             let n = counts[kind.index()];
@@ -123,6 +158,9 @@ pub struct Collected {
     pub tasks: Vec<(String, TaskTotals)>,
     pub timeline: Vec<Second>,
     pub stalls: Vec<Stall>,
+    /// Per tick: completions during it and requests in flight at its end (what stalls are
+    /// found from).
+    pub ticks: Vec<(u64, u64)>,
     pub started: u64,
     pub dropped: u64,
     /// What opening connections cost, every worker's merged.
@@ -422,6 +460,7 @@ impl Collector {
             tasks: self.names.into_iter().zip(totals).collect(),
             timeline,
             stalls,
+            ticks: series,
             started,
             dropped,
             connections: self.connections,

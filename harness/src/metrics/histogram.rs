@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Deserializer, Serializer as _, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 
 /// Significant figures kept (0.1 % resolution).
@@ -47,6 +48,37 @@ impl Latency {
     /// The HdrHistogram itself (for serialization).
     pub fn inner(&self) -> &Histogram<u64> {
         &self.0
+    }
+
+    /// The histogram as base64 of its V2+DEFLATE encoding, as a `.hlog` line holds it:
+    /// lossless, for merging shards.
+    pub fn encode(&self) -> String {
+        use base64::Engine as _;
+        let mut bytes = Vec::new();
+        V2DeflateSerializer::new()
+            .serialize(&self.0, &mut bytes)
+            .expect("a histogram in memory serializes");
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    /// Reads what [`Latency::encode`] wrote (or a `.hlog` line's histogram). It grows to take
+    /// whatever is added to it.
+    pub fn decode(text: &str) -> Result<Self, String> {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|e| format!("not base64: {e}"))?;
+        let mut h: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut bytes.as_slice())
+            .map_err(|e| format!("not an HdrHistogram: {e:?}"))?;
+        h.auto(true);
+        Ok(Self(h))
+    }
+
+    /// Adds another histogram's counts whatever its bounds (a histogram from
+    /// [`Latency::decode`] grows to take them).
+    pub fn add_any(&mut self, other: &Self) -> Result<(), String> {
+        self.0.add(&other.0).map_err(|e| format!("{e:?}"))
     }
 
     /// Percentiles and extremes.
@@ -98,6 +130,20 @@ mod tests {
         assert!((499_000..=501_000).contains(&s.p50), "{s:?}");
         assert!((989_000..=991_000).contains(&s.p99), "{s:?}");
         assert!((999_000..=1_001_000).contains(&s.max), "{s:?}");
+    }
+
+    #[test]
+    fn an_encoded_histogram_decodes_to_the_same_counts_and_adds_across_bounds() {
+        let mut h = Latency::new(Duration::from_secs(60));
+        for ms in [1u64, 5, 5, 250, 9000] {
+            h.record(Duration::from_millis(ms));
+        }
+        let back = Latency::decode(&h.encode()).unwrap();
+        assert_eq!(back.summary(), h.summary());
+        let mut small = Latency::decode(&Latency::new(Duration::from_secs(1)).encode()).unwrap();
+        small.add_any(&h).unwrap();
+        assert_eq!(small.summary(), h.summary());
+        assert!(Latency::decode("not base64!").is_err());
     }
 
     #[test]

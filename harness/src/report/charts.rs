@@ -132,7 +132,11 @@ pub fn timeline(cell: &CellReport) -> Option<String> {
         .max(1.0);
     let x = Scale::linear((0.0, end), (left, right));
     let tops = [20.0, 20.0 + panel + gap, 20.0 + 2.0 * (panel + gap)];
-    let height = tops[2] + panel + 34.0;
+    // Without a pool view (a plain load run, a command target without [pool]) the pool and
+    // thread panels would be empty: in flight alone, two panels.
+    let pooled = !cell.pool_samples.is_empty();
+    let bottom = if pooled { tops[2] } else { tops[1] } + panel;
+    let height = bottom + 34.0;
     let mut svg = Svg::new(
         "timeline",
         width,
@@ -210,83 +214,89 @@ pub fn timeline(cell: &CellReport) -> Option<String> {
             series(&|s| s.pool_waiting),
         )
     };
-    line_panel(
-        &mut svg,
-        &x,
-        tops[1],
-        panel,
-        right,
-        "requests in flight and the connection pool",
-        &[
-            ("in flight (client)".to_owned(), "#1f77b4", false, in_flight),
-            (
-                label(Gauge::InUse, "pool in use"),
-                "#2e9e44",
-                false,
-                series(&|s| s.pool_in_use),
-            ),
-            (
-                label(Gauge::Max, "pool max"),
-                "#2e9e44",
-                true,
-                series(&|s| s.pool_max),
-            ),
-            (waiting.0, "#d62728", false, waiting.1),
-        ],
-    );
-    let threads_title = if names.is_empty() {
-        "the bounded blocking pool"
+    if pooled {
+        line_panel(
+            &mut svg,
+            &x,
+            tops[1],
+            panel,
+            right,
+            "requests in flight and the connection pool",
+            &[
+                ("in flight (client)".to_owned(), "#1f77b4", false, in_flight),
+                (
+                    label(Gauge::InUse, "pool in use"),
+                    "#2e9e44",
+                    false,
+                    series(&|s| s.pool_in_use),
+                ),
+                (
+                    label(Gauge::Max, "pool max"),
+                    "#2e9e44",
+                    true,
+                    series(&|s| s.pool_max),
+                ),
+                (waiting.0, "#d62728", false, waiting.1),
+            ],
+        );
+        let threads_title = if names.is_empty() {
+            "the bounded blocking pool"
+        } else {
+            "request threads"
+        };
+        line_panel(
+            &mut svg,
+            &x,
+            tops[2],
+            panel,
+            right,
+            threads_title,
+            &[
+                (
+                    label(Gauge::ThreadsBusy, "blocking busy"),
+                    "#ff7f0e",
+                    false,
+                    series(&|s| s.blocking_busy),
+                ),
+                (
+                    label(Gauge::ThreadsMax, "blocking threads"),
+                    "#ff7f0e",
+                    true,
+                    series(&|s| s.blocking_threads),
+                ),
+                (
+                    label(Gauge::ThreadsQueued, "jobs queued"),
+                    "#8c564b",
+                    false,
+                    series(&|s| s.blocking_queued),
+                ),
+                (
+                    "teardowns pending".to_owned(),
+                    "#e377c2",
+                    false,
+                    series(&|s| s.teardown_pending),
+                ),
+            ],
+        );
     } else {
-        "request threads"
-    };
-    line_panel(
-        &mut svg,
-        &x,
-        tops[2],
-        panel,
-        right,
-        threads_title,
-        &[
-            (
-                label(Gauge::ThreadsBusy, "blocking busy"),
-                "#ff7f0e",
-                false,
-                series(&|s| s.blocking_busy),
-            ),
-            (
-                label(Gauge::ThreadsMax, "blocking threads"),
-                "#ff7f0e",
-                true,
-                series(&|s| s.blocking_threads),
-            ),
-            (
-                label(Gauge::ThreadsQueued, "jobs queued"),
-                "#8c564b",
-                false,
-                series(&|s| s.blocking_queued),
-            ),
-            (
-                "teardowns pending".to_owned(),
-                "#e377c2",
-                false,
-                series(&|s| s.teardown_pending),
-            ),
-        ],
-    );
-    svg.x_axis(&x, tops[2] + panel, &x.ticks(10), &seconds);
+        line_panel(
+            &mut svg,
+            &x,
+            tops[1],
+            panel,
+            right,
+            "requests in flight",
+            &[("in flight (client)".to_owned(), "#1f77b4", false, in_flight)],
+        );
+    }
+    svg.x_axis(&x, bottom, &x.ticks(10), &seconds);
 
     if let Some(j) = cell.judgement.as_ref().filter(|j| j.onset_s.is_some()) {
         let onset = j.onset_s.unwrap_or_default();
         let ox = x.at(onset);
         let color = verdict_color(Some(j.verdict));
         svg.raw("<g stroke-dasharray=\"6 4\">");
-        svg.line(
-            (ox, tops[0] - 2.0),
-            (ox, tops[2] + panel),
-            color,
-            2.0,
-            "onset",
-        );
+        svg.line((ox, tops[0] - 2.0), (ox, bottom), color, 2.0, "onset");
         svg.raw("</g>");
         svg.text(
             (ox + 4.0, tops[0] + 12.0),

@@ -2,10 +2,13 @@
 //! styles, one small inline script): the comparison table, a heatmap of verdicts for a
 //! two-parameter matrix with the rules' predicted boundary, the latency percentile curves of
 //! every cell overlaid, a timeline per cell with its verdict's onset, and the scenario itself.
+//! And the same kind of page for one `poolstorm load` report (`--html`), merged shards
+//! included: the summary, the client's verdict, its timeline and percentiles, the shards.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
+use super::LoadReport;
 use super::charts::{self, verdict_color};
 use super::comparison;
 use super::markup::escape;
@@ -184,6 +187,17 @@ fn cell_section(out: &mut String, c: &CellReport) {
     let _ = write!(out, "<ul class=\"rules\">{}</ul>", items.join(""));
 }
 
+/// The page up to its body, titled.
+fn head(title: &str) -> String {
+    let mut out = String::with_capacity(64 * 1024);
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>poolstorm: {}</title><style>{STYLE}</style></head><body>",
+        escape(title)
+    );
+    out
+}
+
 /// Renders the page.
 pub fn render(report: &ScenarioReport) -> String {
     let s = &report.scenario;
@@ -192,12 +206,7 @@ pub fn render(report: &ScenarioReport) -> String {
         (false, true) => badge("failed", "#d62728"),
         (false, false) => badge("incomplete", "#999"),
     };
-    let mut out = String::with_capacity(64 * 1024);
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>poolstorm: {}</title><style>{STYLE}</style></head><body>",
-        escape(&s.name)
-    );
+    let mut out = head(&s.name);
     let _ = write!(
         out,
         "<h1>{} {status}</h1><p>{}</p><p class=\"meta\">backend {} ({}), target {}, started {}{}</p>",
@@ -282,6 +291,77 @@ pub fn render(report: &ScenarioReport) -> String {
         let _ = write!(out, ", --set {}", escape(&s.set.join(" --set ")));
     }
     let _ = write!(out, "</p><pre>{}</pre>", escape(&s.source));
+    let _ = writeln!(out, "<script>{SCRIPT}</script></body></html>");
+    out
+}
+
+/// Writes the page of one load report.
+pub fn write_load(report: &LoadReport, out: std::fs::File) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(out);
+    out.write_all(render_load(report).as_bytes())?;
+    out.flush()
+}
+
+/// The page of one load report: what the terminal summary says, the client's verdict with its
+/// timeline and latency percentiles, and for a merged report the shards it was made from.
+pub fn render_load(report: &LoadReport) -> String {
+    let judgement = crate::verdict::judge(
+        &report.observed(&[], None, None),
+        &crate::verdict::Thresholds::default(),
+    );
+    let title = match &report.merged {
+        Some(m) => format!("{} shards merged", m.shards.len()),
+        None => "load".to_owned(),
+    };
+    let mut out = head(&report.target);
+    let _ = write!(
+        out,
+        "<h1>{} {}</h1><p class=\"meta\">{}, started {}</p><p class=\"evidence\">{}</p>",
+        escape(&report.target),
+        badge(
+            judgement.verdict.name(),
+            verdict_color(Some(judgement.verdict))
+        ),
+        escape(&title),
+        escape(&report.started_at),
+        escape(&judgement.evidence)
+    );
+    let _ = write!(
+        out,
+        "<h2>Summary</h2><pre>{}</pre>",
+        escape(&super::text::render(report))
+    );
+    if let Some(m) = &report.merged {
+        let _ = write!(
+            out,
+            "<h2>Shards of run {}</h2><table><tr><th>shard</th><th>file</th><th>started</th><th>offset s</th><th>requests</th><th>elapsed s</th><th>address</th></tr>",
+            escape(&m.run)
+        );
+        for s in &m.shards {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{}</td></tr>",
+                s.index,
+                escape(&s.file),
+                escape(&s.started_at),
+                s.offset_s,
+                s.requests,
+                s.elapsed_s,
+                escape(&s.address)
+            );
+        }
+        out.push_str("</table>");
+    }
+    let cell = CellReport::of_load(&title, report.clone(), judgement);
+    if let Some(timeline) = charts::timeline(&cell) {
+        out.push_str("<h2>Timeline</h2>");
+        out.push_str(&timeline);
+    }
+    if let Some(curves) = charts::latency_curves(std::slice::from_ref(&cell)) {
+        out.push_str("<h2>Latency percentiles</h2>");
+        out.push_str(&curves);
+    }
     let _ = writeln!(out, "<script>{SCRIPT}</script></body></html>");
     out
 }

@@ -12,6 +12,7 @@ pub mod json;
 pub mod junit;
 pub mod markup;
 pub mod scenario;
+pub mod shard;
 pub mod svg;
 pub mod text;
 
@@ -174,6 +175,12 @@ pub struct LoadReport {
     pub timeline: Vec<Second>,
     pub stalls: Vec<Stall>,
     pub checks: Vec<Check>,
+    /// A shard's report (`--shard`): which share of which run, and what merging needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<shard::ShardReport>,
+    /// A merged report (`poolstorm merge`): the shards it was made from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<shard::MergedFrom>,
 }
 
 fn statuses_of(totals: &TaskTotals) -> BTreeMap<u16, u64> {
@@ -254,6 +261,8 @@ impl LoadReport {
             timeline: collected.timeline.clone(),
             stalls: collected.stalls.clone(),
             checks: Vec::new(),
+            shard: None,
+            merged: None,
         }
     }
 
@@ -301,7 +310,7 @@ impl LoadReport {
     }
 }
 
-fn model_report(model: &Model) -> ModelReport {
+pub fn model_report(model: &Model) -> ModelReport {
     let blank = ModelReport {
         kind: String::new(),
         users: None,

@@ -126,6 +126,53 @@ pub struct CellReport {
 }
 
 impl CellReport {
+    /// A cell's report before it has results: no judgement, load, samples, rules or files.
+    pub fn blank(
+        index: usize,
+        label: String,
+        slug: String,
+        varying: IndexMap<String, ParamValue>,
+        params: BTreeMap<String, ParamValue>,
+    ) -> Self {
+        Self {
+            index,
+            label,
+            slug,
+            varying,
+            params,
+            app_flags: Vec::new(),
+            command: Vec::new(),
+            judgement: None,
+            stopped_on_deadlock: false,
+            load: None,
+            pool_samples: Vec::new(),
+            pool_source: None,
+            database: None,
+            peaks: Peaks::default(),
+            integrity: None,
+            rules: Vec::new(),
+            app_exit: None,
+            error: None,
+            files: Vec::new(),
+        }
+    }
+
+    /// A lone load run as a cell, so that a `poolstorm load` or `merge` report draws with the
+    /// scenario report's charts: no parameters, no pool view, no rules.
+    pub fn of_load(label: &str, load: LoadReport, judgement: Judgement) -> Self {
+        Self {
+            judgement: Some(judgement),
+            load: Some(load),
+            ..Self::blank(
+                1,
+                label.to_owned(),
+                String::new(),
+                IndexMap::new(),
+                BTreeMap::new(),
+            )
+        }
+    }
+
     pub fn verdict(&self) -> Option<Verdict> {
         self.judgement.as_ref().map(|j| j.verdict)
     }

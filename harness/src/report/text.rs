@@ -64,6 +64,22 @@ pub fn render(r: &LoadReport) -> String {
         "\npoolstorm load {}  {model}  {:.1}s{interrupted}",
         r.target, r.elapsed_s
     );
+    if let Some(shard) = &r.shard {
+        let _ = writeln!(
+            out,
+            "  shard      {} of run {}: this share of the load above; merge the shards for the whole",
+            shard.shard(),
+            shard.run
+        );
+    }
+    if let Some(merged) = &r.merged {
+        let _ = writeln!(
+            out,
+            "  merged     {} shards of run {} (histograms added, timelines aligned by the second)",
+            merged.shards.len(),
+            merged.run
+        );
+    }
     let _ = writeln!(out, "  {}", connections(r));
     let _ = writeln!(
         out,

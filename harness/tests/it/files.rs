@@ -66,14 +66,7 @@ async fn files_agree_with_each_other_and_with_the_server() {
         value,
         "round trip is lossless"
     );
-    let schema: serde_json::Value =
-        serde_json::from_str(include_str!("../../schema/load-report.schema.json")).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(&value)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "schema errors: {errors:#?}");
+    crate::support::assert_load_schema(&value);
     assert_eq!(report.requests.total, stub.requests());
     assert_eq!(
         report.outcome(OutcomeKey::Ok) + report.outcome(OutcomeKey::Http(500)),

@@ -143,3 +143,15 @@ pub(crate) fn latest_results(out: &std::path::Path, name: &str) -> std::path::Pa
     dirs.sort();
     dirs.pop().unwrap()
 }
+
+/// The value validates against the published load report schema.
+pub(crate) fn assert_load_schema(value: &serde_json::Value) {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../schema/load-report.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "schema errors: {errors:#?}");
+}
