@@ -22,8 +22,11 @@ source at 4 Hz (the stub as a command target), and poolstorm's own database prob
 mode-2 cell on MySQL/MariaDB: POOLSTORM_MYSQL_URL, else a throwaway server from
 scripts/with-mariadb.sh), each with and without, in interleaved rounds.
 
+The shards part runs the tools' load as one process and as 4 `--shard` processes started
+together and merged, and times `poolstorm merge` on shard reports stretched to an hour each.
+
 usage: scripts/bench.py [--rounds N] [--duration S] [--connections C] [--users-rss U]
-                        [--baseline BIN] [--streams S] [--only tools|tls|sampling|probe]
+                        [--baseline BIN] [--streams S] [--only tools|tls|sampling|probe|shards]
 """
 import argparse
 import json
@@ -351,6 +354,85 @@ def bench_probe(args, server):
     return runs
 
 
+SHARDS = 4
+
+
+def bench_shards(url, args):
+    """The same load as one process and as SHARDS `--shard` processes started together and
+    merged, in interleaved rounds; returns (req/s, p50 ms, p99 ms) per round, per variant, and
+    the last round's shard reports."""
+    runs = {"one process": [], f"{SHARDS} shards, merged": []}
+    keep = tempfile.mkdtemp()
+    for _ in range(args.rounds):
+        rps, p50, p99, _ = bench_poolstorm(url, args)
+        runs["one process"].append((rps, p50, p99))
+        for f in os.listdir(keep):
+            os.remove(os.path.join(keep, f))
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 2))
+        procs = [subprocess.Popen(pinned([POOLSTORM, "load", url, "--users", str(args.connections),
+                                          "--duration", f"{args.duration}s", "--progress", "none",
+                                          "--shard", f"{i}/{SHARDS}", "--start-at", at,
+                                          "--json", os.path.join(keep, f"shard-{i}.json")],
+                                         CLIENT_CPUS),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 for i in range(SHARDS)]
+        if any(p.wait() != 0 for p in procs):
+            raise RuntimeError("a shard failed")
+        merged = os.path.join(keep, "merged.out")
+        subprocess.run([POOLSTORM, "merge", keep, "--json", merged], check=True,
+                       stdout=subprocess.DEVNULL)
+        with open(merged) as f:
+            data = json.load(f)
+        os.remove(merged)
+        lat = data["latency_us"]
+        runs[f"{SHARDS} shards, merged"].append((data["throughput_rps"], lat["p50"] / 1e3,
+                                                 lat["p99"] / 1e3))
+    return runs, keep
+
+
+def stretch(shard_dir, seconds):
+    """Each shard report in `shard_dir` made `seconds` long by repeating its seconds, ticks and
+    timeline (its histograms as they are): merge input the size of a long run's."""
+    for name in os.listdir(shard_dir):
+        path = os.path.join(shard_dir, name)
+        with open(path) as f:
+            data = json.load(f)
+        shard, timeline = data["shard"], data["timeline"]
+        shard["seconds"] = [shard["seconds"][i % len(shard["seconds"])] for i in range(seconds)]
+        shard["ticks"] = [shard["ticks"][i % len(shard["ticks"])] for i in range(seconds * 10)]
+        data["timeline"] = [dict(timeline[i % len(timeline)], t=i) for i in range(seconds)]
+        data["elapsed_s"] = float(seconds)
+        with open(path, "w") as f:
+            json.dump(data, f)
+
+
+def shards_table(url, args):
+    runs, shard_dir = bench_shards(url, args)
+    print(f"\nSharding on one machine: {args.connections} users for {args.duration} s as one process "
+          f"and as {SHARDS} `--shard` processes started together (`--start-at`) and merged, "
+          f"median of {args.rounds} interleaved rounds\n")
+    print("| variant | req/s | / one process | p50 ms | p99 ms |")
+    print("|---|---:|---:|---:|---:|")
+    base = sorted(runs["one process"])[len(runs["one process"]) // 2][0]
+    for name, rs in runs.items():
+        rs = sorted(rs)
+        rps, p50, p99 = rs[len(rs) // 2]
+        print(f"| {name} | {rps:,.0f} | {rps / base:.2f}x | {p50:.3f} | {p99:.3f} |")
+        print(f"bench: {name}: req/s per round {[round(r[0]) for r in rs]}", file=sys.stderr)
+    hour = 3600
+    stretch(shard_dir, hour)
+    size = sum(os.path.getsize(os.path.join(shard_dir, n)) for n in os.listdir(shard_dir))
+    times = []
+    for _ in range(args.rounds):
+        _, rss, took = run([POOLSTORM, "merge", shard_dir])
+        times.append((took, rss))
+    took, rss = sorted(times)[len(times) // 2]
+    print(f"\nMerging {SHARDS} shards of an hour each ({hour:,} seconds of histograms and "
+          f"{hour * 10:,} ticks per shard, {size / 1e6:.1f} MB of JSON in all): {took:.2f} s, "
+          f"peak RSS {rss:.1f} MB (median of {args.rounds})")
+    shutil.rmtree(shard_dir)
+
+
 def interleaved(tools, url, args):
     """Every tool once per round, round after round (so drift in the machine's speed hits
     every tool alike); per tool the median run by req/s and every round's req/s, sorted."""
@@ -373,7 +455,7 @@ def main():
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--users-rss", type=int, default=1000)
     p.add_argument("--streams", type=int, default=4, help="HTTP/2 streams per connection")
-    p.add_argument("--only", choices=["tools", "tls", "sampling", "probe"],
+    p.add_argument("--only", choices=["tools", "tls", "sampling", "probe", "shards"],
                    help="run one part: the tools' table, the cost of reading a service's pool, or "
                         "the cost of the database probe (needs POOLSTORM_MYSQL_URL)")
     p.add_argument("--baseline", metavar="BIN",
@@ -386,6 +468,14 @@ def main():
         tools_table(args)
     if args.only in (None, "tls"):
         tls_table(args)
+    if args.only in (None, "shards"):
+        stub = subprocess.Popen(pinned([POOLSTORM, "stub", "--threads", "1"], "0"),
+                                stdout=subprocess.PIPE, text=True)
+        try:
+            shards_table(stub.stdout.readline().strip().removeprefix("listening on ") + "/ok", args)
+        finally:
+            stub.terminate()
+            stub.wait()
     if args.only in (None, "sampling"):
         sampling_table(args)
     if args.only in (None, "probe"):

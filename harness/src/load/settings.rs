@@ -610,10 +610,11 @@ pub fn markdown_table() -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn plan(values: &[(&str, &str)]) -> Result<LoadPlan, SettingsError> {
+    /// A plan of `GET /` against 127.0.0.1:1 with these settings (as text), for unit tests.
+    pub(crate) fn plan(values: &[(&str, &str)]) -> Result<LoadPlan, SettingsError> {
         let values: BTreeMap<String, ParamValue> = values
             .iter()
             .map(|(k, v)| {

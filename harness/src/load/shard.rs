@@ -127,6 +127,79 @@ mod tests {
         }
     }
 
+    fn shares(settings: &[(&str, &str)], count: u32) -> Vec<LoadPlan> {
+        (0..count)
+            .map(|i| {
+                let mut plan = crate::load::settings::tests::plan(settings).unwrap();
+                Shard::new(i, count).unwrap().apply(&mut plan).unwrap();
+                plan
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_closed_model_splits_users_budget_and_spawn_rate_and_seeds_apart() {
+        let plans = shares(
+            &[
+                ("users", "10"),
+                ("requests", "101"),
+                ("spawn_rate", "5"),
+                ("seed", "7"),
+                ("workers", "8"),
+            ],
+            4,
+        );
+        let users: Vec<u32> = plans
+            .iter()
+            .map(|p| match p.model {
+                Model::Closed { users, .. } => users,
+                Model::Open { .. } => unreachable!(),
+            })
+            .collect();
+        assert_eq!(users, [3, 3, 2, 2]);
+        let spawn: f64 = plans
+            .iter()
+            .map(|p| match p.model {
+                Model::Closed { spawn_rate, .. } => spawn_rate.unwrap(),
+                Model::Open { .. } => unreachable!(),
+            })
+            .sum();
+        assert!((spawn - 5.0).abs() < 1e-9, "{spawn}");
+        let budget: Vec<u64> = plans.iter().map(|p| p.requests.unwrap()).collect();
+        assert_eq!(budget, [26, 25, 25, 25]);
+        let seeds: Vec<u64> = plans.iter().map(|p| p.seed).collect();
+        assert_eq!(seeds, [7, 8, 9, 10]);
+        assert!(
+            plans.iter().all(|p| p.workers <= 3),
+            "no more workers than users"
+        );
+    }
+
+    #[test]
+    fn an_open_model_splits_the_rate_and_the_in_flight_cap() {
+        let plans = shares(&[("rate", "1000"), ("max_in_flight", "10")], 3);
+        let (rate, cap): (f64, u32) = plans.iter().fold((0.0, 0), |(r, c), p| match p.model {
+            Model::Open {
+                rate,
+                max_in_flight,
+            } => (r + rate, c + max_in_flight),
+            Model::Closed { .. } => unreachable!(),
+        });
+        assert!((rate - 1000.0).abs() < 1e-9);
+        assert_eq!(cap, 10);
+    }
+
+    #[test]
+    fn a_share_with_no_user_or_no_request_is_refused() {
+        let mut plan = crate::load::settings::tests::plan(&[("users", "2")]).unwrap();
+        let e = Shard::new(2, 3).unwrap().apply(&mut plan).unwrap_err();
+        assert!(e.0.contains("2 users cannot be split into 3 shards"), "{e}");
+        let mut plan =
+            crate::load::settings::tests::plan(&[("requests", "2"), ("users", "9")]).unwrap();
+        let e = Shard::new(2, 3).unwrap().apply(&mut plan).unwrap_err();
+        assert!(e.0.contains("budget of 2 requests"), "{e}");
+    }
+
     #[test]
     fn shard_specs_are_checked_with_the_reason() {
         assert_eq!(Shard::parse("2/4").unwrap(), Shard { index: 2, count: 4 });
