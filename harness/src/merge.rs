@@ -265,7 +265,7 @@ pub fn merge(mut inputs: Vec<Input>) -> Result<LoadReport, MergeError> {
     let length = inputs
         .iter()
         .zip(&seconds)
-        .map(|(i, &off)| off as usize + i.report.timeline.len())
+        .map(|(i, &off)| off as usize + i.report.timeline.len().max(i.shard().seconds.len()))
         .chain([ticks.len().div_ceil(per_second)])
         .max()
         .unwrap_or(0);
@@ -275,22 +275,12 @@ pub fn merge(mut inputs: Vec<Input>) -> Result<LoadReport, MergeError> {
             ..Second::default()
         })
         .collect();
-    let mut second_latency: Vec<Option<Latency>> = vec![None; length];
     for (i, &off) in inputs.iter().zip(&seconds) {
         for s in &i.report.timeline {
             timeline[(s.t + off) as usize].add_counts(s);
         }
-        for (t, text) in i.shard().seconds.iter().enumerate() {
-            let at = t + off as usize;
-            if at >= timeline.len() {
-                timeline.resize_with(at + 1, Second::default);
-                second_latency.resize(at + 1, None);
-            }
-            add(&mut second_latency[at], i, &format!("second {t}"), text)?;
-        }
     }
     for (t, second) in timeline.iter_mut().enumerate() {
-        second.t = t as u32;
         second.in_flight = ticks
             .iter()
             .skip(t * per_second)
@@ -298,7 +288,18 @@ pub fn merge(mut inputs: Vec<Input>) -> Result<LoadReport, MergeError> {
             .map(|&(_, f)| f)
             .max()
             .unwrap_or(0);
-        second.latency_us = summary(&second_latency[t]);
+        // One second's histograms at a time: decoded, added, summarized and dropped (a
+        // histogram of a minute's range takes a few hundred KB; an hour of them would not fit).
+        let mut latency = None;
+        for (i, &off) in inputs.iter().zip(&seconds) {
+            let Some(local) = t.checked_sub(off as usize) else {
+                continue;
+            };
+            if let Some(text) = i.shard().seconds.get(local) {
+                add(&mut latency, i, &format!("second {local}"), text)?;
+            }
+        }
+        second.latency_us = summary(&latency);
     }
 
     // Totals: histograms added task by task, counts summed.

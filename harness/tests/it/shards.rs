@@ -365,3 +365,57 @@ async fn a_shard_twice_mixed_runs_a_missing_shard_and_other_settings_are_refused
         text(&out)
     );
 }
+
+/// Shards that did not start together (no --start-at, one after the other) are placed on the
+/// merged timeline by their start, to the second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_started_apart_are_placed_by_their_start_second() {
+    let stub = Stub::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for i in 0..2 {
+        let file = dir.path().join(format!("apart-{i}.json"));
+        let out = tokio::process::Command::new(binary())
+            .arg("load")
+            .arg(format!("{}/ok", stub.url()))
+            .args(["--rate", "100", "--duration", "2s", "--progress", "none"])
+            .args(["--shard", &format!("{i}/2"), "--run-id", "apart", "--json"])
+            .arg(&file)
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        files.push(file);
+    }
+    let merged_json = dir.path().join("merged.json");
+    let out = merge(&["--json", merged_json.to_str().unwrap()], &files).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let merged = json::read(&merged_json).unwrap();
+    let shards: Vec<LoadReport> = files.iter().map(|f| json::read(f).unwrap()).collect();
+    let offsets: Vec<u32> = merged
+        .merged
+        .as_ref()
+        .unwrap()
+        .shards
+        .iter()
+        .map(|s| s.offset_s)
+        .collect();
+    assert_eq!(offsets[0], 0);
+    assert!(
+        offsets[1] >= 2,
+        "the second shard started after the first ended: {offsets:?}"
+    );
+    for second in &merged.timeline {
+        let expected: u64 = shards
+            .iter()
+            .zip(&offsets)
+            .filter_map(|(s, &off)| {
+                let local = second.t.checked_sub(off)?;
+                s.timeline.get(local as usize).map(|x| x.started)
+            })
+            .sum();
+        assert_eq!(second.started, expected, "second {}", second.t);
+    }
+    assert_eq!(merged.requests.total, stub.requests());
+    assert!(merged.elapsed_s >= f64::from(offsets[1]) + 2.0);
+}
