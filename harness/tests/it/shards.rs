@@ -260,16 +260,25 @@ async fn all(children: Vec<tokio::process::Command>) -> Vec<Output> {
     out
 }
 
-/// Two shards of a small run, by `--run-id`, into `dir`.
-async fn small_run(url: &str, run: &str, users: &str, dir: &Path) -> [PathBuf; 2] {
+/// The two shards of run `run` with `load` flags, one after the other, by `--run-id` (no
+/// --start-at), written to `dir/{name}-{i}.json`.
+async fn two_shards(url: &str, run: &str, load: &[&str], dir: &Path, name: &str) -> [PathBuf; 2] {
     let mut files = Vec::new();
     for i in 0..2 {
-        let file = dir.join(format!("{run}-{users}-{i}.json"));
+        let file = dir.join(format!("{name}-{i}.json"));
         let out = tokio::process::Command::new(binary())
             .arg("load")
             .arg(url)
-            .args(["--users", users, "--requests", "40", "--progress", "none"])
-            .args(["--shard", &format!("{i}/2"), "--run-id", run, "--json"])
+            .args(load)
+            .args([
+                "--progress",
+                "none",
+                "--shard",
+                &format!("{i}/2"),
+                "--run-id",
+                run,
+            ])
+            .arg("--json")
             .arg(&file)
             .output()
             .await
@@ -278,6 +287,12 @@ async fn small_run(url: &str, run: &str, users: &str, dir: &Path) -> [PathBuf; 2
         files.push(file);
     }
     [files[0].clone(), files[1].clone()]
+}
+
+/// Two shards of a small run: `users` users, 40 requests in all.
+async fn small_run(url: &str, run: &str, users: &str, dir: &Path) -> [PathBuf; 2] {
+    let load = ["--users", users, "--requests", "40"];
+    two_shards(url, run, &load, dir, &format!("{run}-{users}")).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -372,21 +387,9 @@ async fn a_shard_twice_mixed_runs_a_missing_shard_and_other_settings_are_refused
 async fn shards_started_apart_are_placed_by_their_start_second() {
     let stub = Stub::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut files = Vec::new();
-    for i in 0..2 {
-        let file = dir.path().join(format!("apart-{i}.json"));
-        let out = tokio::process::Command::new(binary())
-            .arg("load")
-            .arg(format!("{}/ok", stub.url()))
-            .args(["--rate", "100", "--duration", "2s", "--progress", "none"])
-            .args(["--shard", &format!("{i}/2"), "--run-id", "apart", "--json"])
-            .arg(&file)
-            .output()
-            .await
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-        files.push(file);
-    }
+    let url = format!("{}/ok", stub.url());
+    let load = ["--rate", "100", "--duration", "2s"];
+    let files = two_shards(&url, "apart", &load, dir.path(), "apart").await;
     let merged_json = dir.path().join("merged.json");
     let out = merge(&["--json", merged_json.to_str().unwrap()], &files).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
