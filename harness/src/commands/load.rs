@@ -183,6 +183,9 @@ pub async fn execute(args: &LoadArgs) -> anyhow::Result<Exit> {
         csv: args.csv.as_ref(),
         hlog: args.hlog.as_ref(),
         html: args.html.as_ref(),
+        hlog_note: shard.as_ref().map(|(shard, run)| {
+            format!("Shard {shard} of run {run} (poolstorm merge adds the shards)")
+        }),
     })?;
     // A shard keeps each second's histogram for merge, beside the .hlog.
     let (intervals, seconds) = match shard {

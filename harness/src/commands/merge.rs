@@ -24,6 +24,7 @@ pub fn execute(args: &MergeArgs) -> anyhow::Result<Exit> {
         csv: args.csv.as_ref(),
         hlog: None,
         html: args.html.as_ref(),
+        hlog_note: None,
     })?;
     let interrupted = report.interrupted;
     if interrupted {

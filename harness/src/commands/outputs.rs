@@ -20,6 +20,8 @@ pub struct Paths<'a> {
     pub csv: Option<&'a PathBuf>,
     pub hlog: Option<&'a PathBuf>,
     pub html: Option<&'a PathBuf>,
+    /// A line for the `.hlog`'s header (a shard's identity).
+    pub hlog_note: Option<String>,
 }
 
 /// The files, open.
@@ -62,6 +64,10 @@ impl Outputs {
             .hlog
             .map(|p| {
                 HlogWriter::create(p)
+                    .map(|h| match &paths.hlog_note {
+                        Some(note) => h.note(note.clone()),
+                        None => h,
+                    })
                     .map(|h| Box::new(h) as Box<dyn IntervalSink>)
                     .map_err(|e| {
                         UsageError::new("--hlog", format!("cannot create {}: {e}", p.display()))

@@ -17,6 +17,8 @@ pub struct HlogWriter {
     path: PathBuf,
     out: BufWriter<File>,
     serializer: V2DeflateSerializer,
+    /// Header comments of the writer's own, as `#[...]` lines (a shard's identity).
+    notes: Vec<String>,
 }
 
 impl std::fmt::Debug for HlogWriter {
@@ -48,7 +50,14 @@ impl HlogWriter {
             path: path.to_owned(),
             out: BufWriter::new(file),
             serializer: V2DeflateSerializer::new(),
+            notes: Vec::new(),
         })
+    }
+
+    /// Adds a `#[note]` line to the header (readers skip comment lines they do not know).
+    pub fn note(mut self, note: String) -> Self {
+        self.notes.push(note);
+        self
     }
 }
 
@@ -77,6 +86,9 @@ impl IntervalSink for HlogWriter {
         )?;
         for name in tasks {
             writeln!(self.out, "#[Tag {} = {name}]", tag_of(name))?;
+        }
+        for note in &self.notes {
+            writeln!(self.out, "#[{}]", note.replace(['\r', '\n', ']'], " "))?;
         }
         writeln!(
             self.out,

@@ -118,6 +118,11 @@ async fn four_shards_merge_to_the_servers_count_and_an_independent_histograms_pe
             text(&out)
         );
     }
+    let hlog = std::fs::read_to_string(dir.path().join("shard-1.hlog")).unwrap();
+    assert!(
+        hlog.contains(&format!("#[Shard 1/4 of run {at}")),
+        "the .hlog is tagged"
+    );
     let shard0 = json::read(&dir.path().join("shard-0.json")).unwrap();
     assert_eq!(shard0.model.rate, Some(100.0), "a quarter of the rate");
 
