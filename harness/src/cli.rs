@@ -201,6 +201,11 @@ pub struct MergeArgs {
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
 
+    /// Write the merged HdrHistogram interval log here: each second's histogram of every task
+    /// together (untagged lines; shards keep no per-task seconds).
+    #[arg(long, value_name = "FILE")]
+    pub hlog: Option<PathBuf>,
+
     /// Fail (exit 1) when this condition holds on the merged result (repeatable); the names
     /// of `poolstorm load --fail-if`.
     #[arg(long = "fail-if", value_name = "CONDITION")]
@@ -216,7 +221,8 @@ histograms, never from averaging the shards' percentiles.
 Example:
   poolstorm load http://10.0.0.5:8080/api --users 400 --duration 5m \\
       --shard 0/4 --start-at 2026-12-01T09:00:00Z --json shards/0.json   # on each of 4 machines
-  poolstorm merge shards/ --json merged.json --html merged.html --fail-if 'p99_ms > 500'
+  poolstorm merge shards/ --json merged.json --html merged.html --hlog merged.hlog \\
+      --fail-if 'p99_ms > 500'
 
 Exit status: 0 merged, 1 a --fail-if condition held, 2 bad input (a file that is not a shard's
 report, shards that do not make one run), 3 a file could not be written.";

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::metrics::{Latency, Outcomes, Second, TICKS_PER_SECOND, find_stalls};
+use crate::metrics::{IntervalSink, Latency, Outcomes, Second, TICKS_PER_SECOND, find_stalls};
 use crate::report::shard::{MergedFrom, MergedShard, ShardReport};
 use crate::report::{ConnectionReport, LoadReport, Requests, SCHEMA, Settings, TaskReport, json};
 
@@ -21,6 +21,9 @@ pub enum MergeError {
     /// The shards do not make one whole run.
     #[error("{0}")]
     Shards(String),
+    /// The merged interval log could not be written.
+    #[error("writing the merged interval log: {0}")]
+    Intervals(#[source] std::io::Error),
 }
 
 fn input(file: &Path, message: impl Into<String>) -> MergeError {
@@ -121,8 +124,9 @@ pub fn read(sources: &[Source]) -> Result<Vec<Input>, MergeError> {
 }
 
 /// Refuses shards of two runs, a shard twice, a missing shard, and disagreement on anything
-/// the shards of one run share.
-fn check(inputs: &[Input]) -> Result<(), MergeError> {
+/// the shards of one run share ([`merge`] checks too; this is for checking before any output
+/// file is created).
+pub fn check(inputs: &[Input]) -> Result<(), MergeError> {
     let first = inputs
         .first()
         .ok_or_else(|| MergeError::Shards("no shard to merge".into()))?;
@@ -226,8 +230,13 @@ fn started(i: &Input) -> Result<SystemTime, MergeError> {
     })
 }
 
-/// Merges the shards of one run into one report (its `merged` section names them).
-pub fn merge(mut inputs: Vec<Input>) -> Result<LoadReport, MergeError> {
+/// Merges the shards of one run into one report (its `merged` section names them). Each
+/// merged second's histogram of every task together also goes to `intervals` (the merged
+/// `.hlog`; untagged lines only, as shards keep no per-task seconds).
+pub fn merge(
+    mut inputs: Vec<Input>,
+    mut intervals: Option<&mut (dyn IntervalSink + '_)>,
+) -> Result<LoadReport, MergeError> {
     check(&inputs)?;
     inputs.sort_by_key(|i| i.shard().index);
     let starts = inputs.iter().map(started).collect::<Result<Vec<_>, _>>()?;
@@ -280,6 +289,9 @@ pub fn merge(mut inputs: Vec<Input>) -> Result<LoadReport, MergeError> {
             timeline[(s.t + off) as usize].add_counts(s);
         }
     }
+    if let Some(sink) = intervals.as_deref_mut() {
+        sink.begin(t0, &[]).map_err(MergeError::Intervals)?;
+    }
     for (t, second) in timeline.iter_mut().enumerate() {
         second.in_flight = ticks
             .iter()
@@ -300,6 +312,10 @@ pub fn merge(mut inputs: Vec<Input>) -> Result<LoadReport, MergeError> {
             }
         }
         second.latency_us = summary(&latency);
+        if let (Some(sink), Some(h)) = (intervals.as_deref_mut(), &latency) {
+            sink.interval(t as u32, h, &[], &[])
+                .map_err(MergeError::Intervals)?;
+        }
     }
 
     // Totals: histograms added task by task, counts summed.
@@ -381,6 +397,9 @@ pub fn merge(mut inputs: Vec<Input>) -> Result<LoadReport, MergeError> {
             "tls handshake",
             &i.shard().histograms.tls_handshake,
         )?;
+    }
+    if let Some(sink) = intervals {
+        sink.finish().map_err(MergeError::Intervals)?;
     }
     connections.address = addresses.join(", ");
     connections.connect_us = summary(&connect);

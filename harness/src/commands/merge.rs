@@ -6,10 +6,11 @@ use super::{Exit, UsageError};
 use crate::cli::MergeArgs;
 use crate::merge::{self, MergeError};
 
-fn usage(e: MergeError) -> UsageError {
+fn usage(e: MergeError) -> anyhow::Error {
     match e {
-        MergeError::Input { file, message } => UsageError::new(&file, message),
-        MergeError::Shards(message) => UsageError::new("FILES", message),
+        MergeError::Input { file, message } => UsageError::new(&file, message).into(),
+        MergeError::Shards(message) => UsageError::new("FILES", message).into(),
+        MergeError::Intervals(_) => anyhow::Error::new(e),
     }
 }
 
@@ -18,16 +19,27 @@ pub fn execute(args: &MergeArgs) -> anyhow::Result<Exit> {
     let conditions = outputs::conditions(&args.fail_if)?;
     let files = merge::files(&args.inputs).map_err(usage)?;
     let inputs = merge::read(&files).map_err(usage)?;
-    let mut report = merge::merge(inputs).map_err(usage)?;
-    let outputs = Outputs::open(&Paths {
+    // Refused shards leave no empty output file behind.
+    merge::check(&inputs).map_err(usage)?;
+    let note = inputs
+        .first()
+        .and_then(|i| i.report.shard.as_ref())
+        .map(|s| {
+            format!(
+                "Merged from {} shards of run {} by poolstorm merge; untagged lines only",
+                s.count, s.run
+            )
+        });
+    let mut outputs = Outputs::open(&Paths {
         json: args.json.as_ref(),
         csv: args.csv.as_ref(),
-        hlog: None,
+        hlog: args.hlog.as_ref(),
         html: args.html.as_ref(),
-        hlog_note: None,
+        hlog_note: note,
     })?;
-    let interrupted = report.interrupted;
-    if interrupted {
+    let mut hlog = outputs.hlog.take();
+    let mut report = merge::merge(inputs, hlog.as_deref_mut()).map_err(usage)?;
+    if report.interrupted {
         eprintln!("poolstorm: a shard was interrupted: the merged result covers less than the run");
     }
     // An interrupted shard is reported, not a reason to exit 130: this process was not.

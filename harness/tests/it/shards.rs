@@ -135,6 +135,8 @@ async fn four_shards_merge_to_the_servers_count_and_an_independent_histograms_pe
             dir.path().join("merged.csv").to_str().unwrap(),
             "--html",
             dir.path().join("merged.html").to_str().unwrap(),
+            "--hlog",
+            dir.path().join("merged.hlog").to_str().unwrap(),
             "--fail-if",
             "requests < 1000",
         ],
@@ -194,6 +196,22 @@ async fn four_shards_merge_to_the_servers_count_and_an_independent_histograms_pe
     let union: serde_json::Value = serde_json::from_slice(&union.stdout).unwrap();
     assert_eq!(union["count"].as_u64(), Some(merged.latency_us.count));
     assert_eq!(percentiles_of(&union), ours(&merged.latency_us));
+    // The merged interval log, read by the same package, holds the same union.
+    let again = std::process::Command::new(&python)
+        .arg(repo().join("harness/tests/fixtures/hlog_union.py"))
+        .arg(dir.path().join("merged.hlog"))
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(
+        again["buckets"], union["buckets"],
+        "merged.hlog is the shards' union"
+    );
 
     // The timeline against the server's own clock: arrivals in each second of the merged
     // run. A request started in a shard's second t is counted in the merged second t; the
