@@ -97,6 +97,28 @@ fn percentiles_of(union: &serde_json::Value) -> Vec<u64> {
         .collect()
 }
 
+/// The union of the files' untagged intervals, by the PyPI `hdrhistogram` package
+/// (harness/tests/fixtures/hlog_union.py).
+fn hlog_union(files: &[PathBuf]) -> serde_json::Value {
+    let python = repo().join("tools/.venv/bin/python");
+    assert!(
+        python.is_file(),
+        "{} is missing: run scripts/test-deps.sh (scripts/venv.sh tools)",
+        python.display()
+    );
+    let out = std::process::Command::new(&python)
+        .arg(repo().join("harness/tests/fixtures/hlog_union.py"))
+        .args(files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn ours(s: &Summary) -> Vec<u64> {
     vec![s.p50, s.p90, s.p99, s.p999, s.p9999]
 }
@@ -174,40 +196,14 @@ async fn four_shards_merge_to_the_servers_count_and_an_independent_histograms_pe
 
     // Percentiles: the merged histograms against the union of the four .hlog files, added by
     // the `hdrhistogram` package from PyPI.
-    let python = repo().join("tools/.venv/bin/python");
-    assert!(
-        python.is_file(),
-        "{} is missing: run scripts/test-deps.sh (scripts/venv.sh tools)",
-        python.display()
-    );
     let hlogs: Vec<PathBuf> = (0..4)
         .map(|i| dir.path().join(format!("shard-{i}.hlog")))
         .collect();
-    let union = std::process::Command::new(&python)
-        .arg(repo().join("harness/tests/fixtures/hlog_union.py"))
-        .args(&hlogs)
-        .output()
-        .unwrap();
-    assert!(
-        union.status.success(),
-        "{}",
-        String::from_utf8_lossy(&union.stderr)
-    );
-    let union: serde_json::Value = serde_json::from_slice(&union.stdout).unwrap();
+    let union = hlog_union(&hlogs);
     assert_eq!(union["count"].as_u64(), Some(merged.latency_us.count));
     assert_eq!(percentiles_of(&union), ours(&merged.latency_us));
     // The merged interval log, read by the same package, holds the same union.
-    let again = std::process::Command::new(&python)
-        .arg(repo().join("harness/tests/fixtures/hlog_union.py"))
-        .arg(dir.path().join("merged.hlog"))
-        .output()
-        .unwrap();
-    assert!(
-        again.status.success(),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
-    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    let again = hlog_union(&[dir.path().join("merged.hlog")]);
     assert_eq!(
         again["buckets"], union["buckets"],
         "merged.hlog is the shards' union"
