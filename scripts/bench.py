@@ -411,14 +411,8 @@ def shards_table(url, args):
     print(f"\nSharding on one machine: {args.connections} users for {args.duration} s as one process "
           f"and as {SHARDS} `--shard` processes started together (`--start-at`) and merged, "
           f"median of {args.rounds} interleaved rounds\n")
-    print("| variant | req/s | / one process | p50 ms | p99 ms |")
-    print("|---|---:|---:|---:|---:|")
-    base = sorted(runs["one process"])[len(runs["one process"]) // 2][0]
-    for name, rs in runs.items():
-        rs = sorted(rs)
-        rps, p50, p99 = rs[len(rs) // 2]
-        print(f"| {name} | {rps:,.0f} | {rps / base:.2f}x | {p50:.3f} | {p99:.3f} |")
-        print(f"bench: {name}: req/s per round {[round(r[0]) for r in rs]}", file=sys.stderr)
+    variants_table(runs, "one process", "one process", ["p50 ms", "p99 ms"],
+                   lambda m: [f"{m[1]:.3f}", f"{m[2]:.3f}"])
     hour = 3600
     stretch(shard_dir, hour)
     size = sum(os.path.getsize(os.path.join(shard_dir, n)) for n in os.listdir(shard_dir))
@@ -520,18 +514,25 @@ def tools_table(args):
     print(f"| poolstorm, {args.users_rss} users | {rps:,.0f} | | {p50:.3f} | {p99:.3f} | {rss:.1f} |")
 
 
+def variants_table(runs, base, ratio, columns, cells):
+    """The median round of each variant (rounds sorted by req/s, their first field), its ratio
+    to the median of `base`, and `cells(median round)` under `columns`; every round's req/s on
+    stderr."""
+    median = {name: sorted(rs)[len(rs) // 2] for name, rs in runs.items()}
+    print(f"| variant | req/s | / {ratio} | " + " | ".join(columns) + " |")
+    print("|---|---:|---:|" + "---:|" * len(columns))
+    for name, rs in runs.items():
+        m = median[name]
+        print(f"| {name} | {m[0]:,.0f} | {m[0] / median[base][0]:.2f}x | "
+              + " | ".join(cells(m)) + " |")
+        print(f"bench: {name}: req/s per round {sorted(round(r[0]) for r in rs)}", file=sys.stderr)
+
+
 def sampling_table(args):
     runs = bench_sampling(args)
     print(f"\nThe cost of reading a service's pool: `poolstorm run` against the stub as a command "
           f"target, {args.connections} users, {args.duration} s, median of {args.rounds} interleaved runs\n")
-    print("| variant | req/s | / without | pool samples |")
-    print("|---|---:|---:|---:|")
-    base = sorted(r[0] for r in runs["without [pool]"])[len(runs["without [pool]"]) // 2]
-    for name, rs in runs.items():
-        rs = sorted(rs)
-        rps, samples = rs[len(rs) // 2]
-        print(f"| {name} | {rps:,.0f} | {rps / base:.2f}x | {samples} |")
-        print(f"bench: {name}: req/s per round {[round(r[0]) for r in rs]}", file=sys.stderr)
+    variants_table(runs, "without [pool]", "without", ["pool samples"], lambda m: [str(m[1])])
 
 
 def probe_table(args, server):
@@ -539,14 +540,7 @@ def probe_table(args, server):
     print(f"\nThe cost of the database probe: a healthy mode-2 cell (16 threads, pool 10, an insert "
           f"per request) on MySQL/MariaDB, 16 users, {args.duration} s, median of {args.rounds} "
           f"interleaved runs\n")
-    print("| variant | req/s | / probe off | database samples |")
-    print("|---|---:|---:|---:|")
-    base = sorted(r[0] for r in runs["probe off"])[len(runs["probe off"]) // 2]
-    for name, rs in runs.items():
-        rs = sorted(rs)
-        rps, samples = rs[len(rs) // 2]
-        print(f"| {name} | {rps:,.0f} | {rps / base:.2f}x | {samples} |")
-        print(f"bench: {name}: req/s per round {[round(r[0]) for r in rs]}", file=sys.stderr)
+    variants_table(runs, "probe off", "probe off", ["database samples"], lambda m: [str(m[1])])
 
 
 if __name__ == "__main__":

@@ -123,10 +123,32 @@ pub fn read(sources: &[Source]) -> Result<Vec<Input>, MergeError> {
     Ok(inputs)
 }
 
+/// Every shard of one run, once each, in index order: what [`check`] lets through and
+/// [`merge`] takes, so that no output file is created for shards that will be refused.
+#[derive(Debug)]
+pub struct Shards(Vec<Input>);
+
+impl Shards {
+    /// The run they are shards of.
+    pub fn run(&self) -> &str {
+        &self.0[0].shard().run
+    }
+
+    /// How many there are (all of the run's).
+    pub fn count(&self) -> usize {
+        self.0.len()
+    }
+}
+
 /// Refuses shards of two runs, a shard twice, a missing shard, and disagreement on anything
-/// the shards of one run share ([`merge`] checks too; this is for checking before any output
-/// file is created).
-pub fn check(inputs: &[Input]) -> Result<(), MergeError> {
+/// the shards of one run share.
+pub fn check(mut inputs: Vec<Input>) -> Result<Shards, MergeError> {
+    refuse(&inputs)?;
+    inputs.sort_by_key(|i| i.shard().index);
+    Ok(Shards(inputs))
+}
+
+fn refuse(inputs: &[Input]) -> Result<(), MergeError> {
     let first = inputs
         .first()
         .ok_or_else(|| MergeError::Shards("no shard to merge".into()))?;
@@ -234,11 +256,9 @@ fn started(i: &Input) -> Result<SystemTime, MergeError> {
 /// merged second's histogram of every task together also goes to `intervals` (the merged
 /// `.hlog`; untagged lines only, as shards keep no per-task seconds).
 pub fn merge(
-    mut inputs: Vec<Input>,
+    Shards(inputs): Shards,
     mut intervals: Option<&mut (dyn IntervalSink + '_)>,
 ) -> Result<LoadReport, MergeError> {
-    check(&inputs)?;
-    inputs.sort_by_key(|i| i.shard().index);
     let starts = inputs.iter().map(started).collect::<Result<Vec<_>, _>>()?;
     let t0 = *starts.iter().min().expect("check() wants a shard");
     // Each shard's place on the merged clock, to the second: with --start-at the shards start

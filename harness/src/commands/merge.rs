@@ -20,25 +20,21 @@ pub fn execute(args: &MergeArgs) -> anyhow::Result<Exit> {
     let files = merge::files(&args.inputs).map_err(usage)?;
     let inputs = merge::read(&files).map_err(usage)?;
     // Refused shards leave no empty output file behind.
-    merge::check(&inputs).map_err(usage)?;
-    let note = inputs
-        .first()
-        .and_then(|i| i.report.shard.as_ref())
-        .map(|s| {
-            format!(
-                "Merged from {} shards of run {} by poolstorm merge; untagged lines only",
-                s.count, s.run
-            )
-        });
+    let shards = merge::check(inputs).map_err(usage)?;
+    let note = format!(
+        "Merged from {} shards of run {} by poolstorm merge; untagged lines only",
+        shards.count(),
+        shards.run()
+    );
     let mut outputs = Outputs::open(&Paths {
         json: args.json.as_ref(),
         csv: args.csv.as_ref(),
         hlog: args.hlog.as_ref(),
         html: args.html.as_ref(),
-        hlog_note: note,
+        hlog_note: Some(note),
     })?;
     let mut hlog = outputs.hlog.take();
-    let mut report = merge::merge(inputs, hlog.as_deref_mut()).map_err(usage)?;
+    let mut report = merge::merge(shards, hlog.as_deref_mut()).map_err(usage)?;
     if report.interrupted {
         eprintln!("poolstorm: a shard was interrupted: the merged result covers less than the run");
     }
