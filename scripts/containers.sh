@@ -38,7 +38,10 @@ started=$SECONDS
 make --no-print-directory docker-build "${make_args[@]}"
 echo "built in $((SECONDS - started)) s"
 docker run --rm poolstorm:local --version
-docker run --rm --entrypoint target-app poolstorm:local --help | head -n 3
+# Whole output first, then its head: `| head` can close the pipe while docker still writes,
+# and docker then fails with "broken pipe" (it did once in CI).
+help=$(docker run --rm --entrypoint target-app poolstorm:local --help)
+head -n 3 <<<"$help"
 
 step "make compose-up / compose-run / compose-down"
 compose_containers() { docker ps -aq --filter label=com.docker.compose.service | sort; }
