@@ -18,10 +18,14 @@ release: ## Both programs, release build from the locked dependency set (as the 
 demo: release ## Both deadlocks and their fixes on SQLite, ending with the comparison tables (needs only Rust)
 	target/release/poolstorm run --quick scenarios/mode1-threadpool.toml scenarios/mode2-sequence.toml
 
+# The integration tests that need outside parts (MariaDB, Docker, Java, Chromium, nginx, tmux,
+# Python) are behind these features; plain `cargo test` runs the ones that need only Rust.
+TEST_FEATURES ?= --features harness/interop,target-app/interop
+
 # Which build `make scenarios` uses: release (default), or debug (what `make test` already built).
 PROFILE ?= release
 profile-build:
-	$(CARGO) build --locked --workspace $(if $(filter release,$(PROFILE)),--release)
+	$(CARGO) build --locked --workspace $(if $(filter release,$(PROFILE)),--release,$(TEST_FEATURES))
 
 scenarios: profile-build ## The CI scenario set, --quick, on DB (default sqlite; or mariadb-local, or a mysql:// URL)
 	POOLSTORM_BIN=target/$(PROFILE) scripts/scenarios.sh $(or $(DB),sqlite)
@@ -33,10 +37,10 @@ scenarios-mariadb: profile-build ## The CI scenario set on a throwaway MariaDB (
 # POOLSTORM_MYSQL_IMAGE=mysql:8.4 to test against the registry's.
 TEST_MYSQL_IMAGE ?= $(or $(POOLSTORM_MYSQL_IMAGE),poolstorm-local/mariadb:10.11)
 
-test: ## Run every test; installs what they need as root (Docker engine and local images included), else names it
+test: ## Run every test, both tiers; installs what they need as root (Docker engine, local images), else names it
 	scripts/test-deps.sh
-	$(CARGO) build --workspace --tests
-	POOLSTORM_MYSQL_IMAGE=$(TEST_MYSQL_IMAGE) scripts/with-mariadb.sh $(CARGO) test --workspace -- --test-threads=$(TEST_THREADS)
+	$(CARGO) build --workspace --tests $(TEST_FEATURES)
+	POOLSTORM_MYSQL_IMAGE=$(TEST_MYSQL_IMAGE) scripts/with-mariadb.sh $(CARGO) test --workspace $(TEST_FEATURES) -- --test-threads=$(TEST_THREADS)
 
 k8s-validate: ## Validate deploy/k8s against Kubernetes' own schemas, offline (kubernetes-validate from PyPI, in tools/.venv)
 	scripts/venv.sh tools
@@ -49,6 +53,7 @@ fmt:
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets $(TEST_FEATURES) -- -D warnings
 
 cycles:
 	python3 scripts/module-cycles.py --self-test

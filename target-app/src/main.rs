@@ -37,7 +37,12 @@ fn main() -> ExitCode {
             eprintln!("target-app: {err:#}");
             ExitCode::FAILURE
         });
-    // Jobs stuck in a deadlock never finish; do not wait for them.
+    if code != ExitCode::SUCCESS {
+        // Jobs stuck in a deadlock never finish, and shutting the runtime down under them makes
+        // their timers panic ("A Tokio 1.x context was found, but it is being shutdown"): leave
+        // without stopping them. The log has already said why.
+        std::process::exit(1);
+    }
     runtime.shutdown_timeout(Duration::from_millis(200));
     code
 }

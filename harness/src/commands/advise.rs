@@ -32,7 +32,7 @@ pub async fn execute(args: &AdviseArgs) -> anyhow::Result<Exit> {
     match result {
         Ok((found, dir)) => {
             print!("{}", advice::terminal(&found));
-            println!("  results: {}\n", dir.display());
+            println!("{}", crate::experiment::results_lines(&dir, &["advice.json"]));
             Ok(Exit::Done)
         }
         Err(AdviseError::Interrupted) => Ok(Exit::Interrupted),

@@ -256,5 +256,8 @@ pub async fn execute(args: &LoadArgs) -> anyhow::Result<Exit> {
     ));
     tokio::time::sleep(monitor.linger()).await;
     monitor.finish();
-    outputs.finish(&mut report, &conditions, run.interrupted)
+    let exit = outputs.finish(&mut report, &conditions, run.interrupted)?;
+    // The files hold what the other workers measured; the run itself cannot be trusted.
+    run.whole()?;
+    Ok(exit)
 }

@@ -76,6 +76,7 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     };
     let mut monitor = super::monitor(args.output.progress, args.output.no_tui);
     let mut failed = false;
+    let mut not_run = false;
     let mut held_back = String::new();
     for scenario in &scenarios {
         if stop.is_cancelled() {
@@ -84,9 +85,9 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         match experiment::run_scenario(scenario, &options, &stop, monitor.as_mut()).await {
             Ok((report, dir)) => {
                 let table = format!(
-                    "{}  results: {}\n\n",
+                    "{}{}\n",
                     comparison::terminal(&report),
-                    dir.display()
+                    experiment::results_lines(&dir, &[])
                 );
                 if monitor.owns_screen() {
                     held_back.push_str(&table);
@@ -94,6 +95,7 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Exit> {
                     print!("{table}");
                 }
                 failed |= !report.passed;
+                not_run |= report.cells.iter().any(|c| c.error.is_some());
             }
             Err(e) => {
                 monitor.finish();
@@ -108,6 +110,10 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     print!("{held_back}");
     Ok(if stop.is_cancelled() {
         Exit::Interrupted
+    } else if not_run {
+        // A cell whose target never came up (or whose load could not be carried out) says
+        // nothing about its configuration.
+        Exit::NotRun
     } else if failed {
         Exit::Failed
     } else {

@@ -1,6 +1,11 @@
 //! The load driver: worker threads (one event loop each) send the requests, a collector on
 //! the caller's task merges what they report into a timeline, stalls and totals, streams
 //! interval histograms to the `.hlog`, and feeds the live view.
+//!
+//! A worker that panics does not end the run: the other workers go on, and the panic comes
+//! back in [`RunOutput::panics`] for the caller to fail the run on (exit 3). For the test of
+//! that path, `POOLSTORM_FAULT_PANIC_WORKER=N` makes worker N's event loop run one task that
+//! panics; nothing else reads it.
 
 mod client;
 mod dial;
@@ -111,6 +116,54 @@ impl std::fmt::Debug for Sinks<'_> {
     }
 }
 
+/// A worker thread, or a task on its event loop, that panicked: its share of the load is
+/// missing from the results.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("load worker {worker} panicked: {message}")]
+pub struct WorkerPanic {
+    pub worker: usize,
+    pub message: String,
+}
+
+impl WorkerPanic {
+    /// The panic's message, from the payload `std::panic` carries.
+    pub(crate) fn of(worker: usize, payload: &(dyn std::any::Any + Send)) -> Self {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned());
+        Self { worker, message }
+    }
+}
+
+/// The workers of a run that panicked, as one error: the run is not to be trusted (exit 3),
+/// though what the other workers measured was kept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}; the results lack their share of the load", list(.0))]
+pub struct Panicked(pub Vec<WorkerPanic>);
+
+fn list(panics: &[WorkerPanic]) -> String {
+    panics
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl RunOutput {
+    /// `Err` when a worker panicked.
+    pub fn whole(&self) -> Result<(), Panicked> {
+        match self.panics.is_empty() {
+            true => Ok(()),
+            false => Err(Panicked(self.panics.clone())),
+        }
+    }
+}
+
+/// The environment variable of the test hook (see the module's doc).
+const PANIC_HOOK: &str = "POOLSTORM_FAULT_PANIC_WORKER";
+
 /// Everything a finished run measured.
 #[derive(Debug)]
 pub struct RunOutput {
@@ -120,6 +173,8 @@ pub struct RunOutput {
     pub elapsed: Duration,
     pub interrupted: bool,
     pub collected: Collected,
+    /// The workers that panicked; their share is missing from `collected`.
+    pub panics: Vec<WorkerPanic>,
 }
 
 /// How often the live view is refreshed.
@@ -163,17 +218,22 @@ pub async fn run(
     }
 
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let panic_hook = std::env::var(PANIC_HOOK)
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok());
     let mut threads = Vec::with_capacity(workers);
     for worker in 0..workers {
         let (shared, tx) = (Arc::clone(&shared), tx.clone());
+        let panics = panic_hook == Some(worker);
         let thread = std::thread::Builder::new()
             .name(format!("poolstorm-worker-{worker}"))
-            .spawn(move || {
+            .spawn(move || -> Option<WorkerPanic> {
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                     .expect("worker runtime");
-                tokio::task::LocalSet::new().block_on(&runtime, worker::run(worker, shared, tx));
+                tokio::task::LocalSet::new()
+                    .block_on(&runtime, worker::run(worker, shared, tx, panics))
             });
         threads.push(thread.map_err(DriverError::Thread)?);
     }
@@ -196,9 +256,14 @@ pub async fn run(
             _ = refresh.tick() => (sinks.live)(&collector.live(start.elapsed())),
         }
     }
-    for thread in threads {
-        let _ = thread.join();
-    }
+    let panics = threads
+        .into_iter()
+        .enumerate()
+        .filter_map(|(worker, thread)| match thread.join() {
+            Ok(panicked) => panicked,
+            Err(payload) => Some(WorkerPanic::of(worker, payload.as_ref())),
+        })
+        .collect();
     let elapsed = start.elapsed();
     (sinks.live)(&collector.live(elapsed));
     let collected = collector.finish(elapsed).map_err(DriverError::Intervals)?;
@@ -208,5 +273,6 @@ pub async fn run(
         elapsed,
         interrupted: stop.is_cancelled(),
         collected,
+        panics,
     })
 }

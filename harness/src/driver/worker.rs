@@ -15,15 +15,22 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::Shared;
+use super::{Shared, WorkerPanic};
 use super::link::{Link, Links};
 use crate::load::{Model, Protocol};
 use crate::metrics::{Kind, Outcome, Recorder, Report, TICK};
 
 type Rec = Rc<RefCell<Recorder>>;
 
-/// Runs worker `worker` to completion on the current thread's `LocalSet`.
-pub(super) async fn run(worker: usize, shared: Arc<Shared>, tx: mpsc::UnboundedSender<Report>) {
+/// Runs worker `worker` to completion on the current thread's `LocalSet`. A task of its that
+/// panicked is returned (the first, if several did); the worker's other users go on to the end.
+/// `panic_hook` adds one task that panics, for the test of that path.
+pub(super) async fn run(
+    worker: usize,
+    shared: Arc<Shared>,
+    tx: mpsc::UnboundedSender<Report>,
+    panic_hook: bool,
+) -> Option<WorkerPanic> {
     let recorder: Rec = Rc::new(RefCell::new(Recorder::new(
         shared.prepared.len(),
         shared.highest,
@@ -71,10 +78,22 @@ pub(super) async fn run(worker: usize, shared: Arc<Shared>, tx: mpsc::UnboundedS
             ));
         }
     }
+    if panic_hook {
+        senders.spawn_local(async move {
+            panic!("worker {worker} panics, as POOLSTORM_FAULT_PANIC_WORKER asked")
+        });
+    }
     let mut stopping = false;
+    let mut panicked = None;
     loop {
         tokio::select! {
-            joined = senders.join_next() => if joined.is_none() { break },
+            joined = senders.join_next() => match joined {
+                None => break,
+                Some(Err(e)) if e.is_panic() && panicked.is_none() => {
+                    panicked = Some(WorkerPanic::of(worker, e.into_panic().as_ref()));
+                }
+                Some(_) => {}
+            },
             () = shared.stop.cancelled(), if !stopping => {
                 stopping = true;
                 senders.abort_all();
@@ -106,6 +125,7 @@ pub(super) async fn run(worker: usize, shared: Arc<Shared>, tx: mpsc::UnboundedS
         totals,
         connections,
     });
+    panicked
 }
 
 /// Every tick: the counters since the last one; on each new second, the interval's latencies.

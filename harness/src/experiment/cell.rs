@@ -353,6 +353,7 @@ async fn drive(
         .and_then(Service::exited_at)
         .map(|at| at.saturating_duration_since(load_start).as_secs_f64());
     let run = run.map_err(|e| e.to_string())?;
+    run.whole().map_err(|e| e.to_string())?;
     let mut report = LoadReport::new(plan, &run);
     // Stopping on a deadlock or a dead service is the cell's own decision, not an
     // interruption of the run.

@@ -87,25 +87,48 @@ fn results_dir(out: &Path, scenario: &str) -> Result<PathBuf, RunError> {
     Ok(dir)
 }
 
-/// Writes `report.json`, `report.csv`, `report.md` and `junit.xml`.
+/// The files a scenario's results folder holds beside `cells/`, each with its renderer, in the
+/// order the terminal names them: the page to open first.
+pub const RESULT_FILES: [(&str, fn(&ScenarioReport) -> String); 5] = [
+    ("report.html", html::render),
+    ("report.md", comparison::markdown),
+    ("report.json", |r| {
+        serde_json::to_string_pretty(r).expect("reports serialize")
+    }),
+    ("report.csv", cells_csv::render),
+    ("junit.xml", junit::render),
+];
+
+/// Writes every one of [`RESULT_FILES`], each atomically (a temp file renamed over it).
 pub fn write_results(report: &ScenarioReport, dir: &Path) -> Result<(), RunError> {
-    let write = |name: &str, text: String| {
+    for (name, render) in RESULT_FILES {
         let path = dir.join(name);
         let tmp = dir.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, text)
+        std::fs::write(&tmp, render(report))
             .and_then(|()| std::fs::rename(&tmp, &path))
             .map_err(|source| RunError::Write {
                 dir: dir.to_owned(),
                 source,
-            })
-    };
-    let json = serde_json::to_string_pretty(report).expect("reports serialize");
-    write("report.json", json)?;
-    write("report.csv", cells_csv::render(report))?;
-    write("report.md", comparison::markdown(report))?;
-    write("junit.xml", junit::render(report))?;
-    write("report.html", html::render(report))?;
+            })?;
+    }
     Ok(())
+}
+
+/// Where a run's results are, for the terminal: the page to open, then the other files (with
+/// `extra` ones a command wrote beside them).
+pub fn results_lines(dir: &Path, extra: &[&str]) -> String {
+    let (first, rest) = RESULT_FILES.split_first().expect("a file at least");
+    let others: Vec<&str> = extra
+        .iter()
+        .copied()
+        .chain(rest.iter().map(|(name, _)| *name))
+        .collect();
+    format!(
+        "  results: {}\n    open {}\n    beside it: {}, cells/ (each cell's .hlog and log)\n",
+        dir.display(),
+        dir.join(first.0).display(),
+        others.join(", ")
+    )
 }
 
 /// A scenario's run under way: its database backend up, its results folder, its report so
@@ -124,6 +147,9 @@ pub struct Session<'s> {
 impl<'s> Session<'s> {
     /// Brings the backend up and makes the results folder.
     pub async fn start(scenario: &'s Scenario, options: &RunOptions) -> Result<Self, RunError> {
+        if let TargetSpec::Command(spec) = &scenario.target {
+            target::check_program(spec).map_err(RunError::Setup)?;
+        }
         let binary = match &scenario.target {
             TargetSpec::Managed { binary } => {
                 Some(app::locate(binary.as_deref()).map_err(|e| RunError::Setup(e.0))?)

@@ -154,6 +154,41 @@ pub(super) async fn bring_up(
     Ok(up)
 }
 
+/// Checks, before any cell, that a command target's program is there to start (unless a
+/// placeholder names it): a missing one is named, with `target.setup` when the scenario says
+/// how to make it.
+pub(super) fn check_program(spec: &CommandSpec) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let program = &spec.command[0];
+    if program.contains('{') {
+        return Ok(());
+    }
+    let found = if program.contains('/') {
+        Some(spec.cwd.join(program)).filter(|p| p.exists())
+    } else {
+        crate::local::which(&[program], &[])
+    };
+    let problem = match &found {
+        None if program.contains('/') => format!(
+            "the command target's program {} does not exist",
+            spec.cwd.join(program).display()
+        ),
+        None => format!("the command target's program `{program}` is not on PATH"),
+        Some(path) => match std::fs::metadata(path) {
+            Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => return Ok(()),
+            Ok(_) => format!(
+                "the command target's program {} is not an executable file",
+                path.display()
+            ),
+            Err(e) => format!("the command target's program {}: {e}", path.display()),
+        },
+    };
+    Err(match &spec.setup {
+        Some(setup) => format!("{problem}; make it with `{setup}` (target.setup)"),
+        None => problem,
+    })
+}
+
 /// A command target's launch, its templates rendered for the cell.
 fn command(spec: &CommandSpec, b: &Bindings<'_>, log: &std::path::Path) -> Result<Launch, String> {
     let mut argv: Vec<String> = spec.command.iter().map(|a| b.render(a)).collect();

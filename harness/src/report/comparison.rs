@@ -112,7 +112,9 @@ fn failures(report: &ScenarioReport) -> Vec<String> {
     let mut out = Vec::new();
     for c in &report.cells {
         if let Some(e) = &c.error {
+            // Its rules fail with it; saying so once is enough.
             out.push(format!("cell {} ({}): did not run: {e}", c.index, c.label));
+            continue;
         }
         if let Some(i) = c.integrity.as_ref().filter(|i| !i.passed) {
             out.push(format!(
@@ -166,7 +168,8 @@ pub fn terminal(report: &ScenarioReport) -> String {
     };
     let mut out = format!(
         "\n{}: {}\n\n",
-        report.scenario.name, report.scenario.description
+        report.scenario.name,
+        report.scenario.described()
     );
     out.push_str(&line(&HEADERS.map(str::to_owned)));
     for r in &rows {
@@ -204,7 +207,7 @@ pub fn markdown(report: &ScenarioReport) -> String {
         (false, true) => "FAILED",
         (false, false) => "incomplete",
     };
-    let mut out = format!("## {} ({status})\n\n{}\n\n", s.name, s.description);
+    let mut out = format!("## {} ({status})\n\n{}\n\n", s.name, s.described());
     let _ = writeln!(
         out,
         "Backend `{}`, target `{}`{}.\n",

@@ -211,7 +211,7 @@ pub fn render(report: &ScenarioReport) -> String {
         out,
         "<h1>{} {status}</h1><p>{}</p><p class=\"meta\">backend {} ({}), target {}, started {}{}</p>",
         escape(&s.name),
-        escape(&s.description),
+        escape(&s.described()),
         escape(&s.backend),
         escape(&s.database),
         escape(&s.target),

@@ -34,6 +34,31 @@ pub struct ScenarioInfo {
     pub set: Vec<String>,
 }
 
+impl ScenarioInfo {
+    /// "with teardown = separate set on the command line", when `--set` changed a parameter:
+    /// the description speaks of the file as written, this says what differs.
+    pub fn set_note(&self) -> Option<String> {
+        let pairs: Vec<String> = self
+            .set
+            .iter()
+            .map(|pair| match pair.split_once('=') {
+                Some((key, value)) => format!("{} = {}", key.trim(), value.trim()),
+                None => pair.clone(),
+            })
+            .collect();
+        (!pairs.is_empty()).then(|| format!("with {} set on the command line", pairs.join(", ")))
+    }
+
+    /// The description, and under it what `--set` changed.
+    pub fn described(&self) -> String {
+        match self.set_note() {
+            Some(note) => format!("{}
+({note})", self.description),
+            None => self.description.clone(),
+        }
+    }
+}
+
 /// The highest values the server's pool samples reached.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Peaks {

@@ -52,6 +52,7 @@ pub(super) struct RawTarget {
     pub(super) cwd: Option<Spanned<String>>,
     pub(super) ready: Option<Spanned<String>>,
     pub(super) ready_timeout: Option<Spanned<toml::Value>>,
+    pub(super) setup: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -68,6 +68,8 @@ pub struct CommandSpec {
     pub ready_timeout: Duration,
     /// Its base URL (default `http://127.0.0.1:{port}`).
     pub url: String,
+    /// How to make the program when it is missing (`target.setup`), for the error message.
+    pub setup: Option<String>,
 }
 
 /// `[pool]`: where a target's pool is read from when not from target-app's `/debug/pool`.

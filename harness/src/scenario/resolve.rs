@@ -206,7 +206,7 @@ impl Resolver<'_> {
         }
         // Keys that belong to another kind of target.
         if let Some(t) = t {
-            let misplaced: [Misplaced<'_>; 6] = [
+            let misplaced: [Misplaced<'_>; 7] = [
                 (
                     "url",
                     t.url.as_ref().map(Spanned::span),
@@ -225,6 +225,7 @@ impl Resolver<'_> {
                     t.ready_timeout.as_ref().map(Spanned::span),
                     &["command"],
                 ),
+                ("setup", t.setup.as_ref().map(Spanned::span), &["command"]),
             ];
             for (key, span, kinds) in misplaced {
                 let present = span.is_some() || (key == "binary" && t.binary.is_some());
@@ -339,6 +340,7 @@ impl Resolver<'_> {
                 .url
                 .as_ref()
                 .map_or_else(|| DEFAULT_COMMAND_URL.to_owned(), |u| u.get_ref().clone()),
+            setup: t.setup.as_ref().map(|s| s.get_ref().clone()),
         }))
     }
 

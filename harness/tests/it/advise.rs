@@ -6,7 +6,7 @@ use std::path::Path;
 
 use harness::report::advice::Advice;
 
-use crate::support::{binary, latest_results, mysql_url};
+use crate::support::{binary, latest_results};
 
 /// Mode 2 at Tn = 16 with `strategy` ids.
 fn mode2(name: &str, strategy: &str) -> String {
@@ -155,12 +155,13 @@ async fn table_ids_at_tn_16_need_17_connections_on_sqlite_found_by_the_probe() {
     assert_boundary(&a, 17);
 }
 
+#[cfg(feature = "interop")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn table_ids_at_tn_16_need_17_connections_on_mariadb_from_target_apps_count() {
     let a = advise(
         "advise_table_mariadb",
         &mode2("advise_table_mariadb", "table"),
-        &mysql_url(),
+        &crate::support::mysql_url(),
         &["--repeat", "2"],
     )
     .await;
@@ -175,7 +176,7 @@ async fn table_ids_at_tn_16_need_17_connections_on_mariadb_from_target_apps_coun
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identity_ids_need_one_connection_per_request_on_both_engines() {
-    for db in ["sqlite".to_owned(), mysql_url()] {
+    for db in crate::support::engines() {
         for extra in [&[][..], &["--probe"][..]] {
             let name = "advise_identity";
             let mut flags = vec!["--repeat", "1"];
@@ -190,7 +191,7 @@ async fn identity_ids_need_one_connection_per_request_on_both_engines() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mode_1_with_a_shared_teardown_agrees_with_its_measured_rule_on_both_engines() {
-    for db in ["sqlite".to_owned(), mysql_url()] {
+    for db in crate::support::engines() {
         let name = "advise_mode1";
         let a = advise(name, &mode1(name), &db, &["--repeat", "1"]).await;
         assert_eq!(a.cm, 1, "{db}: {:?}", a.tasks);

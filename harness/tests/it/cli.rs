@@ -179,3 +179,28 @@ async fn help_documents_the_task_syntax_and_fail_if_names() {
         assert!(help.contains(needle), "--help misses {needle}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_panics_fails_the_run_with_exit_3_and_the_others_results_are_written() {
+    let stub = Stub::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let url = format!("{}/ok", stub.url());
+    let out = Command::new(binary())
+        .args(["load", &url, "--users", "4", "--workers", "2"])
+        .args(["--requests", "200", "--progress", "none", "--json"])
+        .arg(&json)
+        .env("POOLSTORM_FAULT_PANIC_WORKER", "1")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("load worker 1 panicked: worker 1 panics"),
+        "names the worker and its panic message: {stderr}"
+    );
+    let report = harness::report::json::read(&json).expect("the report is still written");
+    assert_eq!(report.outcome(OutcomeKey::Ok), 200, "{:?}", report.outcomes);
+    assert_eq!(stub.requests(), 200);
+}

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use harness::report::scenario::ScenarioReport;
 use harness::verdict::Verdict;
 
-use crate::support::{binary, latest_results, mysql_url, repo, run};
+use crate::support::{binary, latest_results, run};
 
 /// A scenario file in a temp folder.
 fn scenario(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -117,10 +117,11 @@ async fn each_placeholder_takes_the_cells_value_on_sqlite() {
     .await;
 }
 
+#[cfg(feature = "interop")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_placeholder_takes_the_cells_value_on_mariadb() {
     each_placeholder_takes_the_cells_value(
-        &mysql_url(),
+        &crate::support::mysql_url(),
         r#""{db.url}", "{db.name}", "{db.host}", "{db.port}", "{db.user}", "{db.password}""#,
         &["mysql://", "ps_echo_01", "127.0.0.1", "", "root", ""],
     )
@@ -160,7 +161,7 @@ ready_timeout = "{ready_timeout}"
 async fn a_child_that_exits_at_start_fails_its_cell_and_the_next_cell_still_runs() {
     let text = failing_then_fine("echo cannot open the database >&2; exit 3", "10s");
     let (code, stdout, report) = run_one(&text, "failing", "sqlite").await;
-    assert_eq!(code, Some(1), "{stdout}");
+    assert_eq!(code, Some(3), "a target that never came up: not carried out\n{stdout}");
     let error = report.cells[0].error.as_deref().unwrap();
     assert!(error.contains("exited with exit status 3"), "{error}");
     assert!(
@@ -174,7 +175,44 @@ async fn a_child_that_exits_at_start_fails_its_cell_and_the_next_cell_still_runs
             .any(|f| f.ends_with(".target.log"))
     );
     assert_eq!(report.cells[1].verdict(), Some(Verdict::Healthy));
+    assert_eq!(
+        stdout.matches("cell 1 (mode=bad)").count(),
+        1,
+        "the cell that did not run is listed once, not again for each of its rules: {stdout}"
+    );
     assert!(stdout.contains("did not run"), "{stdout}");
+}
+
+#[tokio::test]
+async fn a_missing_program_is_named_with_its_setup_command_before_any_cell_and_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(
+        dir.path(),
+        "missing",
+        r#"
+name = "missing"
+[target]
+kind = "command"
+command = [".venv/bin/python", "app.py", "--port={port}"]
+setup = "scripts/venv.sh examples/fastapi-sqlalchemy"
+[[tasks]]
+path = "/"
+"#,
+    );
+    let out = run(&[&file], "sqlite", &dir.path().join("results")).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let program = dir.path().join(".venv/bin/python");
+    for needle in [
+        format!("{} does not exist", program.display()),
+        "make it with `scripts/venv.sh examples/fastapi-sqlalchemy` (target.setup)".to_owned(),
+    ] {
+        assert!(stderr.contains(&needle), "stderr lacks `{needle}`: {stderr}");
+    }
+    assert!(
+        !dir.path().join("results").join("missing").exists(),
+        "no cell was tried, so no results folder was made"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,7 +220,7 @@ async fn a_child_that_never_becomes_ready_is_killed_after_its_ready_timeout() {
     let text = failing_then_fine("echo still warming up; exec sleep 60", "1500ms");
     let started = std::time::Instant::now();
     let (code, stdout, report) = run_one(&text, "failing", "sqlite").await;
-    assert_eq!(code, Some(1), "{stdout}");
+    assert_eq!(code, Some(3), "a target that never came up: not carried out\n{stdout}");
     let error = report.cells[0].error.as_deref().unwrap();
     assert!(error.contains("did not answer GET"), "{error}");
     assert!(error.contains("still warming up"), "{error}");
@@ -271,8 +309,9 @@ verdict = "healthy"
 }
 
 /// The example service's interpreter, made by scripts/test-deps.sh.
+#[cfg(feature = "interop")]
 fn example_python() -> PathBuf {
-    let python = repo().join("examples/fastapi-sqlalchemy/.venv/bin/python");
+    let python = crate::support::repo().join("examples/fastapi-sqlalchemy/.venv/bin/python");
     assert!(
         python.is_file(),
         "{} is missing: run scripts/test-deps.sh (it makes the example's virtual environment from PyPI)",
@@ -284,13 +323,14 @@ fn example_python() -> PathBuf {
 /// The shipped scenario with two of its cells: 4 threads with pool 2 lock under 8 users
 /// (2 + 4 <= 8); with pool 5 they do not. Nearer the edge (pool 3 or 4) the lock is a race
 /// that the first requests' order decides, which a loaded CI machine was seen to lose.
+#[cfg(feature = "interop")]
 fn fastapi() -> String {
     let _ = example_python();
     let shipped =
-        std::fs::read_to_string(repo().join("scenarios/fastapi-sqlalchemy.toml")).unwrap();
+        std::fs::read_to_string(crate::support::repo().join("scenarios/fastapi-sqlalchemy.toml")).unwrap();
     let (head, tail) = shipped.split_once("[[cells]]").unwrap();
     let rules = &tail[tail.find("[stall]").unwrap()..];
-    let example = repo().join("examples/fastapi-sqlalchemy");
+    let example = crate::support::repo().join("examples/fastapi-sqlalchemy");
     format!(
         "{head}[[cells]]\nthreads = 4\npool_size = 2\n\n[[cells]]\nthreads = 4\npool_size = 5\n\n{rules}"
     )
@@ -301,6 +341,7 @@ fn fastapi() -> String {
     .replace("duration = \"8s\"", "duration = \"5s\"")
 }
 
+#[cfg(feature = "interop")]
 async fn a_fastapi_service_deadlocks_and_the_verdict_quotes_its_own_metrics(db: &str) {
     let (code, stdout, report) = run_one(&fastapi(), "fastapi-sqlalchemy", db).await;
     assert_eq!(code, Some(0), "{stdout}");
@@ -329,12 +370,14 @@ async fn a_fastapi_service_deadlocks_and_the_verdict_quotes_its_own_metrics(db: 
     );
 }
 
+#[cfg(feature = "interop")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fastapi_service_deadlocks_on_sqlite_and_the_verdict_quotes_its_own_metrics() {
     a_fastapi_service_deadlocks_and_the_verdict_quotes_its_own_metrics("sqlite").await;
 }
 
+#[cfg(feature = "interop")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fastapi_service_deadlocks_on_mariadb_and_the_verdict_quotes_its_own_metrics() {
-    a_fastapi_service_deadlocks_and_the_verdict_quotes_its_own_metrics(&mysql_url()).await;
+    a_fastapi_service_deadlocks_and_the_verdict_quotes_its_own_metrics(&crate::support::mysql_url()).await;
 }

@@ -3,7 +3,6 @@
 
 use harness::metrics::OutcomeKey;
 use std::path::Path;
-use std::process::Command;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -107,6 +106,7 @@ async fn files_agree_with_each_other_and_with_the_server() {
     );
 }
 
+#[cfg(feature = "interop")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn java_histogram_log_processor_reads_the_interval_log() {
     let jar = ["/usr/share/java/hdrhistogram.jar", "/usr/share/java/HdrHistogram.jar"]
@@ -117,7 +117,7 @@ async fn java_histogram_log_processor_reads_the_interval_log() {
     let (_stub, out) = run_with_files(dir.path()).await;
     assert_eq!(out.status.code(), Some(0));
     let report: LoadReport = json::read(&dir.path().join("r.json")).unwrap();
-    let processed = Command::new("java")
+    let processed = std::process::Command::new("java")
         .args(["-cp", jar, "org.HdrHistogram.HistogramLogProcessor", "-i"])
         .arg(dir.path().join("r.hlog"))
         .arg("-o")

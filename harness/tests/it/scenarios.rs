@@ -10,7 +10,7 @@ use harness::scenario::{self, Overrides, params};
 use harness::verdict::Verdict;
 use tokio::process::Command;
 
-use crate::support::{binary, latest_results, mysql_url, repo, run, wait_for};
+use crate::support::{binary, latest_results, repo, run, wait_for};
 
 /// target-app as cargo built it for this workspace, beside poolstorm.
 fn target_app() -> PathBuf {
@@ -231,11 +231,13 @@ async fn tiny_scenarios_run_on_sqlite() {
     tiny_scenarios_reach_their_verdicts_and_write_every_file("sqlite").await;
 }
 
+#[cfg(feature = "interop")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tiny_scenarios_run_on_mariadb() {
-    tiny_scenarios_reach_their_verdicts_and_write_every_file(&mysql_url()).await;
+    tiny_scenarios_reach_their_verdicts_and_write_every_file(&crate::support::mysql_url()).await;
 }
 
+#[cfg(feature = "interop")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mariadb_local_starts_and_removes_a_throwaway_server() {
     let dir = tempfile::tempdir().unwrap();

@@ -7,11 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, SystemTime};
 
-use harness::metrics::Summary;
 use harness::report::{LoadReport, json};
 use harness::stub::Stub;
 
-use crate::support::{binary, repo};
+use crate::support::binary;
 
 /// The whole run: 400 requests a second for 3 s over two tasks.
 const LOAD: [&str; 10] = [
@@ -72,6 +71,7 @@ fn text(o: &Output) -> String {
 
 /// The union's percentiles by HdrHistogram's rule (the value of the bucket where the count
 /// reaches ceil(q x total)), from the Python package's buckets.
+#[cfg(feature = "interop")]
 fn percentiles_of(union: &serde_json::Value) -> Vec<u64> {
     let total = union["count"].as_u64().unwrap();
     let buckets: Vec<(u64, u64)> = union["buckets"]
@@ -99,15 +99,16 @@ fn percentiles_of(union: &serde_json::Value) -> Vec<u64> {
 
 /// The union of the files' untagged intervals, by the PyPI `hdrhistogram` package
 /// (harness/tests/fixtures/hlog_union.py).
+#[cfg(feature = "interop")]
 fn hlog_union(files: &[PathBuf]) -> serde_json::Value {
-    let python = repo().join("tools/.venv/bin/python");
+    let python = crate::support::repo().join("tools/.venv/bin/python");
     assert!(
         python.is_file(),
         "{} is missing: run scripts/test-deps.sh (scripts/venv.sh tools)",
         python.display()
     );
     let out = std::process::Command::new(&python)
-        .arg(repo().join("harness/tests/fixtures/hlog_union.py"))
+        .arg(crate::support::repo().join("harness/tests/fixtures/hlog_union.py"))
         .args(files)
         .output()
         .unwrap();
@@ -119,7 +120,8 @@ fn hlog_union(files: &[PathBuf]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn ours(s: &Summary) -> Vec<u64> {
+#[cfg(feature = "interop")]
+fn ours(s: &harness::metrics::Summary) -> Vec<u64> {
     vec![s.p50, s.p90, s.p99, s.p999, s.p9999]
 }
 
@@ -195,19 +197,22 @@ async fn four_shards_merge_to_the_servers_count_and_an_independent_histograms_pe
     assert_eq!(per_shard, merged.requests.total);
 
     // Percentiles: the merged histograms against the union of the four .hlog files, added by
-    // the `hdrhistogram` package from PyPI.
-    let hlogs: Vec<PathBuf> = (0..4)
-        .map(|i| dir.path().join(format!("shard-{i}.hlog")))
-        .collect();
-    let union = hlog_union(&hlogs);
-    assert_eq!(union["count"].as_u64(), Some(merged.latency_us.count));
-    assert_eq!(percentiles_of(&union), ours(&merged.latency_us));
-    // The merged interval log, read by the same package, holds the same union.
-    let again = hlog_union(&[dir.path().join("merged.hlog")]);
-    assert_eq!(
-        again["buckets"], union["buckets"],
-        "merged.hlog is the shards' union"
-    );
+    // the `hdrhistogram` package from PyPI (in the tier with Python, `make test`).
+    #[cfg(feature = "interop")]
+    {
+        let hlogs: Vec<PathBuf> = (0..4)
+            .map(|i| dir.path().join(format!("shard-{i}.hlog")))
+            .collect();
+        let union = hlog_union(&hlogs);
+        assert_eq!(union["count"].as_u64(), Some(merged.latency_us.count));
+        assert_eq!(percentiles_of(&union), ours(&merged.latency_us));
+        // The merged interval log, read by the same package, holds the same union.
+        let again = hlog_union(&[dir.path().join("merged.hlog")]);
+        assert_eq!(
+            again["buckets"], union["buckets"],
+            "merged.hlog is the shards' union"
+        );
+    }
 
     // The timeline against the server's own clock: arrivals in each second of the merged
     // run. A request started in a shard's second t is counted in the merged second t; the

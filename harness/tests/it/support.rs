@@ -111,7 +111,19 @@ pub(crate) fn repo() -> std::path::PathBuf {
         .to_owned()
 }
 
-/// The MySQL server the tests use (`make test` starts one).
+/// The databases a test that runs "on both engines" uses: SQLite, and in the tier that has a
+/// MariaDB server (feature `interop`, which `make test` turns on) that server too.
+pub(crate) fn engines() -> Vec<String> {
+    let sqlite = "sqlite".to_owned();
+    #[cfg(feature = "interop")]
+    return vec![sqlite, mysql_url()];
+    #[cfg(not(feature = "interop"))]
+    vec![sqlite]
+}
+
+/// The MySQL server the tests use (`make test` starts one). Only the `interop` tier has it, so
+/// a test that needs it does not compile without that feature.
+#[cfg(feature = "interop")]
 pub(crate) fn mysql_url() -> String {
     std::env::var("POOLSTORM_MYSQL_URL").expect(
         "this test needs a MySQL/MariaDB server: run `make test` or set POOLSTORM_MYSQL_URL=mysql://USER:PASS@IP:PORT",

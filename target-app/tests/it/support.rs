@@ -19,6 +19,7 @@ pub(crate) const MYSQL_URL_VAR: &str = "POOLSTORM_MYSQL_URL";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Backend {
     Sqlite,
+    #[cfg_attr(not(feature = "interop"), allow(dead_code))]
     Mariadb,
 }
 
@@ -175,7 +176,13 @@ impl RunningApp {
     }
 
     /// Sends SIGTERM and waits (at most `limit`) for the exit status.
-    pub(crate) async fn terminate(mut self, limit: Duration) -> Option<i32> {
+    pub(crate) async fn terminate(self, limit: Duration) -> Option<i32> {
+        self.terminate_and_read_stderr(limit).await.0
+    }
+
+    /// Sends SIGTERM, waits (at most `limit`) for the exit status, and returns it with all the
+    /// app wrote to stderr (read to the end of the pipe once it exited).
+    pub(crate) async fn terminate_and_read_stderr(mut self, limit: Duration) -> (Option<i32>, String) {
         let pid = self.child.id().expect("running").to_string();
         let sent = Command::new("kill")
             .args(["-TERM", &pid])
@@ -183,11 +190,16 @@ impl RunningApp {
             .await
             .expect("kill -TERM");
         assert!(sent.success());
-        let status = tokio::time::timeout(limit, self.child.wait())
+        let Ok(status) = tokio::time::timeout(limit, self.child.wait()).await else {
+            return (None, self.stderr.lock().unwrap().clone());
+        };
+        let status = status.expect("wait");
+        tokio::time::timeout(Duration::from_secs(5), self.stderr_reader)
             .await
-            .ok()?
-            .expect("wait");
-        status.code()
+            .expect("stderr closes when the app exits")
+            .expect("stderr reader");
+        let stderr = self.stderr.lock().unwrap().clone();
+        (status.code(), stderr)
     }
 
     /// Stops the app (SIGTERM, SIGKILL after 10 s) and returns all it wrote to stderr, read
@@ -404,8 +416,8 @@ pub(crate) fn num(v: &Value, path: &str) -> u64 {
         .unwrap_or_else(|| panic!("no number at `{path}` in {v:#}"))
 }
 
-/// Declares each listed `async fn name(Backend)` as one test per engine:
-/// `sqlite::name` and `mariadb::name`.
+/// Declares each listed `async fn name(Backend)` as one test per engine: `sqlite::name`, and
+/// `mariadb::name` in the tier that has a MariaDB server (feature `interop`, `make test`).
 #[macro_export]
 macro_rules! on_both_engines {
     ($($name:ident),* $(,)?) => {
@@ -417,6 +429,7 @@ macro_rules! on_both_engines {
                 }
             )*
         }
+        #[cfg(feature = "interop")]
         mod mariadb {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
