@@ -15,8 +15,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::{Shared, WorkerPanic};
 use super::link::{Link, Links};
+use super::{Shared, WorkerPanic};
 use crate::load::{Model, Protocol};
 use crate::metrics::{Kind, Outcome, Recorder, Report, TICK};
 
