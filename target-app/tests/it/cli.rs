@@ -148,9 +148,7 @@ async fn sigterm_ends_a_deadlocked_app_after_the_grace_period() {
         |s: &serde_json::Value| num(s, "teardown.pending") > 0 && num(s, "pool.waiting") > 0;
     wait_for_snapshot(&app, Duration::from_secs(5), stuck).await;
     let started = tokio::time::Instant::now();
-    let (code, stderr) = app
-        .terminate_and_read_stderr(Duration::from_secs(10))
-        .await;
+    let (code, stderr) = app.terminate_and_read_stderr(Duration::from_secs(10)).await;
     load.abort();
     assert_eq!(code, Some(1), "a stuck app exits 1 after the grace period");
     assert!(

@@ -182,7 +182,10 @@ impl RunningApp {
 
     /// Sends SIGTERM, waits (at most `limit`) for the exit status, and returns it with all the
     /// app wrote to stderr (read to the end of the pipe once it exited).
-    pub(crate) async fn terminate_and_read_stderr(mut self, limit: Duration) -> (Option<i32>, String) {
+    pub(crate) async fn terminate_and_read_stderr(
+        mut self,
+        limit: Duration,
+    ) -> (Option<i32>, String) {
         let pid = self.child.id().expect("running").to_string();
         let sent = Command::new("kill")
             .args(["-TERM", &pid])
