@@ -253,10 +253,11 @@ pub struct ScenarioArgs {
 /// `poolstorm run`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Exit status: 0 every rule held in every cell, 1 a cell or rule failed, \
+    after_help = "Exit status: 0 every rule held in every cell, 1 a rule failed, \
 2 bad input (a flag or a scenario file), 3 the run could not be carried out (a database backend \
-that would not start, results that could not be written), 130 interrupted (results so far are \
-kept)."
+that would not start, a command target's program that is missing, a cell whose target never \
+came up, results that could not be written), 130 interrupted (results so far are kept). \
+The last lines name the results' report.html."
 )]
 pub struct RunArgs {
     #[command(flatten)]

@@ -32,7 +32,10 @@ pub async fn execute(args: &AdviseArgs) -> anyhow::Result<Exit> {
     match result {
         Ok((found, dir)) => {
             print!("{}", advice::terminal(&found));
-            println!("{}", crate::experiment::results_lines(&dir, &["advice.json"]));
+            println!(
+                "{}",
+                crate::experiment::results_lines(&dir, &["advice.json"])
+            );
             Ok(Exit::Done)
         }
         Err(AdviseError::Interrupted) => Ok(Exit::Interrupted),

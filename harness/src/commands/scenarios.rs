@@ -85,7 +85,7 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         match experiment::run_scenario(scenario, &options, &stop, monitor.as_mut()).await {
             Ok((report, dir)) => {
                 let table = format!(
-                    "{}{}\n",
+                    "{}\n{}\n",
                     comparison::terminal(&report),
                     experiment::results_lines(&dir, &[])
                 );

@@ -52,8 +52,11 @@ impl ScenarioInfo {
     /// The description, and under it what `--set` changed.
     pub fn described(&self) -> String {
         match self.set_note() {
-            Some(note) => format!("{}
-({note})", self.description),
+            Some(note) => format!(
+                "{}
+({note})",
+                self.description
+            ),
             None => self.description.clone(),
         }
     }

@@ -161,7 +161,11 @@ ready_timeout = "{ready_timeout}"
 async fn a_child_that_exits_at_start_fails_its_cell_and_the_next_cell_still_runs() {
     let text = failing_then_fine("echo cannot open the database >&2; exit 3", "10s");
     let (code, stdout, report) = run_one(&text, "failing", "sqlite").await;
-    assert_eq!(code, Some(3), "a target that never came up: not carried out\n{stdout}");
+    assert_eq!(
+        code,
+        Some(3),
+        "a target that never came up: not carried out\n{stdout}"
+    );
     let error = report.cells[0].error.as_deref().unwrap();
     assert!(error.contains("exited with exit status 3"), "{error}");
     assert!(
@@ -207,7 +211,10 @@ path = "/"
         format!("{} does not exist", program.display()),
         "make it with `scripts/venv.sh examples/fastapi-sqlalchemy` (target.setup)".to_owned(),
     ] {
-        assert!(stderr.contains(&needle), "stderr lacks `{needle}`: {stderr}");
+        assert!(
+            stderr.contains(&needle),
+            "stderr lacks `{needle}`: {stderr}"
+        );
     }
     assert!(
         !dir.path().join("results").join("missing").exists(),
@@ -220,7 +227,11 @@ async fn a_child_that_never_becomes_ready_is_killed_after_its_ready_timeout() {
     let text = failing_then_fine("echo still warming up; exec sleep 60", "1500ms");
     let started = std::time::Instant::now();
     let (code, stdout, report) = run_one(&text, "failing", "sqlite").await;
-    assert_eq!(code, Some(3), "a target that never came up: not carried out\n{stdout}");
+    assert_eq!(
+        code,
+        Some(3),
+        "a target that never came up: not carried out\n{stdout}"
+    );
     let error = report.cells[0].error.as_deref().unwrap();
     assert!(error.contains("did not answer GET"), "{error}");
     assert!(error.contains("still warming up"), "{error}");
@@ -327,7 +338,8 @@ fn example_python() -> PathBuf {
 fn fastapi() -> String {
     let _ = example_python();
     let shipped =
-        std::fs::read_to_string(crate::support::repo().join("scenarios/fastapi-sqlalchemy.toml")).unwrap();
+        std::fs::read_to_string(crate::support::repo().join("scenarios/fastapi-sqlalchemy.toml"))
+            .unwrap();
     let (head, tail) = shipped.split_once("[[cells]]").unwrap();
     let rules = &tail[tail.find("[stall]").unwrap()..];
     let example = crate::support::repo().join("examples/fastapi-sqlalchemy");
@@ -380,4 +392,45 @@ async fn a_fastapi_service_deadlocks_on_sqlite_and_the_verdict_quotes_its_own_me
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fastapi_service_deadlocks_on_mariadb_and_the_verdict_quotes_its_own_metrics() {
     a_fastapi_service_deadlocks_and_the_verdict_quotes_its_own_metrics(&crate::support::mysql_url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_names_its_report_html_and_says_what_set_changed_under_the_description() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "name = \"named\"\ndescription = \"Serves {{path}} as written.\"\n{}\n[vars]\npath = \"ok\"\n[load]\nusers = 1\nrequests = 5\n[[tasks]]\npath = \"/{{path}}\"\n",
+        stub_target("")
+    );
+    let file = scenario(dir.path(), "named", &text);
+    let out = dir.path().join("results");
+    let output = tokio::process::Command::new(binary())
+        .arg("run")
+        .arg(&file)
+        .args(["--set", "path=delay", "--progress", "none", "--out"])
+        .arg(&out)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("Serves {path} as written.\n(with path = delay set on the command line)"),
+        "{stdout}"
+    );
+    let html = latest_results(&out, "named").join("report.html");
+    assert!(html.is_file());
+    assert!(
+        stdout.contains(&format!("open {}", html.display())),
+        "the path of report.html is printed: {stdout}"
+    );
+    assert!(
+        stdout.contains("beside it: report.md, report.json"),
+        "{stdout}"
+    );
+    let md = std::fs::read_to_string(html.with_file_name("report.md")).unwrap();
+    assert!(
+        md.contains("with path = delay set on the command line"),
+        "{md}"
+    );
 }
