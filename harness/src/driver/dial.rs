@@ -194,7 +194,7 @@ impl Dialer {
             .await
             .map_err(|e| Refused {
                 kind: tls::kind_of(&e).unwrap_or(Kind::Tls),
-                reason: e.to_string(),
+                reason: tls::words(&e),
             })?;
         if self.needs_h2 && stream.get_ref().1.alpn_protocol() != Some(b"h2") {
             return Err(Refused {

@@ -1,10 +1,16 @@
 //! TLS for `https://` targets, through rustls (ring): the client configuration from the run's
 //! settings (the system's roots or `cacert`, `insecure`, a client certificate for mutual TLS,
-//! ALPN for HTTP/2), and what a TLS failure was, as an outcome.
+//! ALPN for HTTP/2), and what a TLS failure was, as an outcome and in plain words.
+//!
+//! A server certificate that is itself one of `--cacert`'s certificates is accepted when its
+//! name fits, as curl, Go and Python accept it: the common test recipe (`openssl req -x509`)
+//! makes a self-signed certificate with `CA:TRUE`, which webpki alone refuses as a CA used as
+//! an end entity. The handshake's signatures are checked either way.
 
 use std::path::Path;
 use std::sync::Arc;
 
+use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject as _;
@@ -46,8 +52,22 @@ pub fn client_config(
             .with_custom_certificate_verifier(Arc::new(Unverified(
                 provider.signature_verification_algorithms,
             )))
+    } else if let Some(cacert) = settings.cacert.as_deref() {
+        let pinned = certificates("cacert", cacert)?;
+        let mut store = RootCertStore::empty();
+        for cert in &pinned {
+            store
+                .add(cert.clone())
+                .map_err(|e| fail("cacert", format!("{}: {e}", cacert.display())))?;
+        }
+        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider)
+            .build()
+            .map_err(|e| fail("cacert", format!("{}: {e}", cacert.display())))?;
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(PinnedOrSigned { webpki, pinned }))
     } else {
-        builder.with_root_certificates(roots(settings.cacert.as_deref())?)
+        builder.with_root_certificates(system_roots()?)
     };
     let mut config = match (&settings.cert, &settings.key) {
         (Some(cert), Some(key)) => {
@@ -64,27 +84,16 @@ pub fn client_config(
     Ok(Arc::new(config))
 }
 
-/// The trusted roots: the CA file's certificates, or the system's.
-fn roots(cacert: Option<&Path>) -> Result<RootCertStore, TlsError> {
+/// The system's trusted roots.
+fn system_roots() -> Result<RootCertStore, TlsError> {
     let mut store = RootCertStore::empty();
-    match cacert {
-        Some(path) => {
-            for cert in certificates("cacert", path)? {
-                store
-                    .add(cert)
-                    .map_err(|e| fail("cacert", format!("{}: {e}", path.display())))?;
-            }
-        }
-        None => {
-            let found = rustls_native_certs::load_native_certs();
-            store.add_parsable_certificates(found.certs);
-            if store.is_empty() {
-                return Err(fail(
-                    "cacert",
-                    "the system has no CA certificates (install ca-certificates), so no server can be verified; give --cacert FILE, or --insecure",
-                ));
-            }
-        }
+    let found = rustls_native_certs::load_native_certs();
+    store.add_parsable_certificates(found.certs);
+    if store.is_empty() {
+        return Err(fail(
+            "cacert",
+            "the system has no CA certificates (install ca-certificates), so no server can be verified; give --cacert FILE, or --insecure",
+        ));
     }
     Ok(store)
 }
@@ -131,10 +140,125 @@ pub(crate) fn kind_of(error: &std::io::Error) -> Option<Kind> {
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
                 Kind::CertWrongName
             }
+            // A self-signed CA:TRUE certificate that is not --cacert's: untrusted, as above.
+            CertificateError::Other(other) if ca_as_end_entity(other) => Kind::CertUnknownIssuer,
             _ => Kind::Tls,
         },
         _ => Kind::Tls,
     })
+}
+
+/// Why a TLS handshake failed, in plain words, with rustls' own words after them.
+pub(crate) fn words(error: &std::io::Error) -> String {
+    let Some(tls) = error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+    else {
+        return error.to_string();
+    };
+    let plain = match tls {
+        rustls::Error::InvalidCertificate(cert) => match cert {
+            CertificateError::UnknownIssuer => {
+                "the server's certificate is not signed by a CA poolstorm trusts (the system's, or --cacert's)".to_owned()
+            }
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                "the server's certificate has expired".to_owned()
+            }
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                "the server's certificate is not valid yet".to_owned()
+            }
+            CertificateError::NotValidForName
+            | CertificateError::NotValidForNameContext { .. } => {
+                "the server's certificate is for other names than the URL's host".to_owned()
+            }
+            CertificateError::BadSignature => {
+                "the server's certificate has a signature that does not verify".to_owned()
+            }
+            CertificateError::Other(other) if ca_as_end_entity(other) => {
+                "the server's certificate is a CA certificate (CA:TRUE) that is not one of \
+                 --cacert's; give that very certificate to --cacert to trust it"
+                    .to_owned()
+            }
+            _ => "the server's certificate was refused".to_owned(),
+        },
+        rustls::Error::AlertReceived(alert) => {
+            format!("the server ended the handshake with the alert {alert:?}")
+        }
+        rustls::Error::NoCertificatesPresented => "the server sent no certificate".to_owned(),
+        _ => return tls.to_string(),
+    };
+    format!("{plain} ({tls})")
+}
+
+/// webpki's refusal of a CA certificate sent as the server's own.
+fn ca_as_end_entity(other: &rustls::OtherError) -> bool {
+    matches!(
+        other.0.downcast_ref::<webpki::Error>(),
+        Some(webpki::Error::CaUsedAsEndEntity)
+    )
+}
+
+/// `--cacert`: a server certificate that is one of the file's certificates (pinned) is taken
+/// if its name fits; any other must chain to one of them, as webpki checks.
+#[derive(Debug)]
+struct PinnedOrSigned {
+    webpki: Arc<WebPkiServerVerifier>,
+    pinned: Vec<CertificateDer<'static>>,
+}
+
+impl ServerCertVerifier for PinnedOrSigned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let refused = match self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Ok(verified) => return Ok(verified),
+            Err(e) => e,
+        };
+        if !self
+            .pinned
+            .iter()
+            .any(|p| p.as_ref() == end_entity.as_ref())
+        {
+            return Err(refused);
+        }
+        let cert = webpki::EndEntityCert::try_from(end_entity).map_err(|_| refused)?;
+        cert.verify_is_valid_for_subject_name(server_name)
+            .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::NotValidForName))?;
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
 }
 
 /// `--insecure`: any certificate is accepted, but the handshake's signatures are still

@@ -243,7 +243,7 @@ pub const SETTINGS: &[Setting] = &[
         kind: Kind::Path,
         default: None,
         unset: "the system's roots",
-        help: "PEM file of the CA certificates that sign the server's certificate (a private CA), instead of the system's roots.",
+        help: "PEM file of the CA certificates that sign the server's certificate (a private CA), or of the server's own certificate (pinned: a self-signed one, CA:TRUE or not; its name is still checked), instead of the system's roots.",
         heading: PROTOCOL,
         table: None,
         conflicts_with: &["insecure"],

@@ -199,3 +199,52 @@ async fn nginx_serves_many_streams_per_connection_and_h2c() {
     assert_eq!(r.outcome(OutcomeKey::Ok), 200, "{:?}", r.outcomes);
     assert_eq!(r.connections.protocol, "h2c");
 }
+
+/// The most common recipe for a test certificate, run as users run it: `CA:TRUE`, self-signed.
+fn openssl_recipe(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout"])
+        .arg(&k)
+        .arg("-out")
+        .arg(&c)
+        .args(["-days", "2", "-subj", "/CN=localhost", "-addext"])
+        .arg("subjectAltName=DNS:localhost,IP:127.0.0.1")
+        .output()
+        .expect("this test needs openssl (apt-get install openssl)");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    (c, k)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openssl_recipes_self_signed_certificate_works_with_cacert_as_curl_takes_it() {
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = openssl_recipe(certs.path());
+    let nginx = Nginx::start(&cert, &key).await;
+    let url = format!("https://127.0.0.1:{}/ok", nginx.tls_port);
+    let r = load(&[
+        &url,
+        "--users",
+        "2",
+        "--requests",
+        "50",
+        "--cacert",
+        cert.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(r.outcome(OutcomeKey::Ok), 50, "{:?}", r.connections.refused);
+    let by_name = format!("https://localhost:{}/ok", nginx.tls_port);
+    let r = load(&[
+        &by_name,
+        "--requests",
+        "10",
+        "--cacert",
+        cert.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(r.outcome(OutcomeKey::Ok), 10, "{:?}", r.connections.refused);
+}

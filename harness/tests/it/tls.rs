@@ -487,3 +487,90 @@ max_error_ratio = 0.0
     assert_eq!(load.connections.tls, "verified with cacert");
     assert!(load.outcome(OutcomeKey::Ok) > 100, "{:?}", load.outcomes);
 }
+
+/// A self-signed certificate that says `CA:TRUE`, as `openssl req -x509` makes it.
+fn self_signed_ca(dir: &Path, name: &str, names: &[&str]) -> (PathBuf, PathBuf) {
+    let mut params =
+        CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    let key = KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let (c, k) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.key")),
+    );
+    std::fs::write(&c, cert.pem()).unwrap();
+    std::fs::write(&k, key.serialize_pem()).unwrap();
+    (c, k)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ca_true_certificate_given_to_cacert_is_pinned_with_its_name_still_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed_ca(dir.path(), "localhost", &["localhost", "127.0.0.1"]);
+    let stub = tls_stub(&cert, &key, None).await;
+    let url = format!("{}/ok", stub.url());
+    let r = load(&[
+        &url,
+        "--users",
+        "2",
+        "--requests",
+        "20",
+        "--cacert",
+        path(&cert),
+    ])
+    .await;
+    assert_eq!(r.outcome(OutcomeKey::Ok), 20, "{:?}", r.connections.refused);
+
+    // Pinned, but for another name: refused as a wrong name.
+    let (other, other_key) = self_signed_ca(dir.path(), "other", &["other.example"]);
+    let stub = tls_stub(&other, &other_key, None).await;
+    let url = format!("{}/ok", stub.url());
+    let r = load(&[
+        &url,
+        "--users",
+        "1",
+        "--requests",
+        "5",
+        "--cacert",
+        path(&other),
+    ])
+    .await;
+    assert_eq!(r.outcome(OutcomeKey::CertWrongName), 5, "{:?}", r.outcomes);
+    assert_eq!(stub.requests(), 0);
+
+    // Not the one --cacert names: refused, in plain words, and the summary counts the tries.
+    let r = load(&[
+        &url,
+        "--users",
+        "1",
+        "--requests",
+        "5",
+        "--cacert",
+        path(&cert),
+    ])
+    .await;
+    assert_eq!(
+        r.outcome(OutcomeKey::CertUnknownIssuer),
+        5,
+        "{:?}",
+        r.outcomes
+    );
+    assert!(
+        r.connections.refused.keys().any(|k| k.starts_with(
+            "the server's certificate is a CA certificate (CA:TRUE) that is not one of --cacert's"
+        )),
+        "{:?}",
+        r.connections.refused
+    );
+    let text = harness::report::text::render(&r);
+    assert!(
+        text.contains("5 connection attempts: 0 opened, 5 failed"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("connect p50"),
+        "no connection, no setup time: {text}"
+    );
+}
