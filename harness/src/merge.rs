@@ -192,6 +192,14 @@ fn refuse(inputs: &[Input]) -> Result<(), MergeError> {
     })?;
 
     let count = first.shard().count;
+    if let Some(stray) = inputs.iter().find(|i| i.shard().index >= count) {
+        return Err(MergeError::Shards(format!(
+            "{} says it is shard index {} of {count}: out of range (indexes run from 0 to {})",
+            stray.name(),
+            stray.shard().index,
+            count.saturating_sub(1)
+        )));
+    }
     let mut seen: BTreeMap<u32, &Input> = BTreeMap::new();
     for i in inputs {
         if let Some(earlier) = seen.insert(i.shard().index, i) {

@@ -336,8 +336,20 @@ async fn a_shard_twice_mixed_runs_a_missing_shard_and_other_settings_are_refused
         text(&out)
     );
 
+    // A shard whose index is past its count, as a hand-edited or mislabelled file says.
+    let stray = dir.path().join("stray.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&a1).unwrap()).unwrap();
+    doc["shard"]["index"] = 7.into();
+    std::fs::write(&stray, doc.to_string()).unwrap();
+
     // What is refused, why, and the file the message names.
-    let refusals: [(&[PathBuf], &str, Option<&PathBuf>); 4] = [
+    let refusals: [(&[PathBuf], &str, Option<&PathBuf>); 5] = [
+        (
+            &[a0.clone(), stray.clone()],
+            "says it is shard index 7 of 2: out of range (indexes run from 0 to 1)",
+            Some(&stray),
+        ),
         (
             &[a0.clone(), a0.clone(), a1.clone()],
             "shard 0/2 is given twice",
