@@ -44,6 +44,10 @@ pub enum Command {
     /// Serve the programmable stub used by tests and `make bench` (/ok, /delay?ms=, /status?code=,
     /// /pool-timeout, /hang).
     Stub(StubArgs),
+    /// poolstorm's own: started once per run, it kills the process groups and removes the
+    /// folders poolstorm registered when its input ends (poolstorm exited, however it died).
+    #[command(hide = true)]
+    Reap,
 }
 
 /// `poolstorm load`.

@@ -28,6 +28,7 @@ pub mod monitor;
 pub mod observe;
 pub mod param;
 pub mod progress;
+pub mod reaper;
 pub mod redact;
 pub mod report;
 pub mod scenario;
@@ -41,6 +42,10 @@ use commands::{Exit, UsageError};
 /// Runs a parsed command line to its exit status, printing errors to stderr.
 pub fn run(cli: &Cli) -> u8 {
     let threads = match &cli.command {
+        Command::Reap => {
+            reaper::reap(std::io::stdin().lock());
+            return Exit::Done.code();
+        }
         Command::Stub(args) => args.threads.max(1),
         Command::Load(_)
         | Command::Merge(_)
@@ -69,6 +74,7 @@ pub fn run(cli: &Cli) -> u8 {
             Command::Validate(args) => commands::scenarios::validate(args),
             Command::Report(args) => commands::scenarios::report(args),
             Command::Stub(args) => commands::stub::execute(args).await,
+            Command::Reap => unreachable!("reap runs without a runtime, above"),
         }
     });
     match result {

@@ -1,7 +1,7 @@
 //! A throwaway MariaDB (or MySQL) server from this machine's packages: a fresh datadir in a
 //! temp dir, a private port on 127.0.0.1 and a private socket, its own process group (so a
 //! terminal's Ctrl-C reaches poolstorm only), stopped and removed by [`LocalServer::stop`] or,
-//! failing that, when dropped.
+//! failing that, when dropped, and by the [`reaper`](crate::reaper) should poolstorm die.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -20,6 +20,8 @@ const STARTUP: Duration = Duration::from_secs(60);
 #[derive(Debug)]
 pub struct LocalServer {
     child: Child,
+    /// The server's process group (its pid), registered with the reaper.
+    group: u32,
     dir: tempfile::TempDir,
     /// `mysql://root@127.0.0.1:PORT`.
     pub url: String,
@@ -53,6 +55,7 @@ impl LocalServer {
             .prefix("poolstorm-mariadb-")
             .tempdir_in(parent)
             .map_err(DatabaseError::from)?;
+        crate::reaper::watch_dir(dir.path());
         let data = dir.path().join("data");
         let user = format!("--user={}", current_user());
         let mariadb = server.file_name().is_some_and(|n| n == "mariadbd");
@@ -119,8 +122,11 @@ impl LocalServer {
             .kill_on_drop(true)
             .spawn()
             .map_err(DatabaseError::from)?;
+        let group = child.id().expect("a spawned child has a pid");
+        crate::reaper::watch_group(group);
         let mut server = Self {
             child,
+            group,
             dir,
             url: format!("mysql://root@127.0.0.1:{port}"),
         };
@@ -171,6 +177,13 @@ impl LocalServer {
                 let _ = self.child.kill().await;
             }
         }
-        drop(self.dir);
+    }
+}
+
+impl Drop for LocalServer {
+    /// Its files go with the temp dir, the server with `kill_on_drop`: the reaper need not.
+    fn drop(&mut self) {
+        crate::reaper::forget_group(self.group);
+        crate::reaper::forget_dir(self.dir.path());
     }
 }

@@ -87,21 +87,45 @@ fn results_dir(out: &Path, scenario: &str) -> Result<PathBuf, RunError> {
     Ok(dir)
 }
 
-/// The files a scenario's results folder holds beside `cells/`, each with its renderer, in the
-/// order the terminal names them: the page to open first.
-pub const RESULT_FILES: [(&str, fn(&ScenarioReport) -> String); 5] = [
-    ("report.html", html::render),
-    ("report.md", comparison::markdown),
-    ("report.json", |r| {
-        serde_json::to_string_pretty(r).expect("reports serialize")
-    }),
-    ("report.csv", cells_csv::render),
-    ("junit.xml", junit::render),
+/// A file of a scenario's results folder and how it is made from the report.
+#[derive(Debug, Clone, Copy)]
+pub struct ResultFile {
+    pub name: &'static str,
+    pub render: fn(&ScenarioReport) -> String,
+}
+
+fn json(report: &ScenarioReport) -> String {
+    serde_json::to_string_pretty(report).expect("reports serialize")
+}
+
+/// The files a scenario's results folder holds beside `cells/`, in the order the terminal
+/// names them: the page to open first.
+pub const RESULT_FILES: [ResultFile; 5] = [
+    ResultFile {
+        name: "report.html",
+        render: html::render,
+    },
+    ResultFile {
+        name: "report.md",
+        render: comparison::markdown,
+    },
+    ResultFile {
+        name: "report.json",
+        render: json,
+    },
+    ResultFile {
+        name: "report.csv",
+        render: cells_csv::render,
+    },
+    ResultFile {
+        name: "junit.xml",
+        render: junit::render,
+    },
 ];
 
 /// Writes every one of [`RESULT_FILES`], each atomically (a temp file renamed over it).
 pub fn write_results(report: &ScenarioReport, dir: &Path) -> Result<(), RunError> {
-    for (name, render) in RESULT_FILES {
+    for ResultFile { name, render } in RESULT_FILES {
         let path = dir.join(name);
         let tmp = dir.join(format!(".{name}.tmp"));
         std::fs::write(&tmp, render(report))
@@ -121,12 +145,12 @@ pub fn results_lines(dir: &Path, extra: &[&str]) -> String {
     let others: Vec<&str> = extra
         .iter()
         .copied()
-        .chain(rest.iter().map(|(name, _)| *name))
+        .chain(rest.iter().map(|f| f.name))
         .collect();
     format!(
         "  results: {}\n    open {}\n    beside it: {}, cells/ (each cell's .hlog and log)\n",
         dir.display(),
-        dir.join(first.0).display(),
+        dir.join(first.name).display(),
         others.join(", ")
     )
 }

@@ -14,7 +14,8 @@ fn latency_cells(s: &Summary) -> String {
 }
 
 /// "via 127.0.0.1:8443, h2 (8 streams per connection), TLS verified; 4 connections: connect
-/// p50 0.2ms, TLS handshake p50 1.9ms max 3.0ms; 2 GOAWAYs; refused: ...".
+/// p50 0.2ms, TLS handshake p50 1.9ms max 3.0ms; 2 GOAWAYs; refused: ...". When some could
+/// not be opened: "1,243 connection attempts: 0 opened, 1,243 failed".
 fn connections(r: &LoadReport) -> String {
     let c = &r.connections;
     let mut line = format!("via {}, {}", c.address, c.protocol);
@@ -27,14 +28,30 @@ fn connections(r: &LoadReport) -> String {
             line.push_str(" with a client certificate");
         }
     }
-    let _ = write!(
-        line,
-        "; {} connections: connect p50 {} max {}",
-        count(c.opened),
-        latency(c.connect_us.p50),
-        latency(c.connect_us.max)
-    );
-    if let Some(tls) = &c.tls_handshake_us {
+    let failed: u64 = c.refused.values().sum();
+    match failed {
+        0 => {
+            let _ = write!(line, "; {} connections", count(c.opened));
+        }
+        _ => {
+            let _ = write!(
+                line,
+                "; {} connection attempts: {} opened, {} failed",
+                count(c.opened + failed),
+                count(c.opened),
+                count(failed)
+            );
+        }
+    }
+    if c.opened > 0 {
+        let _ = write!(
+            line,
+            ": connect p50 {} max {}",
+            latency(c.connect_us.p50),
+            latency(c.connect_us.max)
+        );
+    }
+    if let Some(tls) = c.tls_handshake_us.as_ref().filter(|_| c.opened > 0) {
         let _ = write!(
             line,
             ", TLS handshake p50 {} max {}",

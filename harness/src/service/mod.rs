@@ -1,8 +1,11 @@
 //! A service under test, started per cell as a child process (target-app, or the user's own
-//! program): in its own process group, its stdout and stderr in a log file, ready once a
-//! `GET` of its ready path answers 2xx, watched for an exit while the cell runs, and
-//! stopped with SIGTERM to the whole group, then SIGKILL after a grace. A stuck service is
-//! killed, never reused.
+//! program): in its own process group (which the [`reaper`](crate::reaper) kills should
+//! poolstorm die), its stdout and stderr in a bounded log file ([`log`]), ready once a `GET`
+//! of its ready path answers 2xx, watched for an exit while the cell runs, and stopped with
+//! SIGTERM to the whole group, then SIGKILL after a grace. A stuck service is killed, never
+//! reused.
+
+pub mod log;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -17,9 +20,13 @@ use tokio::time::Instant;
 
 use crate::fetch;
 use crate::local::tail;
+use crate::reaper;
+use log::BoundedLog;
 
 /// Lines of the log quoted when a service fails.
 const LOG_LINES: usize = 12;
+/// How long a service's output may take to end after it exited, before its log is closed.
+const LOG_DRAIN: Duration = Duration::from_secs(2);
 
 /// How to start one service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +60,14 @@ pub struct ServiceExit {
     /// It exited on its own while the cell ran: seconds from its start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub died_at_s: Option<f64>,
+    /// Bytes of its output cut from the middle of its log (it keeps the first and the last
+    /// [`log::KEEP`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub log_cut_bytes: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl ServiceExit {
@@ -101,25 +116,28 @@ pub struct Service {
     started: Instant,
     exited: watch::Receiver<Option<(std::process::ExitStatus, Instant)>>,
     log: PathBuf,
+    output: BoundedLog,
     grace: Duration,
     /// `http://127.0.0.1:PORT`.
     pub base_url: String,
 }
 
-fn log_file(path: &Path) -> Result<(std::fs::File, std::fs::File), StartError> {
+fn log_file(
+    path: &Path,
+) -> Result<(BoundedLog, std::io::PipeWriter, std::io::PipeWriter), StartError> {
     let fail = |e: std::io::Error| StartError::Log {
         path: path.to_owned(),
         reason: e.to_string(),
     };
-    let out = std::fs::File::create(path).map_err(fail)?;
+    let (log, out) = BoundedLog::create(path, log::KEEP, log::KEEP).map_err(fail)?;
     let err = out.try_clone().map_err(fail)?;
-    Ok((out, err))
+    Ok((log, out, err))
 }
 
 impl Service {
     /// Starts the service and waits until it is ready.
     pub async fn start(launch: &Launch) -> Result<Self, StartError> {
-        let (out, err) = log_file(&launch.log)?;
+        let (output, out, err) = log_file(&launch.log)?;
         let mut command = Command::new(&launch.program);
         command
             .args(&launch.args)
@@ -132,11 +150,16 @@ impl Service {
         if let Some(cwd) = &launch.cwd {
             command.current_dir(cwd);
         }
-        let mut child = command.spawn().map_err(|e| StartError::Spawn {
+        let spawned = command.spawn();
+        // The pipe's writing ends are the child's alone now: its end is the log's end.
+        drop(command);
+        let mut child = spawned.map_err(|e| StartError::Spawn {
             program: launch.program.clone(),
             reason: e.to_string(),
         })?;
-        let pid = Pid::from_raw(child.id().expect("a spawned child has a pid") as i32);
+        let id = child.id().expect("a spawned child has a pid");
+        reaper::watch_group(id);
+        let pid = Pid::from_raw(id as i32);
         let (tx, exited) = watch::channel(None);
         tokio::spawn(async move {
             if let Ok(status) = child.wait().await {
@@ -149,6 +172,7 @@ impl Service {
             started: Instant::now(),
             exited,
             log: launch.log.clone(),
+            output,
             grace: launch.grace,
             base_url: launch.base_url.clone(),
         };
@@ -160,10 +184,11 @@ impl Service {
         let deadline = Instant::now() + launch.ready_timeout;
         loop {
             if let Some(exit) = self.exited() {
+                self.kill_group(Signal::SIGKILL);
                 return Err(StartError::Exited {
                     program: self.program.clone(),
                     status: exit.status(),
-                    log: tail(&self.log, LOG_LINES),
+                    log: self.closed_log_tail(),
                 });
             }
             let attempt = fetch::get(&self.base_url, &launch.ready, Duration::from_secs(1));
@@ -176,7 +201,7 @@ impl Service {
                     program: self.program.clone(),
                     url: format!("{}{}", self.base_url, launch.ready),
                     timeout: launch.ready_timeout,
-                    log: tail(&self.log, LOG_LINES),
+                    log: self.closed_log_tail(),
                 });
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -198,8 +223,15 @@ impl Service {
         self.exited.borrow().map(|(_, at)| at)
     }
 
-    /// The last lines of its log.
+    /// The last lines of its log so far.
     pub fn log_tail(&self) -> String {
+        self.output.last_lines(&self.log, LOG_LINES)
+    }
+
+    /// Its log closed once its output ended (its group was killed), and its last lines.
+    fn closed_log_tail(&self) -> String {
+        let _ = self.output.finish(LOG_DRAIN);
+        reaper::forget_group(self.pid.as_raw() as u32);
         tail(&self.log, LOG_LINES)
     }
 
@@ -210,8 +242,9 @@ impl Service {
     /// Stops it: SIGTERM to its process group, SIGKILL after the grace. A service that had
     /// already exited reports when.
     pub async fn stop(mut self) -> ServiceExit {
-        if let Some(exit) = self.exited() {
+        if let Some(mut exit) = self.exited() {
             self.kill_group(Signal::SIGKILL);
+            exit.log_cut_bytes = self.close_log();
             return exit;
         }
         self.kill_group(Signal::SIGTERM);
@@ -228,15 +261,28 @@ impl Service {
         }
         // Anything of its group still running (a shell's children) goes too.
         self.kill_group(Signal::SIGKILL);
-        match *self.exited.borrow() {
-            Some((status, _)) => exit_of(status, killed, None),
+        let log_cut_bytes = self.close_log();
+        let ended = *self.exited.borrow();
+        match ended {
+            Some((status, _)) => ServiceExit {
+                log_cut_bytes,
+                ..exit_of(status, killed, None)
+            },
             None => ServiceExit {
                 code: None,
                 signal: Some(Signal::SIGKILL as i32),
                 killed: true,
                 died_at_s: None,
+                log_cut_bytes,
             },
         }
+    }
+
+    /// Closes its log (what it wrote after its group was killed is dropped) and forgets its
+    /// group; the bytes cut from the log.
+    fn close_log(&self) -> u64 {
+        reaper::forget_group(self.pid.as_raw() as u32);
+        self.output.finish(LOG_DRAIN).unwrap_or(0)
     }
 }
 
@@ -247,6 +293,7 @@ fn exit_of(status: std::process::ExitStatus, killed: bool, died_at_s: Option<f64
         signal: status.signal(),
         killed,
         died_at_s,
+        log_cut_bytes: 0,
     }
 }
 

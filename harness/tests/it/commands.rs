@@ -434,3 +434,108 @@ async fn a_run_names_its_report_html_and_says_what_set_changed_under_the_descrip
         "{md}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_targets_log_keeps_its_first_and_last_4_mib_and_says_how_much_was_cut() {
+    let stub = binary();
+    // 20 MB of log lines before it serves, and its last line after them.
+    let text = format!(
+        r#"
+name = "noisy"
+[target]
+kind = "command"
+command = ["sh", "-c", "yes 'a line a busy service logs for every request' | head -c 20000000; echo the last line; exec {stub} stub --listen 127.0.0.1:{{port}}"]
+ready = "/ok"
+[load]
+users = 1
+requests = 5
+[[tasks]]
+path = "/ok"
+"#
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(dir.path(), "noisy", &text);
+    let out = dir.path().join("results");
+    let output = run(&[&file], "sqlite", &out).await;
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let results = latest_results(&out, "noisy");
+    let report = ScenarioReport::read(&results.join("report.json")).unwrap();
+    let cell = &report.cells[0];
+    let cut = cell.app_exit.unwrap().log_cut_bytes;
+    let keep = harness::service::log::KEEP as u64;
+    let written = 20_000_000 + "the last line\n".len() as u64;
+    // The stub says where it listens after the 20 MB: a line or two more.
+    assert!(
+        (written - 2 * keep..written - 2 * keep + 200).contains(&cut),
+        "all but the kept bytes were cut: {cut}"
+    );
+    let log = std::fs::read(results.join(&cell.files[1])).unwrap();
+    assert!(log.len() < 2 * keep as usize + 200, "{} bytes", log.len());
+    let text = String::from_utf8_lossy(&log);
+    assert!(
+        text.contains(&format!("[poolstorm cut {cut} bytes here")),
+        "the log says what was cut"
+    );
+    assert!(text.starts_with("a line a busy service logs"));
+    let (_, tail) = text.split_once("bytes the service wrote]\n").unwrap();
+    assert_eq!(tail.len() as u64, keep, "the last 4 MiB");
+    assert!(tail.contains("the last line\n"), "its tail is kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poolstorm_killed_mid_cell_leaves_neither_its_service_nor_the_services_children() {
+    let dir = tempfile::tempdir().unwrap();
+    let (svc, child) = (dir.path().join("svc.pid"), dir.path().join("child.pid"));
+    let text = format!(
+        r#"
+name = "orphans"
+[target]
+kind = "command"
+command = ["sh", "-c", "sleep 300 & echo $! > {child}; echo $$ > {svc}; exec {stub} stub --listen 127.0.0.1:{{port}}"]
+ready = "/ok"
+[load]
+users = 2
+duration = "60s"
+[[tasks]]
+path = "/ok"
+"#,
+        child = child.display(),
+        svc = svc.display(),
+        stub = binary(),
+    );
+    let file = scenario(dir.path(), "orphans", &text);
+    let mut poolstorm = tokio::process::Command::new(binary())
+        .arg("run")
+        .arg(&file)
+        .args(["--db", "sqlite", "--progress", "none", "--out"])
+        .arg(dir.path().join("results"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pids = crate::support::wait_for(
+        std::time::Duration::from_secs(20),
+        "the service and its child to write their pids",
+        || {
+            let read = |p: &Path| std::fs::read_to_string(p).ok()?.trim().parse::<i32>().ok();
+            Some((read(&svc)?, read(&child)?))
+        },
+    )
+    .await;
+    let alive = crate::support::alive;
+    assert!(alive(pids.0) && alive(pids.1));
+    poolstorm.start_kill().unwrap();
+    poolstorm.wait().await.unwrap();
+    crate::support::wait_for(
+        std::time::Duration::from_secs(2),
+        "the service and its child to be gone after poolstorm's SIGKILL",
+        || (!alive(pids.0) && !alive(pids.1)).then_some(()),
+    )
+    .await;
+}

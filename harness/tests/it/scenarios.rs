@@ -398,3 +398,69 @@ async fn sigint_keeps_the_cells_that_finished() {
     assert_eq!(report.cells[0].verdict(), Some(Verdict::Deadlocked));
     assert!(report.cells[1].load.as_ref().unwrap().interrupted);
 }
+
+#[cfg(feature = "interop")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poolstorm_killed_mid_cell_leaves_no_throwaway_server_and_no_datadir() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("long.toml");
+    let one_long_cell = TINY
+        .replace("[[cells]]\nroute = \"mode1/dependency\"\n", "")
+        .replace("duration = \"4s\"", "duration = \"60s\"");
+    std::fs::write(&file, one_long_cell).unwrap();
+    // Its temp files in the test's own folder, to be found and counted.
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let mut poolstorm = Command::new(binary())
+        .arg("run")
+        .arg(&file)
+        .args(["--db", "mariadb-local", "--progress", "none", "--out"])
+        .arg(dir.path().join("results"))
+        .env("TMPDIR", &tmp)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let datadir = || {
+        std::fs::read_dir(&tmp)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("poolstorm-mariadb-")
+            })
+    };
+    let (server_dir, pid) = wait_for(
+        Duration::from_secs(60),
+        "the throwaway server's pid file",
+        || {
+            let d = datadir()?;
+            let pid = std::fs::read_to_string(d.join("mysqld.pid")).ok()?;
+            Some((d, pid.trim().parse::<i32>().ok()?))
+        },
+    )
+    .await;
+    // The cell runs: target-app answers, through the server.
+    wait_for(Duration::from_secs(30), "the cell's target-app log", || {
+        std::fs::read_dir(dir.path().join("results/tiny"))
+            .ok()?
+            .next()?
+            .ok()
+            .map(|e| e.path().join("cells"))
+            .filter(|cells| std::fs::read_dir(cells).is_ok_and(|mut d| d.next().is_some()))
+    })
+    .await;
+    let alive = crate::support::alive;
+    assert!(alive(pid));
+    poolstorm.start_kill().unwrap();
+    poolstorm.wait().await.unwrap();
+    wait_for(
+        Duration::from_secs(2),
+        "the server and its datadir to be gone after poolstorm's SIGKILL",
+        || (!alive(pid) && !server_dir.exists()).then_some(()),
+    )
+    .await;
+}

@@ -103,6 +103,15 @@ pub(crate) async fn wait_until<T, F: std::future::Future<Output = Option<T>>>(
     }
 }
 
+/// Whether process `pid` still runs (a zombie, its parent gone, does not).
+pub(crate) fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit(") ")
+            .next()
+            .is_some_and(|rest| !rest.starts_with('Z'))
+    })
+}
+
 /// The repository's root.
 pub(crate) fn repo() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
