@@ -10,6 +10,10 @@ builds two kinds of graphs from the source, comments stripped:
     modules are declared).
 Every cycle is printed with a file:line that makes each step, and the exit status is 1.
 
+A crate whose src/lib.rs groups its modules under `// layer: NAME` lines (lowest first) is
+also held to them: a module may name modules of its own layer and of the layers below, never
+one above. Each edge that points up is printed with its file:line.
+
 usage: scripts/module-cycles.py [ROOT]      (default: the repository)
        scripts/module-cycles.py --self-test  (plants a cycle and checks that it is found)
 """
@@ -169,6 +173,34 @@ def report(crate, scope, graph):
     return problems
 
 
+def layers(lib):
+    """Module -> (rank, layer name), from the `// layer: NAME` lines of lib.rs; {} if none."""
+    table, rank, name = {}, -1, None
+    for line in open(lib, encoding="utf-8"):
+        marker = re.match(r"\s*// layer: (\w+)", line)
+        if marker:
+            rank, name = rank + 1, marker.group(1)
+            continue
+        module = re.match(rf"\s*(?:pub )?mod ({IDENT});", line)
+        if module and name:
+            table[module.group(1)] = (rank, name)
+    return table
+
+
+def layer_problems(crate, graph, table):
+    problems = []
+    for a in sorted(graph):
+        if a not in table:
+            problems.append(f"{crate}: module {a} is under no `// layer:` line of lib.rs")
+            continue
+        for b, where in sorted(graph[a].items()):
+            if b in table and table[b][0] > table[a][0]:
+                problems.append(
+                    f"{crate}: {a} ({table[a][1]}) names {b} ({table[b][1]}), a layer above it ({where})"
+                )
+    return problems
+
+
 def check(root):
     problems = []
     for entry in sorted(os.listdir(root)):
@@ -176,7 +208,12 @@ def check(root):
         if not os.path.exists(os.path.join(root, entry, "Cargo.toml")) or not os.path.isdir(src):
             continue
         top = children(src)
-        problems += report(entry, "", edges(top, "crate", root))
+        graph = edges(top, "crate", root)
+        problems += report(entry, "", graph)
+        lib = os.path.join(src, "lib.rs")
+        table = layers(lib) if os.path.exists(lib) else {}
+        if table:
+            problems += layer_problems(entry, graph, table)
         for name, path in top.items():
             for dirpath, _, _ in os.walk(path) if os.path.isdir(path) else []:
                 subs = children(dirpath)
@@ -203,7 +240,14 @@ def self_test():
         open(os.path.join(src, "b", "y.rs"), "w").write("pub struct Y;\n")
         open(os.path.join(src, "a.rs"), "w").write("use crate::c::c;\n")
         assert check(root) == [], check(root)
-    print("module-cycles: self-test passed (planted cycles found, none when removed)")
+        # Layers: c at the bottom, a above; a naming c is fine, c naming a is not.
+        open(os.path.join(src, "lib.rs"), "w").write("// layer: low\nmod c;\nmod b;\n// layer: high\nmod a;\n")
+        assert check(root) == [], check(root)
+        open(os.path.join(src, "c.rs"), "w").write("pub fn c() { crate::a::f() }\n")
+        found = check(root)
+        assert len(found) == 2 and "cycle among {a, c}" in found[0], found
+        assert "c (low) names a (high), a layer above it (demo/src/c.rs:1)" in found[1], found[1]
+    print("module-cycles: self-test passed (planted cycles and an upward edge found, none when removed)")
 
 
 def main():
@@ -215,7 +259,7 @@ def main():
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return 1
-    print("module-cycles: no import cycle between modules")
+    print("module-cycles: no import cycle between modules, and no module names a layer above its own")
     return 0
 
 

@@ -8,33 +8,54 @@
 //! `poolstorm run` wraps the same path in [`experiment`]: per [`scenario`] cell a database,
 //! a target, the load, the verdict and the rules.
 
-pub mod advise;
-pub mod app;
-pub mod cli;
-pub mod commands;
-pub mod dashboard;
-pub mod database;
-pub mod driver;
-pub mod experiment;
+// The modules in layers, lowest first. A module names modules of its own layer and of the
+// layers below it, never one above: `scripts/module-cycles.py` (in `make lint` and CI) reads
+// these lines and fails on an edge that points up, or on a cycle.
+
+// layer: base (formatting, expressions, parameters, this machine, secrets)
 pub mod expr;
-pub mod fetch;
-pub mod gate;
 pub mod human;
-pub mod load;
 pub mod local;
-pub mod merge;
-pub mod metrics;
-pub mod monitor;
-pub mod observe;
 pub mod param;
-pub mod progress;
 pub mod reaper;
 pub mod redact;
+
+// layer: engine (load plans, the driver, what it records, the stub it is tested against)
+pub mod driver;
+pub mod fetch;
+pub mod load;
+pub mod metrics;
+pub mod stub;
+
+// layer: observe (the server's pool and the database, sampled beside the load)
+pub mod observe;
+
+// layer: judge (one verdict engine over the client's, the pool's and the database's view)
+pub mod verdict;
+
+// layer: report (the result documents, `--fail-if`, merged shards, every renderer)
+pub mod gate;
+pub mod merge;
 pub mod report;
+
+// layer: watch (what a run reports to while it goes: the Monitor trait, progress lines)
+pub mod monitor;
+pub mod progress;
+
+// layer: run (scenarios, services and databases per cell, experiments, advice)
+pub mod advise;
+pub mod app;
+pub mod database;
+pub mod experiment;
 pub mod scenario;
 pub mod service;
-pub mod stub;
-pub mod verdict;
+
+// layer: ui (the terminal dashboard)
+pub mod dashboard;
+
+// layer: cli (flags and one module per subcommand)
+pub mod cli;
+pub mod commands;
 
 use cli::{Cli, Command};
 use commands::{Exit, UsageError};

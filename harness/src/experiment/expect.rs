@@ -3,9 +3,41 @@
 
 use crate::metrics::OutcomeKey;
 use crate::report::LoadReport;
-use crate::report::scenario::RuleResult;
+use crate::report::scenario::{CellReport, Prediction, RuleResult};
 use crate::scenario::{Cell, Rule, Scenario};
-use crate::verdict::Judgement;
+use crate::verdict::{Judgement, Verdict};
+
+/// Where the scenario's rules expect a lock: the first rule with a `when` whose verdicts are
+/// all `deadlocked` or `starved`, held against every cell run so far.
+pub(super) fn predicted(scenario: &Scenario, cells: &[CellReport]) -> Option<Prediction> {
+    let locking = |vs: &[Verdict]| {
+        !vs.is_empty()
+            && vs
+                .iter()
+                .all(|v| matches!(v, Verdict::Deadlocked | Verdict::Starved))
+    };
+    let rule = scenario
+        .rules
+        .iter()
+        .find(|r| locking(&r.verdicts) && r.when.is_some())?;
+    let when = rule.when.as_ref()?;
+    let locks = cells
+        .iter()
+        .map(|c| {
+            let cell = Cell {
+                index: c.index,
+                varying: c.varying.clone(),
+                values: c.params.clone(),
+            };
+            when.holds(&|name| scenario.lookup(&cell, name))
+                .unwrap_or(false)
+        })
+        .collect();
+    Some(Prediction {
+        rule: when.source().to_owned(),
+        locks,
+    })
+}
 
 /// What the rule found, or why it failed.
 fn check(rule: &Rule, report: &LoadReport, judgement: &Judgement) -> RuleResult {

@@ -232,6 +232,7 @@ impl<'s> Session<'s> {
             passed: false,
             cells: Vec::new(),
             advice: None,
+            predicted: None,
         };
         Ok(Self {
             scenario,
@@ -276,6 +277,7 @@ impl<'s> Session<'s> {
         };
         let result = cell::run(&ctx, cell, monitor).await;
         self.report.cells.push(self.redactor.scrub(&result));
+        self.report.predicted = expect::predicted(self.scenario, &self.report.cells);
         self.report.interrupted = stop.is_cancelled();
         write_results(&self.report, &self.dir)?;
         Ok(self.report.cells.last().expect("pushed above"))

@@ -6,15 +6,12 @@
 //! included: the summary, the client's verdict, its timeline and percentiles, the shards.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
 use super::LoadReport;
 use super::charts::{self, verdict_color};
 use super::comparison;
 use super::markup::escape;
 use super::scenario::{CellReport, ScenarioReport};
-use crate::scenario::{self, Backend, Cell, Overrides};
-use crate::verdict::Verdict;
 
 const STYLE: &str = r#"
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px 32px; color: #222; max-width: 1100px; }
@@ -49,50 +46,6 @@ fn badge(text: &str, color: &str) -> String {
         "<span class=\"badge\" style=\"background:{color}\">{}</span>",
         escape(text)
     )
-}
-
-/// For every cell, whether the scenario's rules expect it to lock (a rule whose verdicts are
-/// all `deadlocked` or `starved` applies), and that rule's condition.
-fn predicted(report: &ScenarioReport) -> Option<(Vec<bool>, String)> {
-    let info = &report.scenario;
-    let set = info
-        .set
-        .iter()
-        .filter_map(|s| s.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-    let db = Backend::parse(&info.backend).unwrap_or(Backend::Url(String::new()));
-    let overrides = Overrides {
-        set,
-        quick: info.quick,
-        db: Some(db),
-    };
-    let scenario = scenario::parse(Path::new(&info.file), &info.source, &overrides).ok()?;
-    let locking = |vs: &[Verdict]| {
-        !vs.is_empty()
-            && vs
-                .iter()
-                .all(|v| matches!(v, Verdict::Deadlocked | Verdict::Starved))
-    };
-    let rule = scenario
-        .rules
-        .iter()
-        .find(|r| locking(&r.verdicts) && r.when.is_some())?;
-    let when = rule.when.as_ref()?;
-    let flags = report
-        .cells
-        .iter()
-        .map(|c| {
-            let cell = Cell {
-                index: c.index,
-                varying: c.varying.clone(),
-                values: c.params.clone(),
-            };
-            when.holds(&|name| scenario.lookup(&cell, name))
-                .unwrap_or(false)
-        })
-        .collect();
-    Some((flags, when.source().to_owned()))
 }
 
 fn cell_section(out: &mut String, c: &CellReport) {
@@ -269,11 +222,11 @@ pub fn render(report: &ScenarioReport) -> String {
         out.push_str("</ul>");
         out.push_str(&charts::advice(a));
     }
-    let prediction = predicted(report);
-    let prediction_ref = prediction
+    let prediction = report
+        .predicted
         .as_ref()
-        .map(|(flags, rule)| (flags.as_slice(), rule.as_str()));
-    if let Some(map) = charts::heatmap(&report.cells, prediction_ref) {
+        .map(|p| (p.locks.as_slice(), p.rule.as_str()));
+    if let Some(map) = charts::heatmap(&report.cells, prediction) {
         out.push_str("<h2>Verdicts over the matrix</h2>");
         out.push_str(&map);
     }

@@ -12,11 +12,47 @@ use super::LoadReport;
 use crate::observe::database::DbReport;
 use crate::observe::{PoolSample, SourceReport};
 use crate::param::ParamValue;
-use crate::service::ServiceExit;
 use crate::verdict::{Judgement, Verdict};
 
 /// Identifies the JSON layout.
 pub const SCHEMA: &str = "poolstorm.run/v1";
+
+/// How a service ended.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ServiceExit {
+    /// Exit status, `None` when a signal ended it.
+    pub code: Option<i32>,
+    /// The signal that ended it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+    /// It did not end within the grace after SIGTERM and was killed.
+    pub killed: bool,
+    /// It exited on its own while the cell ran: seconds from its start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub died_at_s: Option<f64>,
+    /// Bytes of its output cut from the middle of its log (it keeps the first and the last
+    /// [`KEEP`](crate::service::log::KEEP)).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub log_cut_bytes: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl ServiceExit {
+    /// "exit status 1", "signal 9 (SIGKILL)".
+    pub fn status(&self) -> String {
+        match (self.code, self.signal) {
+            (Some(code), _) => format!("exit status {code}"),
+            (None, Some(sig)) => match nix::sys::signal::Signal::try_from(sig) {
+                Ok(s) => format!("signal {sig} ({})", s.as_str()),
+                Err(_) => format!("signal {sig}"),
+            },
+            (None, None) => "an unknown status".to_owned(),
+        }
+    }
+}
 
 /// What was run, enough to run it again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -228,6 +264,19 @@ pub struct ScenarioReport {
     /// `poolstorm advise`'s findings, when the cells are its search.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advice: Option<super::advice::Advice>,
+    /// Which cells the scenario's rules expect to lock, computed by the run from the scenario
+    /// (renderers draw it; none of them parses the scenario).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted: Option<Prediction>,
+}
+
+/// The boundary a scenario's rules draw: the condition of its first rule that expects a lock
+/// (`deadlocked` or `starved`), and for every cell whether it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prediction {
+    pub rule: String,
+    /// One per cell, in the cells' order.
+    pub locks: Vec<bool>,
 }
 
 impl ScenarioReport {

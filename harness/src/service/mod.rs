@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use serde::{Deserialize, Serialize};
 use tokio::process::Command;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -21,6 +20,7 @@ use tokio::time::Instant;
 use crate::fetch;
 use crate::local::tail;
 use crate::reaper;
+pub use crate::report::scenario::ServiceExit;
 use log::BoundedLog;
 
 /// Lines of the log quoted when a service fails.
@@ -45,43 +45,6 @@ pub struct Launch {
     pub ready_timeout: Duration,
     /// How long after SIGTERM before SIGKILL.
     pub grace: Duration,
-}
-
-/// How a service ended.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct ServiceExit {
-    /// Exit status, `None` when a signal ended it.
-    pub code: Option<i32>,
-    /// The signal that ended it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signal: Option<i32>,
-    /// It did not end within the grace after SIGTERM and was killed.
-    pub killed: bool,
-    /// It exited on its own while the cell ran: seconds from its start.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub died_at_s: Option<f64>,
-    /// Bytes of its output cut from the middle of its log (it keeps the first and the last
-    /// [`log::KEEP`]).
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub log_cut_bytes: u64,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
-}
-
-impl ServiceExit {
-    /// "exit status 1", "signal 9 (SIGKILL)".
-    pub fn status(&self) -> String {
-        match (self.code, self.signal) {
-            (Some(code), _) => format!("exit status {code}"),
-            (None, Some(sig)) => match Signal::try_from(sig) {
-                Ok(s) => format!("signal {sig} ({})", s.as_str()),
-                Err(_) => format!("signal {sig}"),
-            },
-            (None, None) => "an unknown status".to_owned(),
-        }
-    }
 }
 
 /// Why a service did not come up.
