@@ -58,7 +58,7 @@ pub mod cli;
 pub mod commands;
 
 use cli::{Cli, Command};
-use commands::{Exit, UsageError};
+use commands::{Exit, Failure};
 
 /// Runs a parsed command line to its exit status, printing errors to stderr.
 pub fn run(cli: &Cli) -> u8 {
@@ -100,14 +100,17 @@ pub fn run(cli: &Cli) -> u8 {
     });
     match result {
         Ok(exit) => exit.code(),
-        Err(err) if err.is::<UsageError>() => {
-            eprintln!("poolstorm: error: {}", redact::urls(&err.to_string()));
-            Exit::Usage.code()
-        }
-        Err(err) => {
-            let message = redact::urls(&format!("{err:#}"));
-            eprintln!("poolstorm: the run could not be carried out: {message}");
-            Exit::NotRun.code()
+        Err(failure) => {
+            match &failure {
+                Failure::Usage(err) => {
+                    eprintln!("poolstorm: error: {}", redact::urls(&err.to_string()));
+                }
+                Failure::NotRun(err) => {
+                    let message = redact::urls(&format!("{err:#}"));
+                    eprintln!("poolstorm: the run could not be carried out: {message}");
+                }
+            }
+            failure.exit().code()
         }
     }
 }

@@ -1,13 +1,13 @@
 //! `poolstorm advise`: one scenario, searched for the smallest pool that never locks; the
 //! table on stdout, `advice.json` and the HTML page in the results folder.
 
-use super::{Exit, UsageError, load::cancel_on_signal, scenarios::load_all};
+use super::{Exit, Failure, Outcome, UsageError, load::cancel_on_signal, scenarios::load_all};
 use crate::advise::{self, AdviseError, AdviseOptions};
 use crate::cli::AdviseArgs;
 use crate::report::advice;
 
 /// Runs `poolstorm advise`.
-pub async fn execute(args: &AdviseArgs) -> anyhow::Result<Exit> {
+pub async fn execute(args: &AdviseArgs) -> Outcome {
     let mut scenarios = load_all(&args.scenarios)?;
     if scenarios.len() != 1 {
         return Err(UsageError::new("FILE", "advise takes one scenario file").into());
@@ -42,6 +42,8 @@ pub async fn execute(args: &AdviseArgs) -> anyhow::Result<Exit> {
         Err(AdviseError::Scenario(m)) => {
             Err(UsageError::new(&scenario.path.display().to_string(), m).into())
         }
-        Err(e) => Err(anyhow::Error::new(e).context(scenario.path.display().to_string())),
+        Err(e) => Err(Failure::not_run(
+            anyhow::Error::new(e).context(scenario.path.display().to_string()),
+        )),
     }
 }

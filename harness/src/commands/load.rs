@@ -10,7 +10,7 @@ use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
 use super::outputs::{self, Outputs, Paths};
-use super::{Exit, UsageError};
+use super::{Failure, Outcome, UsageError};
 use crate::cli::LoadArgs;
 use crate::driver::{self, DriverError, Sinks};
 use crate::load::shard::{INDEX_VARIABLE, Shard};
@@ -162,7 +162,7 @@ pub fn cancel_on_signal(stop: &CancellationToken) {
 }
 
 /// Runs `poolstorm load`.
-pub async fn execute(args: &LoadArgs) -> anyhow::Result<Exit> {
+pub async fn execute(args: &LoadArgs) -> Outcome {
     let mut plan = plan(args)?;
     let shard = shard(args)?;
     let start_at = start_at(args)?;
@@ -230,7 +230,7 @@ pub async fn execute(args: &LoadArgs) -> anyhow::Result<Exit> {
                         .map_or_else(|| "URL".to_owned(), |s| s.flag.to_owned());
                     UsageError::new(&flag, tls.reason).into()
                 }
-                DriverError::Thread(_) | DriverError::Intervals(_) => e.into(),
+                DriverError::Thread(_) | DriverError::Intervals(_) => Failure::not_run(e),
             });
         }
     };
@@ -258,6 +258,6 @@ pub async fn execute(args: &LoadArgs) -> anyhow::Result<Exit> {
     monitor.finish();
     let exit = outputs.finish(&mut report, &conditions, run.interrupted)?;
     // The files hold what the other workers measured; the run itself cannot be trusted.
-    run.whole()?;
+    run.whole().map_err(Failure::not_run)?;
     Ok(exit)
 }

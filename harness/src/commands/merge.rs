@@ -2,20 +2,20 @@
 //! `poolstorm load` (files, summary, `--fail-if`, exit status) on the merged report.
 
 use super::outputs::{self, Outputs, Paths};
-use super::{Exit, UsageError};
+use super::{Failure, Outcome, UsageError};
 use crate::cli::MergeArgs;
 use crate::merge::{self, MergeError};
 
-fn usage(e: MergeError) -> anyhow::Error {
+fn usage(e: MergeError) -> Failure {
     match e {
         MergeError::Input { file, message } => UsageError::new(&file, message).into(),
         MergeError::Shards(message) => UsageError::new("FILES", message).into(),
-        MergeError::Intervals(_) => anyhow::Error::new(e),
+        MergeError::Intervals(_) => Failure::not_run(e),
     }
 }
 
 /// Runs `poolstorm merge`.
-pub fn execute(args: &MergeArgs) -> anyhow::Result<Exit> {
+pub fn execute(args: &MergeArgs) -> Outcome {
     let conditions = outputs::conditions(&args.fail_if)?;
     let files = merge::files(&args.inputs).map_err(usage)?;
     let inputs = merge::read(&files).map_err(usage)?;

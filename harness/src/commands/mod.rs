@@ -42,6 +42,34 @@ impl Exit {
     }
 }
 
+/// Why a command stopped short; its kind is the exit status: bad input (2), or a run that could
+/// not be carried out (3). Each keeps its cause for the message.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+    #[error(transparent)]
+    NotRun(#[from] anyhow::Error),
+}
+
+impl Failure {
+    /// A run that could not be carried out, for any error.
+    pub fn not_run(error: impl Into<anyhow::Error>) -> Self {
+        Failure::NotRun(error.into())
+    }
+
+    /// How the program ends.
+    pub fn exit(&self) -> Exit {
+        match self {
+            Failure::Usage(_) => Exit::Usage,
+            Failure::NotRun(_) => Exit::NotRun,
+        }
+    }
+}
+
+/// What a subcommand returns.
+pub type Outcome = Result<Exit, Failure>;
+
 /// Bad input, naming the flag (or file, or field) it came from.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{flag}: {message}")]

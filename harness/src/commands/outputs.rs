@@ -6,7 +6,7 @@
 use std::fs::File;
 use std::path::PathBuf;
 
-use super::{Exit, UsageError};
+use super::{Exit, Failure, Outcome, UsageError};
 use crate::expr::Expr;
 use crate::gate;
 use crate::metrics::IntervalSink;
@@ -90,17 +90,20 @@ impl Outputs {
         report: &mut LoadReport,
         conditions: &[Expr],
         interrupted: bool,
-    ) -> anyhow::Result<Exit> {
-        report.checks = gate::check(report, conditions)?;
+    ) -> Outcome {
+        report.checks = gate::check(report, conditions).map_err(Failure::not_run)?;
         if let Some(file) = self.json.take() {
-            json::write(report, file)?;
+            json::write(report, file).map_err(Failure::not_run)?;
         }
         if let Some(file) = self.csv.take() {
-            csv::write(report, file)?;
+            csv::write(report, file).map_err(Failure::not_run)?;
         }
         if let Some((path, file)) = self.html.take() {
-            html::write_load(report, file)
-                .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+            html::write_load(report, file).map_err(|e| {
+                Failure::not_run(
+                    anyhow::Error::new(e).context(format!("writing {}", path.display())),
+                )
+            })?;
         }
         print!("{}", text::render(report));
         Ok(if interrupted {

@@ -1,7 +1,7 @@
 //! `poolstorm run` and `poolstorm validate`: scenario files loaded and checked first (all
 //! errors at once, exit 2), then run one after another.
 
-use super::{Exit, UsageError, load::cancel_on_signal};
+use super::{Exit, Failure, Outcome, UsageError, load::cancel_on_signal};
 use crate::cli::{ReportArgs, RunArgs, ScenarioArgs, ValidateArgs};
 use crate::experiment::{self, RunOptions};
 use crate::report::scenario::ScenarioReport;
@@ -51,7 +51,7 @@ pub(super) fn load_all(args: &ScenarioArgs) -> Result<Vec<Scenario>, UsageError>
 }
 
 /// Runs `poolstorm validate`.
-pub fn validate(args: &ValidateArgs) -> anyhow::Result<Exit> {
+pub fn validate(args: &ValidateArgs) -> Outcome {
     for s in load_all(&args.scenarios)? {
         println!(
             "ok: {} ({}: {} cells, {} rules)",
@@ -65,7 +65,7 @@ pub fn validate(args: &ValidateArgs) -> anyhow::Result<Exit> {
 }
 
 /// Runs `poolstorm run`.
-pub async fn run(args: &RunArgs) -> anyhow::Result<Exit> {
+pub async fn run(args: &RunArgs) -> Outcome {
     let scenarios = load_all(&args.scenarios)?;
     let stop = tokio_util::sync::CancellationToken::new();
     cancel_on_signal(&stop);
@@ -102,7 +102,9 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Exit> {
                 print!("{held_back}");
                 // A backend that never came up, or results that cannot be written: the run could
                 // not be carried out (exit 3), naming the scenario.
-                return Err(anyhow::Error::new(e).context(scenario.path.display().to_string()));
+                return Err(Failure::not_run(
+                    anyhow::Error::new(e).context(scenario.path.display().to_string()),
+                ));
             }
         }
     }
@@ -122,7 +124,7 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<Exit> {
 }
 
 /// Runs `poolstorm report`.
-pub fn report(args: &ReportArgs) -> anyhow::Result<Exit> {
+pub fn report(args: &ReportArgs) -> Outcome {
     let file = args.file.display().to_string();
     let report =
         ScenarioReport::read(&args.file).map_err(|e| UsageError::new(&file, e.to_string()))?;
