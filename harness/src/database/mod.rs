@@ -2,6 +2,7 @@
 //! backend (a SQLite file, a throwaway local MariaDB, a container, or a MySQL URL), and direct
 //! reads of the messages table for the mode-2 integrity check.
 
+#[cfg(feature = "containers")]
 mod container;
 mod mariadb_local;
 
@@ -9,6 +10,7 @@ use std::path::PathBuf;
 
 use sqlx::Connection as _;
 
+#[cfg(feature = "containers")]
 pub use container::{
     ContainerServer, IMAGE_VARIABLE, MYSQL_TAG, engine_address, engine_answers, image,
 };
@@ -54,6 +56,7 @@ pub enum Databases {
 #[derive(Debug)]
 pub enum Server {
     Local(Box<LocalServer>),
+    #[cfg(feature = "containers")]
     Container(Box<ContainerServer>),
 }
 
@@ -102,6 +105,7 @@ impl Databases {
                     owned: Some(Server::Local(Box::new(local))),
                 })
             }
+            #[cfg(feature = "containers")]
             Backend::Container => {
                 let container = ContainerServer::start().await?;
                 Ok(Databases::Mysql {
@@ -109,6 +113,13 @@ impl Databases {
                     owned: Some(Server::Container(Box::new(container))),
                 })
             }
+            #[cfg(not(feature = "containers"))]
+            Backend::Container => Err(DatabaseError::Setup(
+                "this poolstorm was built without the container backend (as `make demo` builds \
+                 it): build it with its default features, `make release` or `cargo build \
+                 --release`, or use --db sqlite, mariadb-local or a mysql:// URL"
+                    .to_owned(),
+            )),
             Backend::Url(url) => {
                 let server_url = server_of(url)?;
                 let conn = sqlx::AnyConnection::connect(&format!("{server_url}/"))
@@ -182,6 +193,7 @@ impl Databases {
                 owned: Some(Server::Local(local)),
                 ..
             } => local.stop().await,
+            #[cfg(feature = "containers")]
             Databases::Mysql {
                 owned: Some(Server::Container(container)),
                 ..
@@ -198,6 +210,7 @@ impl Databases {
                 server_url,
                 owned: Some(Server::Local(_)),
             } => format!("mariadb-local ({server_url})"),
+            #[cfg(feature = "containers")]
             Databases::Mysql {
                 server_url,
                 owned: Some(Server::Container(_)),
