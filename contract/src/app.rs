@@ -95,10 +95,13 @@ pub enum IdStrategy {
     SameConn,
 }
 
-/// Which database engine target-app runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Which database engine target-app runs on, and poolstorm's backends, probe and templates
+/// speak.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
+    /// target-app's default: a SQLite file.
+    #[default]
     Sqlite,
     Mysql,
 }
@@ -190,6 +193,12 @@ impl Engine {
             Engine::Sqlite => "sqlite",
             Engine::Mysql => "mysql",
         }
+    }
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 

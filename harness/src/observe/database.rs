@@ -95,8 +95,7 @@ pub struct DbSample {
 /// What a cell's report says about its database.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DbReport {
-    /// `mysql` or `sqlite`.
-    pub engine: String,
+    pub engine: contract::Engine,
     /// The server's flavour and version, as it says (`10.11.6-MariaDB-0+deb12u1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
@@ -360,11 +359,11 @@ impl DbProbe {
     /// Starts probing `target` on a task of its own; times count from `start`.
     pub fn start(target: DbTarget, start: Instant) -> Self {
         let engine = match target {
-            DbTarget::Mysql { .. } => "mysql",
-            DbTarget::Sqlite { .. } => "sqlite",
+            DbTarget::Mysql { .. } => contract::Engine::Mysql,
+            DbTarget::Sqlite { .. } => contract::Engine::Sqlite,
         };
         let report = Arc::new(Mutex::new(DbReport {
-            engine: engine.to_owned(),
+            engine,
             ..DbReport::default()
         }));
         let stop = CancellationToken::new();

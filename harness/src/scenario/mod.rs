@@ -122,12 +122,11 @@ impl Backend {
         }
     }
 
-    /// `sqlite` or `mysql`.
-    pub fn engine(&self) -> &'static str {
-        if *self == Backend::Sqlite {
-            "sqlite"
-        } else {
-            "mysql"
+    /// The engine its databases run on.
+    pub fn engine(&self) -> contract::Engine {
+        match self {
+            Backend::Sqlite => contract::Engine::Sqlite,
+            Backend::MariadbLocal | Backend::Container | Backend::Url(_) => contract::Engine::Mysql,
         }
     }
 }
@@ -305,7 +304,7 @@ impl Scenario {
                     &strategy,
                 ))))
             }
-            "engine" => Some(Value::Str(self.backend.engine().to_owned())),
+            "engine" => Some(Value::Str(self.backend.engine().name().to_owned())),
             "backend" => Some(Value::Str(self.backend.name().to_owned())),
             "cell" => Some(Value::Num(cell.index as f64)),
             _ => cell.get(name).map(ParamValue::to_expr),

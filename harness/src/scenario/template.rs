@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use crate::param::ParamValue;
+use contract::Engine;
 
 /// A placeholder found in text: the byte offset of its `{` and the name inside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,11 +83,13 @@ impl DbField {
 
     /// Whether an engine has it: host, port, user and password are a server's; path is
     /// SQLite's.
-    pub fn applies_to(self, engine: &str) -> bool {
+    pub fn applies_to(self, engine: Engine) -> bool {
         match self {
             DbField::Url | DbField::Name => true,
-            DbField::Path => engine == "sqlite",
-            DbField::Host | DbField::Port | DbField::User | DbField::Password => engine != "sqlite",
+            DbField::Path => engine == Engine::Sqlite,
+            DbField::Host | DbField::Port | DbField::User | DbField::Password => {
+                engine != Engine::Sqlite
+            }
         }
     }
 }
@@ -214,8 +217,12 @@ mod tests {
                 .contains("db.url, db.host")
         );
         assert!(Name::of("env.home").unwrap_err().contains("no namespace"));
-        assert!(DbField::Path.applies_to("sqlite") && !DbField::Path.applies_to("mysql"));
-        assert!(DbField::Host.applies_to("mysql") && !DbField::Host.applies_to("sqlite"));
+        assert!(
+            DbField::Path.applies_to(Engine::Sqlite) && !DbField::Path.applies_to(Engine::Mysql)
+        );
+        assert!(
+            DbField::Host.applies_to(Engine::Mysql) && !DbField::Host.applies_to(Engine::Sqlite)
+        );
     }
 
     #[test]

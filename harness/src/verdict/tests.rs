@@ -378,7 +378,7 @@ fn a_go_pool_without_a_waiting_gauge_counts_waits_begun() {
 /// The database every 250 ms from 0 to 6 s, each sample from `at`.
 fn database(at: impl Fn(u64) -> DbSample) -> DbReport {
     DbReport {
-        engine: "mysql".to_owned(),
+        engine: contract::Engine::Mysql,
         samples: (0..24).map(|i| at(i * 250)).collect(),
         ..DbReport::default()
     }
