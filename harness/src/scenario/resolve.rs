@@ -311,7 +311,10 @@ impl Resolver<'_> {
             Some(cwd) => folder.join(cwd.get_ref()),
             None => folder.to_owned(),
         };
-        let cwd = std::path::absolute(&cwd).unwrap_or(cwd);
+        // Canonical where it exists, so messages read examples/x, not scenarios/../examples/x.
+        let cwd = std::fs::canonicalize(&cwd)
+            .or_else(|_| std::path::absolute(&cwd))
+            .unwrap_or(cwd);
         let ready_timeout = match &t.ready_timeout {
             Some(v) => {
                 let text = Kind::Duration.normalize(v.get_ref()).map_err(|m| {
