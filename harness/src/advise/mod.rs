@@ -20,6 +20,7 @@ use crate::experiment::{RunError, RunOptions, Session};
 use crate::monitor::Monitor;
 use crate::param::ParamValue;
 use crate::report::advice::{Advice, RuleFloor, SCHEMA};
+use crate::report::export::{self, ExportManager};
 use crate::scenario::{Cell, Scenario, TargetSpec};
 use crate::verdict::Verdict;
 
@@ -229,11 +230,10 @@ pub async fn advise(
     session.annotate(advice.clone())?;
     let cells = session.cells();
     let (_, dir) = session.finish(Ok(()), cells, stop).await?;
-    let json = serde_json::to_string_pretty(&advice).expect("advice serializes");
-    std::fs::write(dir.join("advice.json"), json).map_err(|source| RunError::Write {
-        dir: dir.clone(),
-        source,
-    })?;
+    let mut file = ExportManager::default();
+    file.add(&export::ADVICE, dir.join(export::ADVICE.name))
+        .and_then(|()| file.write(&advice))
+        .map_err(RunError::from)?;
     Ok((advice, dir))
 }
 

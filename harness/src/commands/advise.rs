@@ -34,7 +34,7 @@ pub async fn execute(args: &AdviseArgs) -> Outcome {
             print!("{}", advice::terminal(&found));
             println!(
                 "{}",
-                crate::experiment::results_lines(&dir, &["advice.json"])
+                crate::experiment::results_lines(&dir, &[crate::report::export::ADVICE.name])
             );
             Ok(Exit::Done)
         }

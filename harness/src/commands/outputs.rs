@@ -3,15 +3,15 @@
 //! by `poolstorm load` and `poolstorm merge`: `--fail-if` checked, files written, the summary
 //! printed, the exit status decided.
 
-use std::fs::File;
 use std::path::PathBuf;
 
 use super::{Exit, Failure, Outcome, UsageError};
 use crate::expr::Expr;
 use crate::gate;
 use crate::metrics::IntervalSink;
+use crate::report::export::{self, ExportError, ExportManager};
 use crate::report::hlog::HlogWriter;
-use crate::report::{LoadReport, csv, html, json, text};
+use crate::report::{LoadReport, text};
 
 /// Where each file goes (`None`: not written).
 #[derive(Debug, Default)]
@@ -24,21 +24,23 @@ pub struct Paths<'a> {
     pub hlog_note: Option<String>,
 }
 
-/// The files, open.
-pub struct Outputs {
-    json: Option<File>,
-    csv: Option<File>,
-    html: Option<(PathBuf, File)>,
-    /// Taken by the driver, which streams each second into it.
-    pub hlog: Option<Box<dyn IntervalSink>>,
+impl Paths<'_> {
+    /// The path the flag `name` gave (`--json`, `--csv`, `--html`), if any.
+    fn of(&self, name: &str) -> Option<&PathBuf> {
+        match name {
+            "--json" => self.json,
+            "--csv" => self.csv,
+            "--html" => self.html,
+            _ => None,
+        }
+    }
 }
 
-fn create(flag: &str, path: Option<&PathBuf>) -> Result<Option<File>, UsageError> {
-    path.map(|p| {
-        File::create(p)
-            .map_err(|e| UsageError::new(flag, format!("cannot create {}: {e}", p.display())))
-    })
-    .transpose()
+/// The files, open.
+pub struct Outputs {
+    files: ExportManager<LoadReport>,
+    /// Taken by the driver, which streams each second into it.
+    pub hlog: Option<Box<dyn IntervalSink>>,
 }
 
 /// Parses every `--fail-if` condition, naming the bad one.
@@ -52,7 +54,7 @@ pub fn conditions(fail_if: &[String]) -> Result<Vec<Expr>, UsageError> {
 impl std::fmt::Debug for Outputs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Outputs")
-            .field("html", &self.html.as_ref().map(|(p, _)| p))
+            .field("files", &self.files)
             .finish_non_exhaustive()
     }
 }
@@ -74,37 +76,30 @@ impl Outputs {
                     })
             })
             .transpose()?;
-        let html = create("--html", paths.html)?;
-        Ok(Self {
-            json: create("--json", paths.json)?,
-            csv: create("--csv", paths.csv)?,
-            html: paths.html.cloned().zip(html),
-            hlog,
-        })
+        let mut files = ExportManager::default();
+        for export in &export::LOAD {
+            if let Some(path) = paths.of(export.name) {
+                files.add(export, path.clone()).map_err(|e| match e {
+                    ExportError::Create { name, path, source } => {
+                        UsageError::new(name, format!("cannot create {}: {source}", path.display()))
+                    }
+                    ExportError::Write { .. } => UsageError::new(export.name, e.to_string()),
+                })?;
+            }
+        }
+        Ok(Self { files, hlog })
     }
 
     /// Checks the conditions on the final report, writes the files, prints the summary, and
     /// says how the program ends.
     pub fn finish(
-        mut self,
+        self,
         report: &mut LoadReport,
         conditions: &[Expr],
         interrupted: bool,
     ) -> Outcome {
         report.checks = gate::check(report, conditions).map_err(Failure::not_run)?;
-        if let Some(file) = self.json.take() {
-            json::write(report, file).map_err(Failure::not_run)?;
-        }
-        if let Some(file) = self.csv.take() {
-            csv::write(report, file).map_err(Failure::not_run)?;
-        }
-        if let Some((path, file)) = self.html.take() {
-            html::write_load(report, file).map_err(|e| {
-                Failure::not_run(
-                    anyhow::Error::new(e).context(format!("writing {}", path.display())),
-                )
-            })?;
-        }
+        self.files.write(report).map_err(Failure::not_run)?;
         print!("{}", text::render(report));
         Ok(if interrupted {
             Exit::Interrupted
@@ -113,5 +108,28 @@ impl Outputs {
         } else {
             Exit::Done
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_load_format_has_its_flag_in_paths() {
+        let (json, csv, html) = (PathBuf::from("j"), PathBuf::from("c"), PathBuf::from("h"));
+        let paths = Paths {
+            json: Some(&json),
+            csv: Some(&csv),
+            html: Some(&html),
+            ..Paths::default()
+        };
+        for export in &export::LOAD {
+            assert!(
+                paths.of(export.name).is_some(),
+                "{} has no path",
+                export.name
+            );
+        }
     }
 }

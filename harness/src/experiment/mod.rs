@@ -20,8 +20,8 @@ use crate::database::Databases;
 use crate::monitor::Monitor;
 use crate::redact::Redactor;
 use crate::report::advice::Advice;
+use crate::report::export::{self, ExportError, ExportManager};
 use crate::report::scenario::{CellReport, SCHEMA, ScenarioInfo, ScenarioReport};
-use crate::report::{cells_csv, comparison, html, junit};
 use crate::scenario::{Cell, Scenario, TargetSpec};
 
 /// What every cell of a scenario run shares.
@@ -48,6 +48,8 @@ pub enum RunError {
         dir: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Export(#[from] ExportError),
 }
 
 /// How scenarios are run.
@@ -87,61 +89,10 @@ fn results_dir(out: &Path, scenario: &str) -> Result<PathBuf, RunError> {
     Ok(dir)
 }
 
-/// A file of a scenario's results folder and how it is made from the report.
-#[derive(Debug, Clone, Copy)]
-pub struct ResultFile {
-    pub name: &'static str,
-    pub render: fn(&ScenarioReport) -> String,
-}
-
-fn json(report: &ScenarioReport) -> String {
-    serde_json::to_string_pretty(report).expect("reports serialize")
-}
-
-/// The files a scenario's results folder holds beside `cells/`, in the order the terminal
-/// names them: the page to open first.
-pub const RESULT_FILES: [ResultFile; 5] = [
-    ResultFile {
-        name: "report.html",
-        render: html::render,
-    },
-    ResultFile {
-        name: "report.md",
-        render: comparison::markdown,
-    },
-    ResultFile {
-        name: "report.json",
-        render: json,
-    },
-    ResultFile {
-        name: "report.csv",
-        render: cells_csv::render,
-    },
-    ResultFile {
-        name: "junit.xml",
-        render: junit::render,
-    },
-];
-
-/// Writes every one of [`RESULT_FILES`], each atomically (a temp file renamed over it).
-pub fn write_results(report: &ScenarioReport, dir: &Path) -> Result<(), RunError> {
-    for ResultFile { name, render } in RESULT_FILES {
-        let path = dir.join(name);
-        let tmp = dir.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, render(report))
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|source| RunError::Write {
-                dir: dir.to_owned(),
-                source,
-            })?;
-    }
-    Ok(())
-}
-
 /// Where a run's results are, for the terminal: the page to open, then the other files (with
 /// `extra` ones a command wrote beside them).
 pub fn results_lines(dir: &Path, extra: &[&str]) -> String {
-    let (first, rest) = RESULT_FILES.split_first().expect("a file at least");
+    let (first, rest) = export::RUN.split_first().expect("a file at least");
     let others: Vec<&str> = extra
         .iter()
         .copied()
@@ -166,6 +117,8 @@ pub struct Session<'s> {
     dir: PathBuf,
     redactor: Redactor,
     report: ScenarioReport,
+    /// The results folder's files, rewritten after every cell.
+    files: ExportManager<ScenarioReport>,
 }
 
 impl<'s> Session<'s> {
@@ -234,6 +187,17 @@ impl<'s> Session<'s> {
             advice: None,
             predicted: None,
         };
+        // Every file there from the start, a report of no cells yet.
+        let mut files = ExportManager::default();
+        let created = files
+            .add_all_in(&export::RUN, &dir)
+            .and_then(|()| files.write(&report));
+        if let Err(e) = created {
+            if let Some(databases) = databases {
+                databases.stop().await;
+            }
+            return Err(e.into());
+        }
         Ok(Self {
             scenario,
             databases,
@@ -241,6 +205,7 @@ impl<'s> Session<'s> {
             dir,
             redactor,
             report,
+            files,
         })
     }
 
@@ -257,7 +222,7 @@ impl<'s> Session<'s> {
     /// Adds `poolstorm advise`'s findings to the report (and its HTML page).
     pub fn annotate(&mut self, advice: Advice) -> Result<(), RunError> {
         self.report.advice = Some(advice);
-        write_results(&self.report, &self.dir)
+        Ok(self.files.write(&self.report)?)
     }
 
     /// Runs one cell and rewrites every result file with it.
@@ -279,7 +244,7 @@ impl<'s> Session<'s> {
         self.report.cells.push(self.redactor.scrub(&result));
         self.report.predicted = expect::predicted(self.scenario, &self.report.cells);
         self.report.interrupted = stop.is_cancelled();
-        write_results(&self.report, &self.dir)?;
+        self.files.write(&self.report)?;
         Ok(self.report.cells.last().expect("pushed above"))
     }
 
@@ -299,7 +264,7 @@ impl<'s> Session<'s> {
         report.complete = report.cells.len() == expected && !stop.is_cancelled();
         report.interrupted = stop.is_cancelled();
         report.passed = report.complete && report.cells.iter().all(|c| c.passed());
-        write_results(report, &self.dir)?;
+        self.files.write(report)?;
         Ok((self.report, self.dir))
     }
 }

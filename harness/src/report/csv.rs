@@ -1,7 +1,6 @@
 //! The CSV report (written with the `csv` crate): one row per task and a last row `all`,
 //! latencies in microseconds.
 
-use std::fs::File;
 use std::io;
 
 use super::LoadReport;
@@ -68,9 +67,9 @@ impl Row<'_> {
     }
 }
 
-/// Writes the CSV rows of `report`.
-pub fn write(report: &LoadReport, out: File) -> io::Result<()> {
-    let mut w = csv::Writer::from_writer(out);
+/// The CSV rows of `report`.
+pub fn render(report: &LoadReport) -> io::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(HEADER)?;
     let elapsed = report.elapsed_s.max(1e-9);
     for t in &report.tasks {
@@ -97,5 +96,5 @@ pub fn write(report: &LoadReport, out: File) -> io::Result<()> {
         latency: report.latency_us,
     };
     w.write_record(all.fields())?;
-    w.flush()
+    w.into_inner().map_err(|e| e.into_error())
 }

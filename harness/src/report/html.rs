@@ -248,14 +248,6 @@ pub fn render(report: &ScenarioReport) -> String {
     out
 }
 
-/// Writes the page of one load report.
-pub fn write_load(report: &LoadReport, out: std::fs::File) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let mut out = std::io::BufWriter::new(out);
-    out.write_all(render_load(report).as_bytes())?;
-    out.flush()
-}
-
 /// The page of one load report: what the terminal summary says, the client's verdict with its
 /// timeline and latency percentiles, and for a merged report the shards it was made from.
 pub fn render_load(report: &LoadReport) -> String {

@@ -6,6 +6,7 @@ pub mod cells_csv;
 pub mod charts;
 pub mod comparison;
 pub mod csv;
+pub mod export;
 pub mod hlog;
 pub mod html;
 pub mod json;

@@ -19,6 +19,7 @@ mod dashboard;
 mod docs;
 mod faults;
 mod files;
+mod golden;
 #[cfg(feature = "interop")]
 mod html;
 #[cfg(feature = "interop")]
