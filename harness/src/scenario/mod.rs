@@ -43,13 +43,49 @@ pub enum TargetSpec {
     Command(CommandSpec),
 }
 
+/// The kinds of target, as `[target] kind` names them.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "lowercase")]
+pub enum TargetKind {
+    /// target-app, started per cell (the default).
+    Managed,
+    /// A service already running.
+    External,
+    /// The user's own program, started per cell.
+    Command,
+}
+
+impl TargetKind {
+    /// `"managed", "external" or "command"`, for messages.
+    pub fn choices() -> String {
+        let quoted: Vec<String> = <Self as strum::VariantArray>::VARIANTS
+            .iter()
+            .map(|k| format!("\"{k}\""))
+            .collect();
+        match quoted.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        }
+    }
+}
+
 impl TargetSpec {
-    /// `managed`, `external` or `command`.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> TargetKind {
         match self {
-            TargetSpec::Managed { .. } => "managed",
-            TargetSpec::External { .. } => "external",
-            TargetSpec::Command(_) => "command",
+            TargetSpec::Managed { .. } => TargetKind::Managed,
+            TargetSpec::External { .. } => TargetKind::External,
+            TargetSpec::Command(_) => TargetKind::Command,
         }
     }
 }

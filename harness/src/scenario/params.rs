@@ -6,6 +6,7 @@
 use contract::app::{self, Bounded};
 use contract::{IdStrategy, Teardown};
 
+use super::TargetKind;
 use crate::load::{SETTINGS, Setting};
 use crate::param::{Kind, ParamValue};
 
@@ -152,12 +153,12 @@ pub fn names() -> Vec<&'static str> {
 
 /// The parameters a target of this kind takes: target-app's settings only when poolstorm
 /// manages target-app (another target's `[vars]` may use their names for its own settings).
-pub fn for_target(kind: &str) -> impl Iterator<Item = Param> + use<'_> {
-    all().filter(move |p| kind == "managed" || p.section == Section::Load)
+pub fn for_target(kind: TargetKind) -> impl Iterator<Item = Param> {
+    all().filter(move |p| kind == TargetKind::Managed || p.section == Section::Load)
 }
 
 /// The parameter called `name` for a target of this kind.
-pub fn find_for(kind: &str, name: &str) -> Option<Param> {
+pub fn find_for(kind: TargetKind, name: &str) -> Option<Param> {
     for_target(kind).find(|p| p.name == name)
 }
 

@@ -16,14 +16,14 @@ use super::params::{self, Section};
 use super::template::{Name, placeholders};
 use super::{
     Backend, Cell, CommandSpec, DERIVED, Overrides, PoolSpec, Rule, Scenario, ScenarioError,
-    StallSpec, TargetSpec, TaskTemplate,
+    StallSpec, TargetKind, TargetSpec, TaskTemplate,
 };
 use crate::expr::Expr;
 use crate::observe::metrics::{self, Gauge, Mapping, Selector};
 use crate::param::{Kind, ParamValue};
 
 /// A `[target]` key, where it is written, and the kinds of target it belongs to.
-type Misplaced<'a> = (&'a str, Option<Range<usize>>, &'a [&'a str]);
+type Misplaced<'a> = (&'a str, Option<Range<usize>>, &'a [TargetKind]);
 
 /// How long a command target gets to answer its ready path.
 const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -189,51 +189,63 @@ impl Resolver<'_> {
             .find(|(k, _)| k == "target.url")
             .map(|(_, v)| v.clone());
         let t = raw.target.as_ref().map(Spanned::get_ref);
-        let kind = t
-            .and_then(|t| t.kind.as_ref())
-            .map(|k| (k.get_ref().as_str(), k.span()));
-        let kind_name = kind.as_ref().map_or("managed", |(k, _)| *k);
-        if let Some((other, span)) = kind
-            .as_ref()
-            .filter(|(k, _)| !["managed", "external", "command"].contains(k))
-        {
-            return self.error(
-                span.clone(),
-                format!(
-                    "target.kind must be \"managed\", \"external\" or \"command\", got \"{other}\""
-                ),
-            );
-        }
+        let written = t.and_then(|t| t.kind.as_ref());
+        let span = written.map_or(0..0, Spanned::span);
+        let kind = match written {
+            None => TargetKind::Managed,
+            Some(k) => k.get_ref().parse().map_err(|_| {
+                self.at.error(
+                    Some(k.span()),
+                    format!(
+                        "target.kind must be {}, got \"{}\"",
+                        TargetKind::choices(),
+                        k.get_ref()
+                    ),
+                )
+            })?,
+        };
         // Keys that belong to another kind of target.
         if let Some(t) = t {
             let misplaced: [Misplaced<'_>; 7] = [
                 (
                     "url",
                     t.url.as_ref().map(Spanned::span),
-                    &["external", "command"],
+                    &[TargetKind::External, TargetKind::Command],
                 ),
-                ("binary", None, &["managed"]),
+                ("binary", None, &[TargetKind::Managed]),
                 (
                     "command",
                     t.command.as_ref().map(Spanned::span),
-                    &["command"],
+                    &[TargetKind::Command],
                 ),
-                ("cwd", t.cwd.as_ref().map(Spanned::span), &["command"]),
-                ("ready", t.ready.as_ref().map(Spanned::span), &["command"]),
+                (
+                    "cwd",
+                    t.cwd.as_ref().map(Spanned::span),
+                    &[TargetKind::Command],
+                ),
+                (
+                    "ready",
+                    t.ready.as_ref().map(Spanned::span),
+                    &[TargetKind::Command],
+                ),
                 (
                     "ready_timeout",
                     t.ready_timeout.as_ref().map(Spanned::span),
-                    &["command"],
+                    &[TargetKind::Command],
                 ),
-                ("setup", t.setup.as_ref().map(Spanned::span), &["command"]),
+                (
+                    "setup",
+                    t.setup.as_ref().map(Spanned::span),
+                    &[TargetKind::Command],
+                ),
             ];
             for (key, span, kinds) in misplaced {
                 let present = span.is_some() || (key == "binary" && t.binary.is_some());
-                if present && !kinds.contains(&kind_name) {
+                if present && !kinds.contains(&kind) {
                     return Err(self.at.error(
                         span,
                         format!(
-                            "target.{key} is for kind = {}; this target is {kind_name}",
+                            "target.{key} is for kind = {}; this target is {kind}",
                             kinds
                                 .iter()
                                 .map(|k| format!("\"{k}\""))
@@ -243,26 +255,30 @@ impl Resolver<'_> {
                     ));
                 }
             }
-            if let Some((name, value)) = t.env.iter().next().filter(|_| kind_name != "command") {
+            if let Some((name, value)) = t.env.iter().next().filter(|_| kind != TargetKind::Command)
+            {
                 return self.error(
                     value.span(),
                     format!("target.env (`{name}`) is for kind = \"command\""),
                 );
             }
         }
-        if let Some(url) = url_override.as_ref().filter(|_| kind_name != "external") {
+        if let Some(url) = url_override
+            .as_ref()
+            .filter(|_| kind != TargetKind::External)
+        {
             return Err(ScenarioError {
                 location: format!("--set target.url={url}"),
                 message: format!(
-                    "target.url is for scenarios with [target] kind = \"external\"; this one's target is {kind_name}"
+                    "target.url is for scenarios with [target] kind = \"external\"; this one's target is {kind}"
                 ),
             });
         }
         match kind {
-            None | Some(("managed", _)) => Ok(TargetSpec::Managed {
+            TargetKind::Managed => Ok(TargetSpec::Managed {
                 binary: t.and_then(|t| t.binary.as_ref()).map(PathBuf::from),
             }),
-            Some(("external", span)) => {
+            TargetKind::External => {
                 let written = t.and_then(|t| t.url.as_ref());
                 let url = match (url_override, written) {
                     (Some(url), _) => url,
@@ -277,8 +293,8 @@ impl Resolver<'_> {
                 })?;
                 Ok(TargetSpec::External { url })
             }
-            Some(("command", span)) => self.command(t.expect("a [target] table"), span),
-            Some(_) => unreachable!("checked above"),
+            // A kind was written, so [target] is there.
+            TargetKind::Command => self.command(t.expect("a [target] table"), span),
         }
     }
 
@@ -538,7 +554,7 @@ impl Resolver<'_> {
                         }
                     }
                     Ok(Name::Port(name)) => {
-                        if kind != "command" {
+                        if kind != TargetKind::Command {
                             return fail(format!(
                                 "`{{{}}}` is for command targets, which poolstorm starts on free ports",
                                 p.name
@@ -547,7 +563,7 @@ impl Resolver<'_> {
                         ports.insert(name.unwrap_or("").to_owned());
                     }
                     Ok(Name::Db(field)) => {
-                        if kind != "command" {
+                        if kind != TargetKind::Command {
                             return fail(format!(
                                 "`{{{}}}` is for command targets, which poolstorm gives a fresh database per cell",
                                 p.name
@@ -606,7 +622,7 @@ impl Resolver<'_> {
         table: &Table,
         section: Option<Section>,
         vars: &[String],
-        kind: &str,
+        kind: TargetKind,
         values: &mut BTreeMap<String, ParamValue>,
     ) -> Result<(), ScenarioError> {
         for (key, value) in table {
@@ -616,7 +632,12 @@ impl Resolver<'_> {
         Ok(())
     }
 
-    fn check_table(&self, table: &Table, vars: &[String], kind: &str) -> Result<(), ScenarioError> {
+    fn check_table(
+        &self,
+        table: &Table,
+        vars: &[String],
+        kind: TargetKind,
+    ) -> Result<(), ScenarioError> {
         let mut scratch = BTreeMap::new();
         self.apply_table(table, None, vars, kind, &mut scratch)
     }
@@ -628,7 +649,7 @@ impl Resolver<'_> {
         value: &Spanned<toml::Value>,
         section: Option<Section>,
         vars: &[String],
-        kind: &str,
+        kind: TargetKind,
     ) -> Result<ParamValue, ScenarioError> {
         let name = key.get_ref();
         if vars.contains(name) && section.is_none() {
@@ -653,7 +674,7 @@ impl Resolver<'_> {
                 format!("unknown parameter `{name}`; allowed: {}", allowed()),
             );
         };
-        if param.section == Section::App && kind != "managed" {
+        if param.section == Section::App && kind != TargetKind::Managed {
             return self.error(
                 key.span(),
                 format!(
@@ -672,7 +693,7 @@ impl Resolver<'_> {
         raw: &RawScenario,
         base: &BTreeMap<String, ParamValue>,
         vars: &[String],
-        kind: &str,
+        kind: TargetKind,
     ) -> Result<Vec<Cell>, ScenarioError> {
         let mut rows: Vec<IndexMap<String, ParamValue>> = Vec::new();
         if raw.cells.is_empty() {
@@ -735,7 +756,7 @@ impl Resolver<'_> {
     fn sets(
         &self,
         vars: &[String],
-        kind: &str,
+        kind: TargetKind,
     ) -> Result<Vec<(String, ParamValue)>, ScenarioError> {
         let mut out = Vec::new();
         for (key, text) in self.overrides.set.iter().filter(|(k, _)| k != "target.url") {
@@ -756,7 +777,7 @@ impl Resolver<'_> {
                         known.join(", ")
                     ))
                 })?;
-                if param.section == Section::App && kind != "managed" {
+                if param.section == Section::App && kind != TargetKind::Managed {
                     return Err(err(format!(
                         "`{key}` is a target-app flag; the target is {kind}"
                     )));
@@ -877,7 +898,7 @@ impl Resolver<'_> {
         &self,
         raw: &RawScenario,
         vars: &[String],
-        kind: &str,
+        kind: TargetKind,
     ) -> Result<Vec<Rule>, ScenarioError> {
         let mut known: Vec<&str> = params::for_target(kind).map(|p| p.name).collect();
         known.extend(vars.iter().map(String::as_str));
