@@ -107,6 +107,20 @@ async fn load(argv: &[&str]) -> LoadReport {
     load_with(&load_argv(argv), Default::default()).await.0
 }
 
+/// Five requests, one user, trusting `cacert`.
+async fn five_with_cacert(url: &str, cacert: &Path) -> LoadReport {
+    load(&[
+        url,
+        "--users",
+        "1",
+        "--requests",
+        "5",
+        "--cacert",
+        path(cacert),
+    ])
+    .await
+}
+
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -370,16 +384,7 @@ async fn host_names_are_resolved_once_and_reported_and_ipv6_literals_work() {
     let stub = tls_stub(&cert, &key, None).await;
     let url = format!("https://localhost:{}/ok", stub.addr().port());
     let ca = pki.ca();
-    let r = load(&[
-        &url,
-        "--users",
-        "1",
-        "--requests",
-        "5",
-        "--cacert",
-        path(&ca),
-    ])
-    .await;
+    let r = five_with_cacert(&url, &ca).await;
     assert_eq!(r.outcome(OutcomeKey::Ok), 5, "{:?}", r.outcomes);
     assert_eq!(r.connections.address, stub.addr().to_string());
 
@@ -527,30 +532,12 @@ async fn a_ca_true_certificate_given_to_cacert_is_pinned_with_its_name_still_che
     let (other, other_key) = self_signed_ca(dir.path(), "other", &["other.example"]);
     let stub = tls_stub(&other, &other_key, None).await;
     let url = format!("{}/ok", stub.url());
-    let r = load(&[
-        &url,
-        "--users",
-        "1",
-        "--requests",
-        "5",
-        "--cacert",
-        path(&other),
-    ])
-    .await;
+    let r = five_with_cacert(&url, &other).await;
     assert_eq!(r.outcome(OutcomeKey::CertWrongName), 5, "{:?}", r.outcomes);
     assert_eq!(stub.requests(), 0);
 
     // Not the one --cacert names: refused, in plain words, and the summary counts the tries.
-    let r = load(&[
-        &url,
-        "--users",
-        "1",
-        "--requests",
-        "5",
-        "--cacert",
-        path(&cert),
-    ])
-    .await;
+    let r = five_with_cacert(&url, &cert).await;
     assert_eq!(
         r.outcome(OutcomeKey::CertUnknownIssuer),
         5,
