@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use harness::report::advice::Advice;
+use harness::results::advice::Advice;
 
 use crate::support::{binary, latest_results};
 
@@ -204,6 +204,8 @@ async fn mode_1_with_a_shared_teardown_agrees_with_its_measured_rule_on_both_eng
     }
 }
 
+// Needs the example's Python venv (scripts/venv.sh, which `make test` runs): the interop tier.
+#[cfg(feature = "interop")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_target_gets_its_cm_from_the_probe_and_its_floor_from_its_rules() {
     // The real FastAPI + SQLAlchemy example, its pool sized by the var `pool_size`.
