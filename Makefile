@@ -52,7 +52,7 @@ k8s-validate: ## Validate deploy/k8s against Kubernetes' own schemas, offline (k
 	scripts/venv.sh tools
 	tools/.venv/bin/kubernetes-validate --strict deploy/k8s/*.yaml
 
-lint: fmt clippy cycles ## cargo fmt --check, clippy -D warnings (both test tiers), no import cycle, no edge up the layers
+lint: fmt clippy cycles ## cargo fmt --check, clippy -D warnings (both test tiers), no import cycle, each layer names only what its row allows
 
 fmt:
 	$(CARGO) fmt --all --check

@@ -10,9 +10,12 @@ builds two kinds of graphs from the source, comments stripped:
     modules are declared).
 Every cycle is printed with a file:line that makes each step, and the exit status is 1.
 
-A crate whose src/lib.rs groups its modules under `// layer: NAME` lines (lowest first) is
-also held to them: a module may name modules of its own layer and of the layers below, never
-one above. Each edge that points up is printed with its file:line.
+A crate listed in LAYERS below is held to its table as well. Its top-level modules are
+layers (folders, lowest first), and the modules inside them are the nodes: `engine::driver`,
+`results::scenario`, and a layer's own mod.rs as `results`. A node may name the nodes of its
+own layer and what its layer's row allows: a whole layer (`observe`) or one module of it
+(`engine::metrics`). Any other edge is printed with its file:line, and so is a cycle among
+the nodes.
 
 usage: scripts/module-cycles.py [ROOT]      (default: the repository)
        scripts/module-cycles.py --self-test  (plants a cycle and checks that it is found)
@@ -23,6 +26,24 @@ import sys
 import tempfile
 
 IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+
+# Which layers (or single modules of a layer) each layer of a crate may name, lowest first.
+# A layer may always name its own modules. The results documents name nothing of the driver,
+# the services or the scenarios; the renderers name the documents, not what made them.
+LAYERS = {
+    "harness": {
+        "base": [],
+        "engine": ["base"],
+        "observe": ["base", "engine::fetch", "engine::metrics"],
+        "verdict": ["base", "engine::metrics", "observe"],
+        "results": ["base", "engine::load", "engine::metrics", "observe", "verdict"],
+        "export": ["base", "engine::metrics", "observe", "verdict", "results"],
+        "watch": ["base", "engine::metrics", "observe", "verdict"],
+        "run": ["base", "engine", "observe", "verdict", "results", "export", "watch"],
+        "ui": ["base", "engine::metrics", "observe", "verdict", "watch"],
+        "cli": ["base", "engine", "observe", "verdict", "results", "export", "watch", "run", "ui"],
+    },
+}
 
 
 def strip_comments(text):
@@ -173,31 +194,57 @@ def report(crate, scope, graph):
     return problems
 
 
-def layers(lib):
-    """Module -> (rank, layer name), from the `// layer: NAME` lines of lib.rs; {} if none."""
-    table, rank, name = {}, -1, None
-    for line in open(lib, encoding="utf-8"):
-        marker = re.match(r"\s*// layer: (\w+)", line)
-        if marker:
-            rank, name = rank + 1, marker.group(1)
+def nodes_of(src, table):
+    """Node name -> its files: `layer` (the layer's own mod.rs, or its file) and `layer::module`."""
+    nodes = {}
+    for layer, path in children(src).items():
+        if not os.path.isdir(path):
+            nodes[layer] = [path]
             continue
-        module = re.match(rf"\s*(?:pub )?mod ({IDENT});", line)
-        if module and name:
-            table[module.group(1)] = (rank, name)
-    return table
+        nodes[layer] = [os.path.join(path, "mod.rs")]
+        for name, sub in children(path).items():
+            nodes[f"{layer}::{name}"] = rust_files(sub)
+    return nodes
 
 
-def layer_problems(crate, graph, table):
+def node_edges(nodes, root):
+    """node -> {node it names: 'file:line'}; a parent naming its children is no edge."""
+    layers = {n for n in nodes if "::" not in n}
+    graph = {}
+    for name, files in nodes.items():
+        graph[name] = {}
+        for f in files:
+            text = strip_comments(open(f, encoding="utf-8").read())
+            found = []
+            for layer in sorted(layers):
+                for target, line in references(text, f"crate::{layer}"):
+                    found.append((f"{layer}::{target}" if f"{layer}::{target}" in nodes else layer, line))
+                for m in re.finditer(rf"\bcrate::{layer}\b(?!::)", text):
+                    found.append((layer, text.count("\n", 0, m.start()) + 1))
+            for target, line in found:
+                if target == name or target.startswith(name + "::") or target in graph[name]:
+                    continue
+                graph[name][target] = f"{os.path.relpath(f, root)}:{line}"
+    return graph
+
+
+def layer_problems(crate, nodes, graph, table):
     problems = []
+    layer = lambda node: node.split("::")[0]
+    for node in sorted(nodes):
+        if layer(node) not in table:
+            problems.append(f"{crate}: {node} is in no layer of the table in scripts/module-cycles.py")
     for a in sorted(graph):
-        if a not in table:
-            problems.append(f"{crate}: module {a} is under no `// layer:` line of lib.rs")
-            continue
         for b, where in sorted(graph[a].items()):
-            if b in table and table[b][0] > table[a][0]:
-                problems.append(
-                    f"{crate}: {a} ({table[a][1]}) names {b} ({table[b][1]}), a layer above it ({where})"
-                )
+            la, lb = layer(a), layer(b)
+            if la == lb or la not in table:
+                continue
+            allowed = table[la]
+            if lb in allowed or b in allowed:
+                continue
+            rank = list(table)
+            why = "a layer above it" if lb in table and rank.index(lb) > rank.index(la) else "not in its row"
+            problems.append(f"{crate}: {a} ({la}) names {b} ({lb}), {why} ({where})")
     return problems
 
 
@@ -208,12 +255,14 @@ def check(root):
         if not os.path.exists(os.path.join(root, entry, "Cargo.toml")) or not os.path.isdir(src):
             continue
         top = children(src)
-        graph = edges(top, "crate", root)
-        problems += report(entry, "", graph)
-        lib = os.path.join(src, "lib.rs")
-        table = layers(lib) if os.path.exists(lib) else {}
+        table = LAYERS.get(entry)
         if table:
-            problems += layer_problems(entry, graph, table)
+            nodes = nodes_of(src, table)
+            graph = node_edges(nodes, root)
+            problems += report(entry, "", graph)
+            problems += layer_problems(entry, nodes, graph, table)
+        else:
+            problems += report(entry, "", edges(top, "crate", root))
         for name, path in top.items():
             for dirpath, _, _ in os.walk(path) if os.path.isdir(path) else []:
                 subs = children(dirpath)
@@ -240,14 +289,31 @@ def self_test():
         open(os.path.join(src, "b", "y.rs"), "w").write("pub struct Y;\n")
         open(os.path.join(src, "a.rs"), "w").write("use crate::c::c;\n")
         assert check(root) == [], check(root)
-        # Layers: c at the bottom, a above; a naming c is fine, c naming a is not.
-        open(os.path.join(src, "lib.rs"), "w").write("// layer: low\nmod c;\nmod b;\n// layer: high\nmod a;\n")
+        # Layers: low (c, and the folder b) at the bottom, high (a) above.
+        LAYERS["demo"] = {"low": [], "high": ["low"]}
+        for layer in ("low", "high"):
+            os.makedirs(os.path.join(src, layer))
+        os.rename(os.path.join(src, "c.rs"), os.path.join(src, "low", "c.rs"))
+        os.rename(os.path.join(src, "a.rs"), os.path.join(src, "high", "a.rs"))
+        os.rename(os.path.join(src, "b"), os.path.join(src, "low", "b"))
+        open(os.path.join(src, "lib.rs"), "w").write("mod low;\nmod high;\n")
+        open(os.path.join(src, "low", "mod.rs"), "w").write("pub mod b;\npub mod c;\n")
+        open(os.path.join(src, "high", "mod.rs"), "w").write("pub mod a;\n")
+        open(os.path.join(src, "high", "a.rs"), "w").write("use crate::low::{c::c, b};\n")
         assert check(root) == [], check(root)
-        open(os.path.join(src, "c.rs"), "w").write("pub fn c() { crate::a::f() }\n")
+        open(os.path.join(src, "low", "c.rs"), "w").write("pub fn c() { crate::high::a::f() }\n")
         found = check(root)
-        assert len(found) == 2 and "cycle among {a, c}" in found[0], found
-        assert "c (low) names a (high), a layer above it (demo/src/c.rs:1)" in found[1], found[1]
-    print("module-cycles: self-test passed (planted cycles and an upward edge found, none when removed)")
+        assert len(found) == 2 and "cycle among {high::a, low::c}" in found[0], found
+        assert "low::c (low) names high::a (high), a layer above it (demo/src/low/c.rs:1)" in found[1], found[1]
+        # A row that names one module of a layer allows that module and no other.
+        LAYERS["demo"] = {"low": [], "high": ["low::c"]}
+        open(os.path.join(src, "low", "c.rs"), "w").write("pub fn c() {}\n")
+        found = check(root)
+        assert found == ["demo: high::a (high) names low::b (low), not in its row (demo/src/high/a.rs:1)"], found
+        open(os.path.join(src, "zed.rs"), "w").write("\n")
+        assert any("demo: zed is in no layer of the table" in p for p in check(root)), check(root)
+        del LAYERS["demo"]
+    print("module-cycles: self-test passed (planted cycles, an upward edge and an edge outside its row found, none when removed)")
 
 
 def main():
@@ -259,7 +325,7 @@ def main():
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return 1
-    print("module-cycles: no import cycle between modules, and no module names a layer above its own")
+    print("module-cycles: no import cycle between modules, and every layer names only what its row allows")
     return 0
 
 

@@ -1,64 +1,46 @@
 //! poolstorm: a locust-like load driver that floods target-app (or any HTTP service) and
 //! measures what a starving connection pool does to it.
 //!
-//! Data flow: [`cli`] (flags) -> [`commands`] (validated [`load::LoadPlan`]) -> [`driver`]
-//! (worker threads sending requests, recording locally) -> [`metrics`] (collector: timeline,
-//! stalls, totals) -> [`verdict`] (the client's view and the server's pool from [`observe`])
-//! -> [`report`] (terminal, JSON, CSV, interval log) -> [`gate`] (`--fail-if`) -> exit status.
-//! `poolstorm run` wraps the same path in [`experiment`]: per [`scenario`] cell a database,
-//! a target, the load, the verdict and the rules.
+//! The crate is ten layers, one folder each, lowest first:
+//!
+//! | layer | what it holds |
+//! | --- | --- |
+//! | [`base`] | formatting, expressions, parameters, this machine, secrets, the reaper |
+//! | [`engine`] | load plans, the driver, what it records, plain GETs, the stub |
+//! | [`observe`] | the server's pool and the database, sampled beside the load |
+//! | [`verdict`] | the judge: one verdict over the client's, the pool's and the database's view |
+//! | [`results`] | the result documents (plain serde types), merged shards, `--fail-if` |
+//! | [`export`] | every file written from a document: terminal, JSON, CSV, HTML, JUnit, ... |
+//! | [`watch`] | what a run reports to while it goes: the `Monitor` trait, progress lines |
+//! | [`run`] | scenarios, services and databases per cell, experiments, advice |
+//! | [`ui`] | the terminal dashboard |
+//! | [`cli`] | flags, and one module per subcommand |
+//!
+//! Data flow of `poolstorm load`: [`cli`] (flags) -> [`cli::commands`] (a validated
+//! [`engine::load::LoadPlan`]) -> [`engine::driver`] (worker threads sending requests, recording
+//! locally) -> [`engine::metrics`] (timeline, stalls, totals) -> [`verdict`] (with the server's
+//! pool from [`observe`]) -> [`results::LoadReport`] -> [`results::gate`] (`--fail-if`) ->
+//! [`export`] -> exit status. `poolstorm run` wraps the same path in [`run::experiment`]: per
+//! [`run::scenario`] cell a database, a target, the load, the verdict and the rules.
 
-// The modules in layers, lowest first. A module names modules of its own layer and of the
-// layers below it, never one above: `scripts/module-cycles.py` (in `make lint` and CI) reads
-// these lines and fails on an edge that points up, or on a cycle.
-
-// layer: base (formatting, expressions, parameters, this machine, secrets)
-pub mod expr;
-pub mod human;
-pub mod local;
-pub mod param;
-pub mod reaper;
-pub mod redact;
-
-// layer: engine (load plans, the driver, what it records, the stub it is tested against)
-pub mod driver;
-pub mod fetch;
-pub mod load;
-pub mod metrics;
-pub mod stub;
-
-// layer: observe (the server's pool and the database, sampled beside the load)
-pub mod observe;
-
-// layer: judge (one verdict engine over the client's, the pool's and the database's view)
-pub mod verdict;
-
-// layer: report (the result documents, `--fail-if`, merged shards, every renderer)
-pub mod gate;
-pub mod merge;
-pub mod report;
-
-// layer: watch (what a run reports to while it goes: the Monitor trait, progress lines)
-pub mod monitor;
-pub mod progress;
-
-// layer: run (scenarios, services and databases per cell, experiments, advice)
-pub mod advise;
-pub mod app;
-pub mod database;
-pub mod experiment;
-pub mod scenario;
-pub mod service;
-
-// layer: ui (the terminal dashboard)
-pub mod dashboard;
-
-// layer: cli (flags and one module per subcommand)
+// The modules in layers, one folder each, lowest first. A layer names its own modules and
+// the layers below it, never one above: `scripts/module-cycles.py` (in `make lint` and CI)
+// holds the table of which layer may name which, and fails on any other edge or a cycle.
+pub mod base;
 pub mod cli;
-pub mod commands;
+pub mod engine;
+pub mod export;
+pub mod observe;
+pub mod results;
+pub mod run;
+pub mod ui;
+pub mod verdict;
+pub mod watch;
 
+use base::reaper;
+use base::redact;
+use cli::commands::{self, Exit, Failure};
 use cli::{Cli, Command};
-use commands::{Exit, Failure};
 
 /// Runs a parsed command line to its exit status, printing errors to stderr.
 pub fn run(cli: &Cli) -> u8 {

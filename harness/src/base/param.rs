@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::expr::Value;
-use crate::human::parse_duration;
+use crate::base::expr::Value;
+use crate::base::human::parse_duration;
 
 /// What values a parameter takes.
 #[derive(Debug, Clone, Copy, PartialEq)]

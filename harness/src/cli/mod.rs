@@ -1,14 +1,16 @@
-//! The command line: `poolstorm load` (black-box load against any HTTP URL) and
-//! `poolstorm stub` (a programmable test server). Raw flags only; `commands::*` turns them into
-//! validated plans.
+//! The cli layer, the top: the command line's flags (this file: raw flags only, for `load`,
+//! `run`, `advise`, `merge`, `stub` and the rest) and one module per subcommand in
+//! [`commands`], which turns them into validated plans and runs them.
+
+pub mod commands;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::load::SettingArgs;
-use crate::progress::ProgressMode;
+use crate::engine::load::SettingArgs;
+use crate::watch::progress::ProgressMode;
 
 /// How poolstorm ends, for every command's `--help`.
 pub const EXIT_STATUS: &str = "Exit status: 0 done, 1 a --fail-if condition or a scenario rule failed, \

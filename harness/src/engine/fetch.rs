@@ -13,7 +13,7 @@ use hyper::Request;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use crate::load::Target;
+use crate::engine::load::Target;
 
 /// Why a GET failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,13 +41,14 @@ pub async fn get(
         if !target.tls {
             return exchange(stream, &target).await;
         }
-        let settings = crate::load::TlsSettings {
+        let settings = crate::engine::load::TlsSettings {
             insecure: true,
             ..Default::default()
         };
-        let config = crate::driver::tls::client_config(&settings, &[b"http/1.1"])
+        let config = crate::engine::driver::tls::client_config(&settings, &[b"http/1.1"])
             .map_err(|e| e.to_string())?;
-        let name = crate::driver::tls::server_name(&target.host).map_err(|e| e.to_string())?;
+        let name =
+            crate::engine::driver::tls::server_name(&target.host).map_err(|e| e.to_string())?;
         let tls = tokio_rustls::TlsConnector::from(config)
             .connect(name, stream)
             .await

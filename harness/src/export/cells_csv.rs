@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use super::scenario::ScenarioReport;
-use crate::metrics::OutcomeKey;
+use crate::engine::metrics::OutcomeKey;
+use crate::results::scenario::ScenarioReport;
 
 /// Columns after the parameters.
 const TAIL: [&str; 16] = [

@@ -3,10 +3,10 @@
 //! cells' latency percentile curves overlaid (HdrHistogram style, log scales), and a heatmap of
 //! verdicts over a two-parameter matrix with the predicted boundary drawn.
 
-use super::scenario::CellReport;
 use super::svg::{Scale, Svg};
-use crate::human::latency;
+use crate::base::human::latency;
 use crate::observe::{Gauge, PoolSample};
+use crate::results::scenario::CellReport;
 use crate::verdict::Verdict;
 
 /// Outcome series of the completions panel, bottom to top.
@@ -559,7 +559,7 @@ pub fn heatmap(cells: &[CellReport], predicted: Option<(&[bool], &str)>) -> Opti
 
 /// `poolstorm advise`: every trial as a dot at its pool size (red: it locked), the curve's
 /// throughput as a line, and the formula's floor and the measured minimum as vertical lines.
-pub fn advice(a: &super::advice::Advice) -> String {
+pub fn advice(a: &crate::results::advice::Advice) -> String {
     let (width, left, right, top, bottom) = (980.0, 64.0, 900.0, 16.0, 280.0);
     let largest = a
         .trials

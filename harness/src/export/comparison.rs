@@ -3,10 +3,10 @@
 
 use std::fmt::Write as _;
 
-use super::scenario::{CellReport, ScenarioReport};
-use crate::human::{count, latency};
-use crate::metrics::OutcomeKey;
+use crate::base::human::{count, latency};
+use crate::engine::metrics::OutcomeKey;
 use crate::observe::database::DbReport;
+use crate::results::scenario::{CellReport, ScenarioReport};
 
 /// Column headers.
 pub const HEADERS: [&str; 12] = [

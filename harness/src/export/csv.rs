@@ -3,8 +3,8 @@
 
 use std::io;
 
-use super::LoadReport;
-use crate::metrics::{OutcomeKey, Outcomes, Summary};
+use crate::engine::metrics::{OutcomeKey, Outcomes, Summary};
+use crate::results::LoadReport;
 
 /// The header row.
 pub const HEADER: [&str; 18] = [

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
-use crate::metrics::{IntervalSink, Latency};
+use crate::engine::metrics::{IntervalSink, Latency};
 
 /// Writes an interval log as the run goes, one second at a time.
 pub struct HlogWriter {

@@ -7,11 +7,11 @@
 
 use std::fmt::Write as _;
 
-use super::LoadReport;
 use super::charts::{self, verdict_color};
 use super::comparison;
 use super::markup::escape;
-use super::scenario::{CellReport, ScenarioReport};
+use crate::results::LoadReport;
+use crate::results::scenario::{CellReport, ScenarioReport};
 
 const STYLE: &str = r#"
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px 32px; color: #222; max-width: 1100px; }

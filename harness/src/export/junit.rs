@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::scenario::ScenarioReport;
+use crate::results::scenario::ScenarioReport;
 
 /// A test case, failed with `failure` when there is one.
 fn case(classname: &str, name: String, seconds: f64, failure: Option<String>) -> TestCase {

@@ -9,13 +9,23 @@
 //! The tables: [`LOAD`] for `poolstorm load` and `merge`, [`RUN`] for a scenario's results
 //! folder (`run`, `advise`), [`ADVICE`] for `advise`'s own file.
 
+pub mod cells_csv;
+pub mod charts;
+pub mod comparison;
+pub mod csv;
+pub mod hlog;
+pub mod html;
+pub mod junit;
+pub mod markup;
+pub mod svg;
+pub mod text;
+
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::LoadReport;
-use super::advice::Advice;
-use super::scenario::ScenarioReport;
-use super::{cells_csv, comparison, csv, html, junit};
+use crate::results::LoadReport;
+use crate::results::advice::Advice;
+use crate::results::scenario::ScenarioReport;
 
 /// One kind of file: its name (a flag, `--json`, or a file name, `report.html`) and how a
 /// document of type `D` renders into it.

@@ -2,9 +2,9 @@
 
 use std::fmt::Write as _;
 
-use super::LoadReport;
-use crate::human::{count, latency};
-use crate::metrics::{OutcomeKey, Summary};
+use crate::base::human::{count, latency};
+use crate::engine::metrics::{OutcomeKey, Summary};
+use crate::results::LoadReport;
 
 fn latency_cells(s: &Summary) -> String {
     [s.p50, s.p90, s.p99, s.p999, s.max]

@@ -361,7 +361,7 @@ impl PoolSource {
                 timeout,
                 ..
             } => {
-                let (status, body) = crate::fetch::get(url, "", *timeout)
+                let (status, body) = crate::engine::fetch::get(url, "", *timeout)
                     .await
                     .map_err(|e| e.reason)?;
                 if !(200..300).contains(&status) {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use contract::Snapshot;
 
 use super::PoolSample;
-use crate::fetch::{self, FetchError};
+use crate::engine::fetch::{self, FetchError};
 
 /// The sample a snapshot taken `t_ms` after the start gives.
 pub fn from_snapshot(s: &Snapshot, t_ms: u64) -> PoolSample {

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::human::latency;
+use crate::base::human::latency;
 use crate::verdict::Verdict;
 
 /// Identifies the JSON layout; bumped when a field changes meaning.

@@ -1,9 +1,9 @@
 //! `--fail-if` conditions: expressions over a run's results that fail it (exit 1) when they
 //! hold, e.g. `error_ratio > 0.01`, `p99_ms > 500`, `stalled`.
 
-use crate::expr::{Expr, ExprError, Value};
-use crate::metrics::OutcomeKey;
-use crate::report::{Check, LoadReport};
+use crate::base::expr::{Expr, ExprError, Value};
+use crate::engine::metrics::OutcomeKey;
+use crate::results::{Check, LoadReport};
 
 /// Names a `--fail-if` condition may use.
 pub const NAMES: &[&str] = &[

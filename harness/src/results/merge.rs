@@ -8,9 +8,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::metrics::{IntervalSink, Latency, Outcomes, Second, TICKS_PER_SECOND, find_stalls};
-use crate::report::shard::{MergedFrom, MergedShard, ShardReport};
-use crate::report::{ConnectionReport, LoadReport, Requests, SCHEMA, Settings, TaskReport, json};
+use crate::engine::metrics::{
+    IntervalSink, Latency, Outcomes, Second, TICKS_PER_SECOND, find_stalls,
+};
+use crate::results::shard::{MergedFrom, MergedShard, ShardReport};
+use crate::results::{ConnectionReport, LoadReport, Requests, SCHEMA, Settings, TaskReport};
 
 /// Why shards cannot be merged.
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +97,7 @@ impl Input {
 pub fn read(sources: &[Source]) -> Result<Vec<Input>, MergeError> {
     let mut inputs = Vec::with_capacity(sources.len());
     for Source { file, from_folder } in sources {
-        let report = json::read(file)
+        let report = LoadReport::read(file)
             .map_err(|e| input(file, format!("not a poolstorm load report ({e})")))?;
         match &report.shard {
             None if report.merged.is_some() && *from_folder => continue,
@@ -247,7 +249,7 @@ fn add(into: &mut Option<Latency>, i: &Input, what: &str, text: &str) -> Result<
     accumulate(into, &h).map_err(|e| input(&i.file, format!("{what}: {e}")))
 }
 
-fn summary(h: &Option<Latency>) -> crate::metrics::Summary {
+fn summary(h: &Option<Latency>) -> crate::engine::metrics::Summary {
     h.as_ref().map(Latency::summary).unwrap_or_default()
 }
 
@@ -434,7 +436,7 @@ pub fn merge(
     if connections.tls_handshake_us.is_some() {
         connections.tls_handshake_us = Some(summary(&handshake));
     }
-    let ok_count = outcomes.get(crate::metrics::OutcomeKey::Ok);
+    let ok_count = outcomes.get(crate::engine::metrics::OutcomeKey::Ok);
     let shard = first.shard();
     let merged = MergedFrom {
         run: shard.run.clone(),

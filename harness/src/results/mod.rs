@@ -1,29 +1,22 @@
-//! The report of one load run (the JSON document, schema `poolstorm.load/v1`), built from what
-//! the driver measured, and its renderings: terminal summary, JSON, CSV and the interval log.
+//! The result documents, plain serde types with nothing of the driver, the services or the
+//! scenarios in them: one load run's report (schema `poolstorm.load/v1`, below), a scenario
+//! run's ([`scenario`]), advice ([`advice`]) and a shard's part ([`shard`]); and what is
+//! computed from documents alone: shards merged into one report ([`merge`]) and `--fail-if`
+//! ([`gate`]). Every rendering of them is in [`crate::export`].
 
 pub mod advice;
-pub mod cells_csv;
-pub mod charts;
-pub mod comparison;
-pub mod csv;
-pub mod export;
-pub mod hlog;
-pub mod html;
-pub mod json;
-pub mod junit;
-pub mod markup;
+pub mod gate;
+pub mod merge;
 pub mod scenario;
 pub mod shard;
-pub mod svg;
-pub mod text;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::driver::RunOutput;
-use crate::load::{LoadPlan, Model};
-use crate::metrics::{Kind, OutcomeKey, Outcomes, Second, Stall, Summary, TaskTotals};
+use crate::engine::load::{LoadPlan, Model};
+use crate::engine::metrics::RunOutput;
+use crate::engine::metrics::{Kind, OutcomeKey, Outcomes, Second, Stall, Summary, TaskTotals};
 use crate::observe::database::DbReport;
 use crate::observe::{PoolSample, SourceReport};
 use crate::verdict::Observed;
@@ -193,6 +186,13 @@ fn completed(totals: &TaskTotals) -> u64 {
 }
 
 impl LoadReport {
+    /// Reads a report that `--json` wrote (schema in `harness/schema/load-report.schema.json`,
+    /// fields described in `docs/load-report.md`), as `poolstorm merge` does.
+    pub fn read(path: &std::path::Path) -> std::io::Result<Self> {
+        let file = std::fs::File::open(path)?;
+        serde_json::from_reader(std::io::BufReader::new(file)).map_err(std::io::Error::other)
+    }
+
     /// Builds the report of a finished run.
     pub fn new(plan: &LoadPlan, run: &RunOutput) -> Self {
         let elapsed = run.elapsed.as_secs_f64().max(1e-9);
@@ -228,7 +228,7 @@ impl LoadReport {
         let ok = all.kinds[Kind::Ok.index()];
         Self {
             schema: SCHEMA.to_owned(),
-            target: crate::redact::urls(&plan.target.url),
+            target: crate::base::redact::urls(&plan.target.url),
             started_at: humantime::format_rfc3339_millis(run.started_at).to_string(),
             elapsed_s: run.elapsed.as_secs_f64(),
             interrupted: run.interrupted,

@@ -9,9 +9,9 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use super::LoadReport;
+use crate::base::param::ParamValue;
 use crate::observe::database::DbReport;
 use crate::observe::{PoolSample, SourceReport};
-use crate::param::ParamValue;
 use crate::verdict::{Judgement, Verdict};
 
 /// Identifies the JSON layout.
@@ -31,7 +31,7 @@ pub struct ServiceExit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub died_at_s: Option<f64>,
     /// Bytes of its output cut from the middle of its log (it keeps the first and the last
-    /// [`KEEP`](crate::service::log::KEEP)).
+    /// [`KEEP`](crate::run::service::log::KEEP)).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub log_cut_bytes: u64,
 }

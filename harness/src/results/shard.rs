@@ -10,8 +10,8 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use super::ModelReport;
-use crate::load::shard::Shard;
-use crate::metrics::{Collected, IntervalSink, Latency};
+use crate::engine::load::shard::Shard;
+use crate::engine::metrics::{Collected, IntervalSink, Latency};
 
 /// A task's histograms.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

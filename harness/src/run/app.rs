@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::local::which;
-use crate::service::{Launch, Service, free_port};
+use crate::base::local::which;
+use crate::run::service::{Launch, Service, free_port};
 
 /// How long target-app gets to answer `/health`.
 const STARTUP: Duration = Duration::from_secs(30);

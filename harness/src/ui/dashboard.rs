@@ -18,12 +18,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
 use ratatui::{Frame, Terminal};
 
-use crate::human::{count, latency, short};
-use crate::metrics::{Kind, KindCounts, Live};
-use crate::monitor::Monitor;
+use crate::base::human::{count, latency, short};
+use crate::engine::metrics::{Kind, KindCounts, Live};
 use crate::observe::database::{DbReport, DbSample};
 use crate::observe::{Gauge, GaugeNames, PoolSample, PoolState};
 use crate::verdict::{self, Judgement, Observed, Thresholds, Verdict};
+use crate::watch::monitor::Monitor;
 
 /// Outcome kinds drawn, bottom to top, with their colors.
 const STACK: [(Kind, Color); 12] = [

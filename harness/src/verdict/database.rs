@@ -2,7 +2,7 @@
 //! was down, whether the app's sessions waited on locks or ran long, or whether it sat idle
 //! (the signature of a pool deadlock), in words for the evidence.
 
-use crate::human::count;
+use crate::base::human::count;
 use crate::observe::database::{DbReport, DbSample, Sessions, rtt_words};
 
 /// Consecutive failed probes that make the database down (a second at 4 Hz), not a blip.

@@ -22,8 +22,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::human::{count, latency};
-use crate::metrics::{Kind, Live, Stall};
+use crate::base::human::{count, latency};
+use crate::engine::metrics::{Kind, Live, Stall};
 use crate::observe::database::DbReport;
 use crate::observe::{GaugeNames, PoolSample, SourceReport};
 

@@ -189,7 +189,7 @@ fn errors_under_the_threshold_are_healthy_and_over_it_degraded() {
 }
 
 fn live(ok: u64, pool_timeouts: u64, aborted: u64, stalled_for: Option<Duration>) -> Live {
-    let mut finished = crate::metrics::KindCounts::default();
+    let mut finished = crate::engine::metrics::KindCounts::default();
     finished[Kind::Ok.index()] = ok;
     finished[Kind::PoolTimeout.index()] = pool_timeouts;
     finished[Kind::Aborted.index()] = aborted;

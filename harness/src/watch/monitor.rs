@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use crate::metrics::Live;
+use crate::engine::metrics::Live;
 use crate::observe::PoolState;
 use crate::observe::database::DbReport;
-use crate::progress::{Progress, ProgressMode};
 use crate::verdict::{Judgement, Thresholds};
+use crate::watch::progress::{Progress, ProgressMode};
 
 /// Receives a run's life: each part (a scenario cell, or the one load) starting, live updates
 /// about four times a second, and each part's verdict.

@@ -4,8 +4,8 @@
 use std::io::{IsTerminal as _, Write as _};
 use std::time::Duration;
 
-use crate::human::{count, short};
-use crate::metrics::{Kind, Live};
+use crate::base::human::{count, short};
+use crate::engine::metrics::{Kind, Live};
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

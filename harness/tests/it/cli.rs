@@ -1,11 +1,11 @@
 //! The `poolstorm` binary from outside: exit statuses, bad input naming its flag, SIGINT
 //! writing the files, and `--fail-if`.
 
-use harness::metrics::OutcomeKey;
+use harness::engine::metrics::OutcomeKey;
 use std::process::Output;
 use std::time::Duration;
 
-use harness::stub::Stub;
+use harness::engine::stub::Stub;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::Command;
 
@@ -155,7 +155,7 @@ async fn sigint_ends_the_run_early_and_still_writes_the_files() {
         .unwrap()
         .unwrap();
     assert_eq!(out.status.code(), Some(130));
-    let report = harness::report::json::read(&json).unwrap();
+    let report = harness::results::LoadReport::read(&json).unwrap();
     assert!(report.interrupted);
     assert_eq!(report.outcome(OutcomeKey::Aborted), 4);
     assert!(report.outcome(OutcomeKey::Ok) >= 8, "{:?}", report.outcomes);
@@ -200,7 +200,7 @@ async fn a_worker_that_panics_fails_the_run_with_exit_3_and_the_others_results_a
         stderr.contains("load worker 1 panicked: worker 1 panics"),
         "names the worker and its panic message: {stderr}"
     );
-    let report = harness::report::json::read(&json).expect("the report is still written");
+    let report = harness::results::LoadReport::read(&json).expect("the report is still written");
     assert_eq!(report.outcome(OutcomeKey::Ok), 200, "{:?}", report.outcomes);
     assert_eq!(stub.requests(), 200);
 }

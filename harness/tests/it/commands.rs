@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use harness::report::scenario::ScenarioReport;
+use harness::results::scenario::ScenarioReport;
 use harness::verdict::Verdict;
 
 use crate::support::{binary, latest_results, run};
@@ -467,7 +467,7 @@ path = "/ok"
     let report = ScenarioReport::read(&results.join("report.json")).unwrap();
     let cell = &report.cells[0];
     let cut = cell.app_exit.unwrap().log_cut_bytes;
-    let keep = harness::service::log::KEEP as u64;
+    let keep = harness::run::service::log::KEEP as u64;
     let written = 20_000_000 + "the last line\n".len() as u64;
     // The stub says where it listens after the 20 MB: a line or two more.
     assert!(

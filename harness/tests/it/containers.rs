@@ -232,7 +232,7 @@ fn compose_file_dockerfile_and_workflow_name_only_what_exists() {
         Some(
             format!(
                 "${{POOLSTORM_MYSQL_IMAGE:-mysql:{}}}",
-                harness::database::MYSQL_TAG
+                harness::run::database::MYSQL_TAG
             )
             .as_str()
         )
@@ -279,7 +279,7 @@ fn compose_file_dockerfile_and_workflow_name_only_what_exists() {
     let job = &workflow["jobs"]["scenarios"];
     assert_eq!(
         job["services"]["mysql"]["image"].as_str(),
-        Some(format!("mysql:{}", harness::database::MYSQL_TAG).as_str())
+        Some(format!("mysql:{}", harness::run::database::MYSQL_TAG).as_str())
     );
     let runs: Vec<String> = job["steps"]
         .as_vec()
@@ -466,17 +466,17 @@ fn run_on_container(file: &Path, out: &Path) -> tokio::process::Command {
 /// saying how to get them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_container_backend_runs_a_scenario_and_removes_its_container_also_after_ctrl_c() {
-    let address = harness::database::engine_address();
+    let address = harness::run::database::engine_address();
     assert!(
-        harness::database::engine_answers(&address).await,
+        harness::run::database::engine_answers(&address).await,
         "this test needs a Docker engine at {address}: `make test` starts one as root (scripts/docker-engine.sh), or run `sudo dockerd &`"
     );
-    let (name, tag) = harness::database::image();
+    let (name, tag) = harness::run::database::image();
     let image = format!("{name}:{tag}");
     assert!(
         docker(&["image", "inspect", &image]).is_ok(),
         "this test needs the image {image}: `make local-images` builds poolstorm-local/mariadb:10.11 from Debian's packages, and `make test` sets {}=poolstorm-local/mariadb:10.11",
-        harness::database::IMAGE_VARIABLE
+        harness::run::database::IMAGE_VARIABLE
     );
     let dir = tempfile::tempdir().unwrap();
     let before = containers_of(&image);
@@ -491,7 +491,7 @@ async fn the_container_backend_runs_a_scenario_and_removes_its_container_also_af
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let report = harness::report::scenario::ScenarioReport::read(
+    let report = harness::results::scenario::ScenarioReport::read(
         &crate::support::latest_results(&dir.path().join("r"), "c").join("report.json"),
     )
     .unwrap();

@@ -171,7 +171,9 @@ fn poolstorm_load_shows_the_dashboard_too_without_a_server_view() {
     // The stub runs here, on a runtime of the test's own: it listens before tmux starts.
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let stub = runtime
-        .block_on(harness::stub::Stub::start("127.0.0.1:0".parse().unwrap()))
+        .block_on(harness::engine::stub::Stub::start(
+            "127.0.0.1:0".parse().unwrap(),
+        ))
         .unwrap();
     let url = format!("{}/ok", stub.url());
     let command = format!(

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use harness::load::SETTINGS;
+use harness::engine::load::SETTINGS;
 
 use crate::support::binary;
 
@@ -43,7 +43,7 @@ fn section_is(file: &str, name: &str, expected: &str) {
 
 #[test]
 fn both_readmes_show_the_load_settings_table_of_the_code() {
-    let table = harness::load::settings::markdown_table();
+    let table = harness::engine::load::settings::markdown_table();
     section_is("README.md", "load-settings", &table);
     section_is("scenarios/README.md", "load-settings", &table);
 }
@@ -53,7 +53,7 @@ fn the_scenarios_readme_shows_target_apps_settings_of_the_code() {
     section_is(
         "scenarios/README.md",
         "app-settings",
-        &harness::scenario::params::app_markdown_table(),
+        &harness::run::scenario::params::app_markdown_table(),
     );
 }
 
@@ -67,7 +67,7 @@ fn load_help_lists_every_setting_with_its_help_and_default() {
     let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
     let help = words(&String::from_utf8_lossy(&out.stdout));
     for s in SETTINGS {
-        if s.kind == harness::param::Kind::Bool {
+        if s.kind == harness::base::param::Kind::Bool {
             // A switch: no value, no default shown.
             let usage = format!("{} {}", s.flag, words(s.help));
             assert!(help.contains(&usage), "--help lacks `{usage}`:\n{help}");

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use harness::report::scenario::{CellReport, ScenarioReport};
+use harness::results::scenario::{CellReport, ScenarioReport};
 use harness::verdict::Verdict;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -343,7 +343,7 @@ async fn a_database_killed_mid_cell_is_down_not_deadlocked_and_the_finished_cell
     let name = "faults_down";
     let servers = tempfile::tempdir().unwrap();
     // Its files in the test's own folder: another test counts the servers left in /tmp.
-    let server = harness::database::LocalServer::start_in(servers.path())
+    let server = harness::run::database::LocalServer::start_in(servers.path())
         .await
         .expect("a local MariaDB server");
     let cells = "[[cells]]\npool_max = 4\n\n[[cells]]\npool_max = 5\n\n[[cells]]\npool_max = 6\n";

@@ -1,13 +1,14 @@
 //! Report files: JSON round-trips and matches its schema, the CSV header is stable, and the
 //! interval log decodes (in Rust, and with Java's HistogramLogProcessor) to the same counts.
 
-use harness::metrics::OutcomeKey;
+use harness::engine::metrics::OutcomeKey;
 use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use harness::report::{LoadReport, csv, json};
-use harness::stub::Stub;
+use harness::engine::stub::Stub;
+use harness::export::csv;
+use harness::results::LoadReport;
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
@@ -57,7 +58,7 @@ async fn files_agree_with_each_other_and_with_the_server() {
     );
 
     // JSON: reads back into the same report, and validates against the published schema.
-    let report: LoadReport = json::read(&dir.path().join("r.json")).unwrap();
+    let report: LoadReport = LoadReport::read(&dir.path().join("r.json")).unwrap();
     let text = std::fs::read_to_string(dir.path().join("r.json")).unwrap();
     let value: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(
@@ -116,7 +117,7 @@ async fn java_histogram_log_processor_reads_the_interval_log() {
     let dir = tempfile::tempdir().unwrap();
     let (_stub, out) = run_with_files(dir.path()).await;
     assert_eq!(out.status.code(), Some(0));
-    let report: LoadReport = json::read(&dir.path().join("r.json")).unwrap();
+    let report: LoadReport = LoadReport::read(&dir.path().join("r.json")).unwrap();
     let processed = std::process::Command::new("java")
         .args(["-cp", jar, "org.HdrHistogram.HistogramLogProcessor", "-i"])
         .arg(dir.path().join("r.hlog"))

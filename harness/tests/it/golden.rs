@@ -5,9 +5,10 @@
 //! again, they must come out byte for byte. A change to a format shows as a diff; accept it
 //! with `INSTA_UPDATE=always cargo test golden` (or `cargo insta review`) once it is meant.
 
-use harness::report::export::{self, Export};
-use harness::report::scenario::ScenarioReport;
-use harness::report::{LoadReport, comparison, text};
+use harness::export::{self, Export};
+use harness::export::{comparison, text};
+use harness::results::LoadReport;
+use harness::results::scenario::ScenarioReport;
 
 /// A fixture's text and the document it holds.
 fn fixture<D: serde::de::DeserializeOwned>(name: &str) -> (String, D) {

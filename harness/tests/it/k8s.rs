@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use harness::report::{LoadReport, json};
-use harness::stub::Stub;
+use harness::engine::stub::Stub;
+use harness::results::LoadReport;
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::support::{binary, repo};
@@ -179,7 +179,7 @@ async fn the_indexed_job_and_the_merge_job_run_their_scripts_as_written() {
         "{said}"
     );
     let dir = results.path().join("run-test");
-    let merged: LoadReport = json::read(&dir.join("merged.json")).unwrap();
+    let merged: LoadReport = LoadReport::read(&dir.join("merged.json")).unwrap();
     assert_eq!(merged.requests.total, stub.requests());
     assert_eq!(merged.model.users, Some(8));
     for file in ["merged.csv", "merged.html", "shard-0.hlog"] {

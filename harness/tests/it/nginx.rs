@@ -6,8 +6,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use harness::metrics::OutcomeKey;
-use harness::report::LoadReport;
+use harness::engine::metrics::OutcomeKey;
+use harness::results::LoadReport;
 
 use crate::support::{load_argv, load_with, wait_until};
 
@@ -29,7 +29,7 @@ impl Drop for Nginx {
 }
 
 fn free_port() -> u16 {
-    harness::service::free_port().unwrap()
+    harness::run::service::free_port().unwrap()
 }
 
 impl Nginx {

@@ -1,10 +1,10 @@
 //! Outcomes are counted apart and exactly: ok, HTTP statuses, pool timeouts, timeouts,
 //! connection errors; weighted tasks share the requests.
 
-use harness::metrics::OutcomeKey;
+use harness::engine::metrics::OutcomeKey;
 use std::time::Duration;
 
-use harness::stub::Stub;
+use harness::engine::stub::Stub;
 
 use tokio_util::sync::CancellationToken;
 

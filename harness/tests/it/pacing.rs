@@ -2,10 +2,10 @@
 //! (coordinated omission shows), stalls are found with their onset, and a run never outlives
 //! its duration plus one timeout, whatever the target does.
 
-use harness::metrics::OutcomeKey;
+use harness::engine::metrics::OutcomeKey;
 use std::time::Duration;
 
-use harness::stub::{Stub, blackhole};
+use harness::engine::stub::{Stub, blackhole};
 
 use crate::support::load;
 

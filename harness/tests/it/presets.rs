@@ -120,14 +120,15 @@ async fn target_app_reads_a_live_target_apps_metrics_like_its_debug_pool() {
     let dir = tempfile::tempdir().unwrap();
     let binary = std::path::Path::new(crate::support::binary()).with_file_name("target-app");
     let flags = ["--threads", "8", "--pool-max", "4", "--pool-min", "2"].map(str::to_owned);
-    let app = harness::app::start(&binary, &flags, &dir.path().join("app.log"))
+    let app = harness::run::app::start(&binary, &flags, &dir.path().join("app.log"))
         .await
         .unwrap();
-    let (status, body) = harness::fetch::get(&app.base_url, "/metrics", Duration::from_secs(5))
-        .await
-        .unwrap();
+    let (status, body) =
+        harness::engine::fetch::get(&app.base_url, "/metrics", Duration::from_secs(5))
+            .await
+            .unwrap();
     let snapshot: contract::Snapshot =
-        harness::fetch::get_json(&app.base_url, "/debug/pool", Duration::from_secs(5))
+        harness::engine::fetch::get_json(&app.base_url, "/debug/pool", Duration::from_secs(5))
             .await
             .unwrap();
     app.stop().await;

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use harness::report::scenario::ScenarioReport;
-use harness::scenario::{self, Overrides, params};
+use harness::results::scenario::ScenarioReport;
+use harness::run::scenario::{self, Overrides, params};
 use harness::verdict::Verdict;
 use tokio::process::Command;
 
@@ -57,9 +57,11 @@ fn every_shipped_scenario_parses_in_full_and_quick_form() {
 async fn parameter_defaults_are_target_apps_own() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("app.log");
-    let app = harness::app::start(&target_app(), &[], &log).await.unwrap();
+    let app = harness::run::app::start(&target_app(), &[], &log)
+        .await
+        .unwrap();
     let doc: serde_json::Value =
-        harness::fetch::get_json(&app.base_url, "/debug/pool", Duration::from_secs(5))
+        harness::engine::fetch::get_json(&app.base_url, "/debug/pool", Duration::from_secs(5))
             .await
             .unwrap();
     app.stop().await;

@@ -166,7 +166,7 @@ verdict = "healthy"
     );
 
     // poolstorm load with a password in its URL and a secret header.
-    let stub = harness::stub::Stub::start("127.0.0.1:0".parse().unwrap())
+    let stub = harness::engine::stub::Stub::start("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     let load_url = stub

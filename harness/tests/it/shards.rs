@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, SystemTime};
 
-use harness::report::{LoadReport, json};
-use harness::stub::Stub;
+use harness::engine::stub::Stub;
+use harness::results::LoadReport;
 
 use crate::support::binary;
 
@@ -121,7 +121,7 @@ fn hlog_union(files: &[PathBuf]) -> serde_json::Value {
 }
 
 #[cfg(feature = "interop")]
-fn ours(s: &harness::metrics::Summary) -> Vec<u64> {
+fn ours(s: &harness::engine::metrics::Summary) -> Vec<u64> {
     vec![s.p50, s.p90, s.p99, s.p999, s.p9999]
 }
 
@@ -147,7 +147,7 @@ async fn four_shards_merge_to_the_servers_count_and_an_independent_histograms_pe
         hlog.contains(&format!("#[Shard 1/4 of run {at}")),
         "the .hlog is tagged"
     );
-    let shard0 = json::read(&dir.path().join("shard-0.json")).unwrap();
+    let shard0 = LoadReport::read(&dir.path().join("shard-0.json")).unwrap();
     assert_eq!(shard0.model.rate, Some(100.0), "a quarter of the rate");
 
     let merged_json = dir.path().join("merged.json");
@@ -168,7 +168,7 @@ async fn four_shards_merge_to_the_servers_count_and_an_independent_histograms_pe
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let merged: LoadReport = json::read(&merged_json).unwrap();
+    let merged: LoadReport = LoadReport::read(&merged_json).unwrap();
     for file in [merged_json.clone(), dir.path().join("shard-0.json")] {
         let value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
         crate::support::assert_load_schema(&value);
@@ -429,8 +429,8 @@ async fn shards_started_apart_are_placed_by_their_start_second() {
     let merged_json = dir.path().join("merged.json");
     let out = merge(&["--json", merged_json.to_str().unwrap()], &files).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let merged = json::read(&merged_json).unwrap();
-    let shards: Vec<LoadReport> = files.iter().map(|f| json::read(f).unwrap()).collect();
+    let merged = LoadReport::read(&merged_json).unwrap();
+    let shards: Vec<LoadReport> = files.iter().map(|f| LoadReport::read(f).unwrap()).collect();
     let offsets: Vec<u32> = merged
         .merged
         .as_ref()

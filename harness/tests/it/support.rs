@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use clap::Parser as _;
+use harness::cli::commands::load::plan;
 use harness::cli::{Cli, Command, LoadArgs};
-use harness::commands::load::plan;
-use harness::driver::{self, Sinks};
-use harness::report::LoadReport;
+use harness::engine::driver::{self, Sinks};
+use harness::results::LoadReport;
 use tokio_util::sync::CancellationToken;
 
 /// `poolstorm load ARGS...` parsed as the binary would (arguments split on whitespace).
@@ -34,7 +34,7 @@ pub(crate) async fn load(args: &str) -> (LoadReport, Duration) {
 pub(crate) async fn load_with(args: &LoadArgs, stop: CancellationToken) -> (LoadReport, Duration) {
     let plan = plan(args).expect("a valid plan");
     let started = std::time::Instant::now();
-    let mut live = |_: &harness::metrics::Live| {};
+    let mut live = |_: &harness::engine::metrics::Live| {};
     let run = driver::run(
         &plan,
         Sinks {

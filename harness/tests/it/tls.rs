@@ -6,9 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use harness::metrics::OutcomeKey;
-use harness::report::LoadReport;
-use harness::stub::{Options, Stub, tls_config};
+use harness::engine::metrics::OutcomeKey;
+use harness::engine::stub::{Options, Stub, tls_config};
+use harness::results::LoadReport;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, date_time_ymd};
 
 use crate::support::{binary, load_argv, load_with};
@@ -212,7 +212,7 @@ async fn insecure_accepts_a_self_signed_certificate_and_says_so() {
     let r = load(&[&url, "--users", "2", "--requests", "20", "--insecure"]).await;
     assert_eq!(r.outcome(OutcomeKey::Ok), 20);
     assert_eq!(r.connections.tls, "NOT VERIFIED (insecure)");
-    let text = harness::report::text::render(&r);
+    let text = harness::export::text::render(&r);
     assert!(text.contains("TLS NOT VERIFIED (insecure)"), "{text}");
 }
 
@@ -483,7 +483,7 @@ max_error_ratio = 0.0
     let output = crate::support::run(&[&file], "sqlite", &out).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{stdout}");
-    let report = harness::report::scenario::ScenarioReport::read(
+    let report = harness::results::scenario::ScenarioReport::read(
         &crate::support::latest_results(&out, "tls_target").join("report.json"),
     )
     .unwrap();
@@ -551,7 +551,7 @@ async fn a_ca_true_certificate_given_to_cacert_is_pinned_with_its_name_still_che
         "{:?}",
         r.connections.refused
     );
-    let text = harness::report::text::render(&r);
+    let text = harness::export::text::render(&r);
     assert!(
         text.contains("5 connection attempts: 0 opened, 5 failed"),
         "{text}"

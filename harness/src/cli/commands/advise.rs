@@ -2,9 +2,9 @@
 //! table on stdout, `advice.json` and the HTML page in the results folder.
 
 use super::{Exit, Failure, Outcome, UsageError, load::cancel_on_signal, scenarios::load_all};
-use crate::advise::{self, AdviseError, AdviseOptions};
 use crate::cli::AdviseArgs;
-use crate::report::advice;
+use crate::results::advice;
+use crate::run::advise::{self, AdviseError, AdviseOptions};
 
 /// Runs `poolstorm advise`.
 pub async fn execute(args: &AdviseArgs) -> Outcome {
@@ -13,7 +13,7 @@ pub async fn execute(args: &AdviseArgs) -> Outcome {
         return Err(UsageError::new("FILE", "advise takes one scenario file").into());
     }
     let scenario = scenarios.remove(0);
-    let duration = crate::human::parse_duration(&args.duration)
+    let duration = crate::base::human::parse_duration(&args.duration)
         .map_err(|m| UsageError::new("--duration", m))?;
     let options = AdviseOptions {
         out: args.output.out.clone(),
@@ -34,7 +34,7 @@ pub async fn execute(args: &AdviseArgs) -> Outcome {
             print!("{}", advice::terminal(&found));
             println!(
                 "{}",
-                crate::experiment::results_lines(&dir, &[crate::report::export::ADVICE.name])
+                crate::run::experiment::results_lines(&dir, &[crate::export::ADVICE.name])
             );
             Ok(Exit::Done)
         }

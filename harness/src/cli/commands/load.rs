@@ -12,12 +12,12 @@ use tokio_util::sync::CancellationToken;
 use super::outputs::{self, Outputs, Paths};
 use super::{Failure, Outcome, UsageError};
 use crate::cli::LoadArgs;
-use crate::driver::{self, DriverError, Sinks};
-use crate::load::shard::{INDEX_VARIABLE, Shard};
-use crate::load::{self, LoadPlan, SettingsError, Target, TaskSpec, task};
-use crate::metrics::IntervalSink;
-use crate::report::shard::{Histograms, SecondsCapture, ShardReport};
-use crate::report::{LoadReport, model_report};
+use crate::engine::driver::{self, DriverError, Sinks};
+use crate::engine::load::shard::{INDEX_VARIABLE, Shard};
+use crate::engine::load::{self, LoadPlan, SettingsError, Target, TaskSpec, task};
+use crate::engine::metrics::IntervalSink;
+use crate::results::shard::{Histograms, SecondsCapture, ShardReport};
+use crate::results::{LoadReport, model_report};
 use crate::verdict::{self, Thresholds};
 
 fn tasks(args: &LoadArgs, target: &Target) -> Result<Vec<TaskSpec>, UsageError> {
@@ -129,7 +129,7 @@ async fn wait_until(at: SystemTime, stop: &CancellationToken) {
         Ok(wait) => {
             eprintln!(
                 "poolstorm: waiting {} until {} (--start-at)",
-                crate::human::short(wait),
+                crate::base::human::short(wait),
                 humantime::format_rfc3339_millis(at)
             );
             tokio::select! {
@@ -139,7 +139,7 @@ async fn wait_until(at: SystemTime, stop: &CancellationToken) {
         }
         Err(late) => eprintln!(
             "poolstorm: --start-at was {} ago; starting now",
-            crate::human::short(late.duration())
+            crate::base::human::short(late.duration())
         ),
     }
 }
@@ -207,11 +207,11 @@ pub async fn execute(args: &LoadArgs) -> Outcome {
     let mut monitor = super::monitor(args.progress, args.no_tui);
     let thresholds = Thresholds::default();
     monitor.start(
-        &crate::redact::urls(&plan.target.url),
+        &crate::base::redact::urls(&plan.target.url),
         plan.duration,
         thresholds,
     );
-    let mut live = |l: &crate::metrics::Live| monitor.update(l, None, None);
+    let mut live = |l: &crate::engine::metrics::Live| monitor.update(l, None, None);
     let sinks = Sinks {
         live: &mut live,
         intervals,
@@ -226,7 +226,7 @@ pub async fn execute(args: &LoadArgs) -> Outcome {
                     UsageError::new("URL", e.to_string()).into()
                 }
                 DriverError::Tls(tls) => {
-                    let flag = crate::load::settings::find(tls.setting)
+                    let flag = crate::engine::load::settings::find(tls.setting)
                         .map_or_else(|| "URL".to_owned(), |s| s.flag.to_owned());
                     UsageError::new(&flag, tls.reason).into()
                 }

@@ -4,7 +4,7 @@
 use super::outputs::{self, Outputs, Paths};
 use super::{Failure, Outcome, UsageError};
 use crate::cli::MergeArgs;
-use crate::merge::{self, MergeError};
+use crate::results::merge::{self, MergeError};
 
 fn usage(e: MergeError) -> Failure {
     match e {

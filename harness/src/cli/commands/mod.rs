@@ -10,9 +10,9 @@ pub mod stub;
 
 use std::io::IsTerminal as _;
 
-use crate::dashboard::Dashboard;
-use crate::monitor::{Lines, Monitor};
-use crate::progress::ProgressMode;
+use crate::ui::dashboard::Dashboard;
+use crate::watch::monitor::{Lines, Monitor};
+use crate::watch::progress::ProgressMode;
 
 /// How the program ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,12 +6,13 @@
 use std::path::PathBuf;
 
 use super::{Exit, Failure, Outcome, UsageError};
-use crate::expr::Expr;
-use crate::gate;
-use crate::metrics::IntervalSink;
-use crate::report::export::{self, ExportError, ExportManager};
-use crate::report::hlog::HlogWriter;
-use crate::report::{LoadReport, text};
+use crate::base::expr::Expr;
+use crate::engine::metrics::IntervalSink;
+use crate::export::hlog::HlogWriter;
+use crate::export::text;
+use crate::export::{self, ExportError, ExportManager};
+use crate::results::LoadReport;
+use crate::results::gate;
 
 /// Where each file goes (`None`: not written).
 #[derive(Debug, Default)]

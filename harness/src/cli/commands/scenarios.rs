@@ -3,10 +3,10 @@
 
 use super::{Exit, Failure, Outcome, UsageError, load::cancel_on_signal};
 use crate::cli::{ReportArgs, RunArgs, ScenarioArgs, ValidateArgs};
-use crate::experiment::{self, RunOptions};
-use crate::report::scenario::ScenarioReport;
-use crate::report::{comparison, html};
-use crate::scenario::{self, Backend, Overrides, Scenario};
+use crate::export::{comparison, html};
+use crate::results::scenario::ScenarioReport;
+use crate::run::experiment::{self, RunOptions};
+use crate::run::scenario::{self, Backend, Overrides, Scenario};
 
 fn overrides(args: &ScenarioArgs) -> Result<Overrides, UsageError> {
     let mut set = Vec::new();

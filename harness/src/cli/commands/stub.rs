@@ -4,7 +4,7 @@ use std::io::Write as _;
 
 use super::{Exit, Failure, Outcome, UsageError};
 use crate::cli::StubArgs;
-use crate::stub::{Options, Stub, tls_config};
+use crate::engine::stub::{Options, Stub, tls_config};
 
 /// Runs `poolstorm stub`.
 pub async fn execute(args: &StubArgs) -> Outcome {

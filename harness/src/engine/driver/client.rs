@@ -11,8 +11,8 @@ use tokio::io::AsyncWriteExt as _;
 
 use super::dial::{Dialer, Events, Stream};
 use super::http1::{self, ReadError};
-use crate::load::{Target, TaskSpec};
-use crate::metrics::{Kind, Outcome};
+use crate::engine::load::{Target, TaskSpec};
+use crate::engine::metrics::{Kind, Outcome};
 
 /// Read buffer kept per connection.
 const BUFFER: usize = 8 * 1024;

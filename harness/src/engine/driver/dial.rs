@@ -16,8 +16,8 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use super::tls::{self, TlsError};
-use crate::load::{LoadPlan, Protocol};
-use crate::metrics::{Kind, Recorder};
+use crate::engine::load::{LoadPlan, Protocol};
+use crate::engine::metrics::{Kind, Recorder};
 
 /// A connection's byte stream, plain or TLS.
 #[derive(Debug)]

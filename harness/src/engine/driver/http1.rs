@@ -39,7 +39,7 @@ pub(super) enum ReadError {
     /// Not HTTP/1.x, or a head or chunk that does not parse.
     Malformed,
     /// TLS failed on the connection (an alert from the server, say): its outcome.
-    Tls(crate::metrics::Kind),
+    Tls(crate::engine::metrics::Kind),
 }
 
 /// A read or write error as a [`ReadError`]: TLS's own failures by their outcome, anything

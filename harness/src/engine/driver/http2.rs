@@ -16,7 +16,7 @@ use h2::{Reason, RecvStream};
 use super::client::Prepared;
 use super::dial::{Dialer, Events};
 use super::http1::ERROR_BODY_HEAD;
-use crate::metrics::{Kind, Outcome, Recorder};
+use crate::engine::metrics::{Kind, Outcome, Recorder};
 
 /// Flow-control windows: large enough that a response never waits on our window updates.
 const STREAM_WINDOW: u32 = 1 << 20;

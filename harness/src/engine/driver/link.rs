@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::client::{Connection, Prepared};
 use super::dial::Dialer;
 use super::http2;
-use crate::metrics::{Outcome, Recorder};
+use crate::engine::metrics::{Outcome, Recorder};
 
 #[derive(Debug)]
 pub(super) enum Link {

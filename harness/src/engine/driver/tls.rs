@@ -19,8 +19,8 @@ use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 
-use crate::load::TlsSettings;
-use crate::metrics::Kind;
+use crate::engine::load::TlsSettings;
+use crate::engine::metrics::Kind;
 
 /// Why the TLS settings cannot be used; names the setting.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

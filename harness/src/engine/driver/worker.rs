@@ -17,8 +17,8 @@ use tokio::time::Instant;
 
 use super::link::{Link, Links};
 use super::{Shared, WorkerPanic};
-use crate::load::{Model, Protocol};
-use crate::metrics::{Kind, Outcome, Recorder, Report, TICK};
+use crate::engine::load::{Model, Protocol};
+use crate::engine::metrics::{Kind, Outcome, Recorder, Report, TICK};
 
 type Rec = Rc<RefCell<Recorder>>;
 

@@ -11,8 +11,8 @@ use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
 use super::{LoadPlan, Model, Protocol, Target, TaskSpec, TlsSettings};
-use crate::human::parse_duration;
-use crate::param::{Kind, ParamValue};
+use crate::base::human::parse_duration;
+use crate::base::param::{Kind, ParamValue};
 
 /// One load setting.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -130,7 +130,7 @@ mod tests {
     fn shares(settings: &[(&str, &str)], count: u32) -> Vec<LoadPlan> {
         (0..count)
             .map(|i| {
-                let mut plan = crate::load::settings::tests::plan(settings).unwrap();
+                let mut plan = crate::engine::load::settings::tests::plan(settings).unwrap();
                 Shard::new(i, count).unwrap().apply(&mut plan).unwrap();
                 plan
             })
@@ -191,11 +191,12 @@ mod tests {
 
     #[test]
     fn a_share_with_no_user_or_no_request_is_refused() {
-        let mut plan = crate::load::settings::tests::plan(&[("users", "2")]).unwrap();
+        let mut plan = crate::engine::load::settings::tests::plan(&[("users", "2")]).unwrap();
         let e = Shard::new(2, 3).unwrap().apply(&mut plan).unwrap_err();
         assert!(e.0.contains("2 users cannot be split into 3 shards"), "{e}");
         let mut plan =
-            crate::load::settings::tests::plan(&[("requests", "2"), ("users", "9")]).unwrap();
+            crate::engine::load::settings::tests::plan(&[("requests", "2"), ("users", "9")])
+                .unwrap();
         let e = Shard::new(2, 3).unwrap().apply(&mut plan).unwrap_err();
         assert!(e.0.contains("budget of 2 requests"), "{e}");
     }

@@ -5,11 +5,11 @@
 //! a request that cannot finish means it needs more than N.
 
 use super::{AdviseError, Runner};
-use crate::experiment::{RunOptions, Session};
-use crate::metrics::OutcomeKey;
-use crate::param::ParamValue;
-use crate::report::advice::TaskCm;
-use crate::scenario::Scenario;
+use crate::base::param::ParamValue;
+use crate::engine::metrics::OutcomeKey;
+use crate::results::advice::TaskCm;
+use crate::run::experiment::{RunOptions, Session};
+use crate::run::scenario::Scenario;
 
 /// Requests per probe size, one at a time.
 const PROBE_REQUESTS: u64 = 3;

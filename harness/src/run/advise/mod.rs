@@ -16,13 +16,13 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::experiment::{RunError, RunOptions, Session};
-use crate::monitor::Monitor;
-use crate::param::ParamValue;
-use crate::report::advice::{Advice, RuleFloor, SCHEMA};
-use crate::report::export::{self, ExportManager};
-use crate::scenario::{Cell, Scenario, TargetSpec};
+use crate::base::param::ParamValue;
+use crate::export::{self, ExportManager};
+use crate::results::advice::{Advice, RuleFloor, SCHEMA};
+use crate::run::experiment::{RunError, RunOptions, Session};
+use crate::run::scenario::{Cell, Scenario, TargetSpec};
 use crate::verdict::Verdict;
+use crate::watch::monitor::Monitor;
 
 /// How `poolstorm advise` runs.
 #[derive(Debug, Clone)]

@@ -7,9 +7,9 @@
 use std::collections::BTreeMap;
 
 use super::{AdviseError, Runner};
-use crate::experiment::Session;
-use crate::param::ParamValue;
-use crate::report::advice::{CurvePoint, Trial};
+use crate::base::param::ParamValue;
+use crate::results::advice::{CurvePoint, Trial};
+use crate::run::experiment::Session;
 use crate::verdict::Verdict;
 
 /// Beyond this the search gives up: a pool this large that still locks is not a sizing
@@ -68,7 +68,7 @@ impl Search<'_, '_, '_, '_> {
 fn trial(
     pool: u64,
     run: u32,
-    report: &crate::report::scenario::CellReport,
+    report: &crate::results::scenario::CellReport,
 ) -> Result<Trial, AdviseError> {
     let (Some(judgement), Some(load)) = (&report.judgement, &report.load) else {
         return Err(AdviseError::Measure(format!(

@@ -1,7 +1,7 @@
 //! A throwaway MariaDB (or MySQL) server from this machine's packages: a fresh datadir in a
 //! temp dir, a private port on 127.0.0.1 and a private socket, its own process group (so a
 //! terminal's Ctrl-C reaches poolstorm only), stopped and removed by [`LocalServer::stop`] or,
-//! failing that, when dropped, and by the [`reaper`](crate::reaper) should poolstorm die.
+//! failing that, when dropped, and by the [`reaper`](crate::base::reaper) should poolstorm die.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -11,7 +11,7 @@ use sqlx::Connection as _;
 use tokio::process::{Child, Command};
 
 use super::DatabaseError;
-use crate::local::{SYSTEM_DIRS, tail, which};
+use crate::base::local::{SYSTEM_DIRS, tail, which};
 
 /// How long the server gets to say it is ready.
 const STARTUP: Duration = Duration::from_secs(60);
@@ -55,7 +55,7 @@ impl LocalServer {
             .prefix("poolstorm-mariadb-")
             .tempdir_in(parent)
             .map_err(DatabaseError::from)?;
-        crate::reaper::watch_dir(dir.path());
+        crate::base::reaper::watch_dir(dir.path());
         let data = dir.path().join("data");
         let user = format!("--user={}", current_user());
         let mariadb = server.file_name().is_some_and(|n| n == "mariadbd");
@@ -123,7 +123,7 @@ impl LocalServer {
             .spawn()
             .map_err(DatabaseError::from)?;
         let group = child.id().expect("a spawned child has a pid");
-        crate::reaper::watch_group(group);
+        crate::base::reaper::watch_group(group);
         let mut server = Self {
             child,
             group,
@@ -183,7 +183,7 @@ impl LocalServer {
 impl Drop for LocalServer {
     /// Its files go with the temp dir, the server with `kill_on_drop`: the reaper need not.
     fn drop(&mut self) {
-        crate::reaper::forget_group(self.group);
-        crate::reaper::forget_dir(self.dir.path());
+        crate::base::reaper::forget_group(self.group);
+        crate::base::reaper::forget_dir(self.dir.path());
     }
 }

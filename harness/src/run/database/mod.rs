@@ -16,8 +16,8 @@ pub use container::{
 };
 pub use mariadb_local::LocalServer;
 
-use crate::scenario::Backend;
-use crate::scenario::template::DbValues;
+use crate::run::scenario::Backend;
+use crate::run::scenario::template::DbValues;
 
 /// Why a database could not be provided.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -12,20 +12,20 @@ use tokio::time::Instant;
 use super::Context;
 use super::target::{self, Up};
 use super::{expect, integrity};
-use crate::driver::{self, Sinks};
-use crate::load::{self, LoadPlan, Target, TaskSpec};
-use crate::metrics::{IntervalSink, Live};
-use crate::monitor::Monitor;
+use crate::base::param::ParamValue;
+use crate::engine::driver::{self, Sinks};
+use crate::engine::load::{self, LoadPlan, Target, TaskSpec};
+use crate::engine::metrics::{IntervalSink, Live};
+use crate::export::hlog::HlogWriter;
 use crate::observe::database::{DbProbe, DbReport};
 use crate::observe::{PoolSample, Sampler, SourceReport};
-use crate::param::ParamValue;
-use crate::report::LoadReport;
-use crate::report::hlog::HlogWriter;
-use crate::report::scenario::{CellReport, Integrity, Peaks};
-use crate::scenario::template::Bindings;
-use crate::scenario::{Cell, Scenario, TargetSpec};
-use crate::service::{Service, ServiceExit};
+use crate::results::LoadReport;
+use crate::results::scenario::{CellReport, Integrity, Peaks};
+use crate::run::scenario::template::Bindings;
+use crate::run::scenario::{Cell, Scenario, TargetSpec};
+use crate::run::service::{Service, ServiceExit};
 use crate::verdict::{self, Death, Observed, Verdict};
+use crate::watch::monitor::Monitor;
 
 /// The cell's load plan against `base_url`, its templates rendered with `bindings`.
 pub fn plan(
@@ -61,7 +61,7 @@ pub fn plan(
     let value = |name: &str| match name {
         "stall_window" => Some(window.clone()),
         _ => cell.get(name).map(|v| match load::settings::find(name) {
-            Some(s) if s.kind == crate::param::Kind::Path => {
+            Some(s) if s.kind == crate::base::param::Kind::Path => {
                 ParamValue::Text(here.join(v.to_string()).display().to_string())
             }
             _ => v.clone(),
@@ -130,7 +130,9 @@ pub(super) async fn run(ctx: &Context<'_>, cell: &Cell, monitor: &mut dyn Monito
             // tags) without them.
             for task in &mut plan.tasks {
                 for (name, value) in &task.headers {
-                    if crate::redact::SECRET_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+                    if crate::base::redact::SECRET_HEADERS
+                        .contains(&name.to_ascii_lowercase().as_str())
+                    {
                         ctx.redactor.add(value);
                     }
                 }
@@ -176,7 +178,7 @@ pub(super) async fn run(ctx: &Context<'_>, cell: &Cell, monitor: &mut dyn Monito
     let db = up.db.clone();
     let exit = stop(up).await;
     let _ = ctx.redactor.file(&ctx.dir.join(&log_name));
-    let log_tail = crate::local::tail(&ctx.dir.join(&log_name), 12);
+    let log_tail = crate::base::local::tail(&ctx.dir.join(&log_name), 12);
     report.integrity = match counted {
         None => None,
         Some((created, unanswered)) => Some(match (from_app, &db) {

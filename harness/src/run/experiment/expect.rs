@@ -1,10 +1,10 @@
 //! Checks a cell against the scenario's rules: for every rule whose `when` holds, each limit
 //! it sets (verdict, p99, timeout ratio, error ratio, ok/s) must be met.
 
-use crate::metrics::OutcomeKey;
-use crate::report::LoadReport;
-use crate::report::scenario::{CellReport, Prediction, RuleResult};
-use crate::scenario::{Cell, Rule, Scenario};
+use crate::engine::metrics::OutcomeKey;
+use crate::results::LoadReport;
+use crate::results::scenario::{CellReport, Prediction, RuleResult};
+use crate::run::scenario::{Cell, Rule, Scenario};
 use crate::verdict::{Judgement, Verdict};
 
 /// Where the scenario's rules expect a lock: the first rule with a `when` whose verdicts are

@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use crate::database::{CellDatabase, MessageCounts};
-use crate::fetch;
-use crate::metrics::OutcomeKey;
-use crate::report::LoadReport;
-use crate::report::scenario::Integrity;
+use crate::engine::fetch;
+use crate::engine::metrics::OutcomeKey;
+use crate::results::LoadReport;
+use crate::results::scenario::Integrity;
+use crate::run::database::{CellDatabase, MessageCounts};
 
 /// Whether a task inserts messages.
 pub(super) fn inserts(method: &str, path: &str) -> bool {

@@ -15,14 +15,14 @@ use tokio_util::sync::CancellationToken;
 pub use cell::plan;
 pub use target::app_flags;
 
-use crate::app;
-use crate::database::Databases;
-use crate::monitor::Monitor;
-use crate::redact::Redactor;
-use crate::report::advice::Advice;
-use crate::report::export::{self, ExportError, ExportManager};
-use crate::report::scenario::{CellReport, SCHEMA, ScenarioInfo, ScenarioReport};
-use crate::scenario::{Cell, Scenario, TargetSpec};
+use crate::base::redact::Redactor;
+use crate::export::{self, ExportError, ExportManager};
+use crate::results::advice::Advice;
+use crate::results::scenario::{CellReport, SCHEMA, ScenarioInfo, ScenarioReport};
+use crate::run::app;
+use crate::run::database::Databases;
+use crate::run::scenario::{Cell, Scenario, TargetSpec};
+use crate::watch::monitor::Monitor;
 
 /// What every cell of a scenario run shares.
 #[derive(Debug)]

@@ -5,14 +5,14 @@
 use std::collections::BTreeMap;
 
 use super::Context;
-use crate::app;
-use crate::database::CellDatabase;
 use crate::observe::PoolSource;
 use crate::observe::database::DbTarget;
-use crate::scenario::params::{self, Section};
-use crate::scenario::template::{Bindings, DbValues};
-use crate::scenario::{Cell, CommandSpec, TargetSpec};
-use crate::service::{Launch, Service, free_port};
+use crate::run::app;
+use crate::run::database::CellDatabase;
+use crate::run::scenario::params::{self, Section};
+use crate::run::scenario::template::{Bindings, DbValues};
+use crate::run::scenario::{Cell, CommandSpec, TargetSpec};
+use crate::run::service::{Launch, Service, free_port};
 
 /// How long after SIGTERM a command target is killed.
 const COMMAND_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -166,7 +166,7 @@ pub(super) fn check_program(spec: &CommandSpec) -> Result<(), String> {
     let found = if program.contains('/') {
         Some(spec.cwd.join(program)).filter(|p| p.exists())
     } else {
-        crate::local::which(&[program], &[])
+        crate::base::local::which(&[program], &[])
     };
     let problem = match &found {
         None if program.contains('/') => format!(
@@ -197,7 +197,7 @@ fn command(spec: &CommandSpec, b: &Bindings<'_>, log: &std::path::Path) -> Resul
         argv[0] = spec.cwd.join(&argv[0]).display().to_string();
     }
     let base_url = b.render(&spec.url);
-    crate::load::Target::parse(&base_url).map_err(|e| format!("target.url: {e}"))?;
+    crate::engine::load::Target::parse(&base_url).map_err(|e| format!("target.url: {e}"))?;
     Ok(Launch {
         program: argv[0].clone(),
         args: argv[1..].to_vec(),

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
-use crate::expr::{Expr, Value};
-use crate::param::ParamValue;
+use crate::base::expr::{Expr, Value};
+use crate::base::param::ParamValue;
 use crate::verdict::{Thresholds, Verdict};
 
 pub use params::Param;
@@ -281,7 +281,7 @@ impl Scenario {
                 .iter()
                 .flat_map(|t| &t.headers)
                 .filter(|(k, _)| {
-                    crate::redact::SECRET_HEADERS.contains(&k.to_ascii_lowercase().as_str())
+                    crate::base::redact::SECRET_HEADERS.contains(&k.to_ascii_lowercase().as_str())
                 })
                 .map(|(_, v)| v.clone()),
         );

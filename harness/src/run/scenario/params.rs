@@ -7,8 +7,8 @@ use contract::app::{self, Bounded};
 use contract::{IdStrategy, Teardown};
 
 use super::TargetKind;
-use crate::load::{SETTINGS, Setting};
-use crate::param::{Kind, ParamValue};
+use crate::base::param::{Kind, ParamValue};
+use crate::engine::load::{SETTINGS, Setting};
 
 /// Where a parameter goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,9 +18,9 @@ use super::{
     Backend, Cell, CommandSpec, DERIVED, Overrides, PoolSpec, Rule, Scenario, ScenarioError,
     StallSpec, TargetKind, TargetSpec, TaskTemplate,
 };
-use crate::expr::Expr;
+use crate::base::expr::Expr;
+use crate::base::param::{Kind, ParamValue};
 use crate::observe::metrics::{self, Gauge, Mapping, Selector};
-use crate::param::{Kind, ParamValue};
 
 /// A `[target]` key, where it is written, and the kinds of target it belongs to.
 type Misplaced<'a> = (&'a str, Option<Range<usize>>, &'a [TargetKind]);
@@ -287,7 +287,7 @@ impl Resolver<'_> {
                         return self.error(span, "an external target needs url = \"http://...\"");
                     }
                 };
-                crate::load::Target::parse(&url).map_err(|e| {
+                crate::engine::load::Target::parse(&url).map_err(|e| {
                     self.at
                         .error(written.map(Spanned::span), format!("target.url: {e}"))
                 })?;
@@ -337,7 +337,7 @@ impl Resolver<'_> {
                     self.at
                         .error(Some(v.span()), format!("target.ready_timeout {m}"))
                 })?;
-                crate::human::parse_duration(&text.to_string())
+                crate::base::human::parse_duration(&text.to_string())
                     .map_err(|m| self.at.error(Some(v.span()), m))?
             }
             None => DEFAULT_READY_TIMEOUT,
@@ -424,7 +424,7 @@ impl Resolver<'_> {
                         self.at
                             .error(Some(value.span()), format!("pool.timeout {m}"))
                     })?;
-                    timeout = crate::human::parse_duration(&d.to_string())
+                    timeout = crate::base::human::parse_duration(&d.to_string())
                         .map_err(|m| self.at.error(Some(value.span()), m))?;
                 }
                 other => {
@@ -828,7 +828,7 @@ impl Resolver<'_> {
                 body,
                 weight,
             };
-            let probe = crate::load::TaskSpec::new(
+            let probe = crate::engine::load::TaskSpec::new(
                 &template.method,
                 &template.path,
                 Vec::new(),
@@ -844,7 +844,7 @@ impl Resolver<'_> {
     }
 
     fn stall(&self, raw: &RawScenario) -> Result<StallSpec, ScenarioError> {
-        let setting = crate::load::settings::find("stall_window").expect("a load setting");
+        let setting = crate::engine::load::settings::find("stall_window").expect("a load setting");
         let window = match raw.stall.as_ref().and_then(|s| s.window.as_ref()) {
             Some(w) => setting
                 .kind
@@ -852,7 +852,7 @@ impl Resolver<'_> {
                 .map_err(|m| self.at.error(Some(w.span()), format!("stall.window {m}")))?,
             None => setting.default_value().expect("stall_window has a default"),
         };
-        let window = crate::human::parse_duration(&window.to_string())
+        let window = crate::base::human::parse_duration(&window.to_string())
             .map_err(|m| self.at.error(None, m))?;
         Ok(StallSpec {
             window,

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::param::ParamValue;
+use crate::base::param::ParamValue;
 use contract::Engine;
 
 /// A placeholder found in text: the byte offset of its `{` and the name inside.

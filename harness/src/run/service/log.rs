@@ -134,10 +134,10 @@ impl BoundedLog {
         let state = self.state.lock().expect("log lock");
         if state.head_left > 0 || state.closed {
             drop(state);
-            return crate::local::tail(path, lines);
+            return crate::base::local::tail(path, lines);
         }
         let bytes: Vec<u8> = state.tail.iter().copied().collect();
-        crate::local::last_lines(&String::from_utf8_lossy(&bytes), lines)
+        crate::base::local::last_lines(&String::from_utf8_lossy(&bytes), lines)
     }
 }
 

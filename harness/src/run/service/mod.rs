@@ -1,5 +1,5 @@
 //! A service under test, started per cell as a child process (target-app, or the user's own
-//! program): in its own process group (which the [`reaper`](crate::reaper) kills should
+//! program): in its own process group (which the [`reaper`](crate::base::reaper) kills should
 //! poolstorm die), its stdout and stderr in a bounded log file ([`log`]), ready once a `GET`
 //! of its ready path answers 2xx, watched for an exit while the cell runs, and stopped with
 //! SIGTERM to the whole group, then SIGKILL after a grace. A stuck service is killed, never
@@ -17,10 +17,10 @@ use tokio::process::Command;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::fetch;
-use crate::local::tail;
-use crate::reaper;
-pub use crate::report::scenario::ServiceExit;
+use crate::base::local::tail;
+use crate::base::reaper;
+use crate::engine::fetch;
+pub use crate::results::scenario::ServiceExit;
 use log::BoundedLog;
 
 /// Lines of the log quoted when a service fails.

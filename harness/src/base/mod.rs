@@ -1,0 +1,9 @@
+//! The base layer: formatting, expressions, parameters, this machine, secrets, the reaper.
+//! It names nothing of poolstorm above it.
+
+pub mod expr;
+pub mod human;
+pub mod local;
+pub mod param;
+pub mod reaper;
+pub mod redact;
