@@ -37,8 +37,8 @@ pub mod ui;
 pub mod verdict;
 pub mod watch;
 
-use base::reaper;
 use base::redact;
+use base::{error, reaper};
 use cli::commands::{self, Exit, Failure};
 use cli::{Cli, Command};
 
@@ -85,10 +85,10 @@ pub fn run(cli: &Cli) -> u8 {
         Err(failure) => {
             match &failure {
                 Failure::Usage(err) => {
-                    eprintln!("poolstorm: error: {}", redact::urls(&err.to_string()));
+                    eprintln!("poolstorm: error: {}", redact::urls(&error::chain(err)));
                 }
                 Failure::NotRun(err) => {
-                    let message = redact::urls(&format!("{err:#}"));
+                    let message = redact::urls(&error::chain(err.as_ref()));
                     eprintln!("poolstorm: the run could not be carried out: {message}");
                 }
             }

@@ -147,6 +147,43 @@ impl AcquireTimeout {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SecondsArg(pub Duration);
 
+/// Why a flag's value, or a combination of flags, is not usable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "`{text}` is not a URL ({source}): expected sqlite://PATH or mysql://USER:PASS@IP:PORT/DB"
+    )]
+    NotUrl {
+        text: String,
+        #[source]
+        source: url::ParseError,
+    },
+    #[error(
+        "unsupported scheme `{0}`: expected sqlite://PATH, mysql://USER:PASS@IP:PORT/DB or mariadb://..."
+    )]
+    Scheme(String),
+    #[error("expected mysql://USER:PASS@IP:PORT/DB")]
+    NoHost,
+    #[error("cannot set host `{host}`: {source}")]
+    Host {
+        host: String,
+        #[source]
+        source: url::ParseError,
+    },
+    #[error("`{text}` is not a number of seconds")]
+    NotSeconds {
+        text: String,
+        #[source]
+        source: std::num::ParseFloatError,
+    },
+    #[error("`{0}` is out of range 0..=86400 seconds")]
+    SecondsRange(String),
+    #[error("must be more than 0 seconds, or `none` to wait forever")]
+    ZeroTimeout,
+    #[error("--pool-min ({min}) must not exceed --pool-max ({max})")]
+    PoolMinAboveMax { min: u32, max: u32 },
+}
+
 /// A validated database URL (`sqlite://PATH` or `mysql://USER:PASS@HOST:PORT/DB`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatabaseUrl {
@@ -156,21 +193,18 @@ pub struct DatabaseUrl {
 
 impl DatabaseUrl {
     /// Parses and checks a database URL.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let url = Url::parse(text).map_err(|e| {
-            format!("`{text}` is not a URL ({e}): expected sqlite://PATH or mysql://USER:PASS@IP:PORT/DB")
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let url = Url::parse(text).map_err(|source| ConfigError::NotUrl {
+            text: text.to_owned(),
+            source,
         })?;
         let engine = match url.scheme() {
             "sqlite" => Engine::Sqlite,
             "mysql" | "mariadb" => Engine::Mysql,
-            scheme => {
-                return Err(format!(
-                    "unsupported scheme `{scheme}`: expected sqlite://PATH, mysql://USER:PASS@IP:PORT/DB or mariadb://..."
-                ));
-            }
+            scheme => return Err(ConfigError::Scheme(scheme.to_owned())),
         };
         if engine == Engine::Mysql && url.host().is_none() {
-            return Err("expected mysql://USER:PASS@IP:PORT/DB".to_owned());
+            return Err(ConfigError::NoHost);
         }
         Ok(Self { engine, url })
     }
@@ -192,10 +226,13 @@ impl DatabaseUrl {
     }
 
     /// The same URL pointing at another host (an address resolved once at start).
-    pub fn with_host(&self, host: &str) -> Result<Self, String> {
+    pub fn with_host(&self, host: &str) -> Result<Self, ConfigError> {
         let mut url = self.url.clone();
         url.set_host(Some(host))
-            .map_err(|e| format!("cannot set host `{host}`: {e}"))?;
+            .map_err(|source| ConfigError::Host {
+                host: host.to_owned(),
+                source,
+            })?;
         Ok(Self {
             engine: self.engine,
             url,
@@ -212,28 +249,28 @@ impl DatabaseUrl {
     }
 }
 
-fn parse_database_url(s: &str) -> Result<DatabaseUrl, String> {
+fn parse_database_url(s: &str) -> Result<DatabaseUrl, ConfigError> {
     DatabaseUrl::parse(s)
 }
 
-fn parse_acquire_timeout(s: &str) -> Result<AcquireTimeout, String> {
+fn parse_acquire_timeout(s: &str) -> Result<AcquireTimeout, ConfigError> {
     if s.eq_ignore_ascii_case("none") {
         return Ok(AcquireTimeout::Never);
     }
     let SecondsArg(d) = parse_seconds(s)?;
     if d.is_zero() {
-        return Err("must be more than 0 seconds, or `none` to wait forever".to_owned());
+        return Err(ConfigError::ZeroTimeout);
     }
     Ok(AcquireTimeout::After(d))
 }
 
-fn parse_seconds(s: &str) -> Result<SecondsArg, String> {
-    let secs: f64 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+fn parse_seconds(s: &str) -> Result<SecondsArg, ConfigError> {
+    let secs: f64 = s.trim().parse().map_err(|source| ConfigError::NotSeconds {
+        text: s.to_owned(),
+        source,
+    })?;
     if !(0.0..=86_400.0).contains(&secs) {
-        return Err(format!("`{s}` is out of range 0..=86400 seconds"));
+        return Err(ConfigError::SecondsRange(s.to_owned()));
     }
     Ok(SecondsArg(Duration::from_secs_f64(secs)))
 }
@@ -243,21 +280,21 @@ impl Config {
     /// bad input (clap's convention).
     pub fn parse_or_exit() -> Self {
         let config = Self::parse();
-        if let Err(message) = config.check() {
+        if let Err(err) = config.check() {
             let mut cmd = <Self as clap::CommandFactory>::command();
-            cmd.error(clap::error::ErrorKind::ArgumentConflict, message)
+            cmd.error(clap::error::ErrorKind::ArgumentConflict, err)
                 .exit();
         }
         config
     }
 
     /// Checks rules that span several flags.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ConfigError> {
         if self.pool_min > self.pool_max {
-            return Err(format!(
-                "--pool-min ({}) must not exceed --pool-max ({})",
-                self.pool_min, self.pool_max
-            ));
+            return Err(ConfigError::PoolMinAboveMax {
+                min: self.pool_min,
+                max: self.pool_max,
+            });
         }
         Ok(())
     }
@@ -303,6 +340,7 @@ mod tests {
         assert!(
             parse_database_url("postgres://x")
                 .unwrap_err()
+                .to_string()
                 .contains("unsupported scheme")
         );
         assert_eq!(
@@ -315,6 +353,7 @@ mod tests {
         assert!(
             parse_database_url("not a url")
                 .unwrap_err()
+                .to_string()
                 .contains("not a URL")
         );
     }
@@ -336,6 +375,6 @@ mod tests {
     fn pool_min_above_pool_max_is_rejected() {
         let c =
             Config::try_parse_from(["target-app", "--pool-max", "2", "--pool-min", "3"]).unwrap();
-        assert!(c.check().unwrap_err().contains("--pool-min"));
+        assert!(c.check().unwrap_err().to_string().contains("--pool-min"));
     }
 }

@@ -3,17 +3,33 @@
 
 use std::time::Duration;
 
+/// Why a text is not a duration.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DurationError {
+    #[error("`{text}` is not a duration: it must be 0 or more")]
+    Negative { text: String },
+    #[error("`{text}` is not a duration ({source}); try 500ms, 3s, 1m30s or a number of seconds")]
+    Syntax {
+        text: String,
+        #[source]
+        source: humantime::DurationError,
+    },
+}
+
 /// Parses `250ms`, `3s`, `1m30s` (humantime syntax) or a bare number of seconds (`2.5`).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     let text = text.trim();
     if let Ok(secs) = text.parse::<f64>() {
         if !secs.is_finite() || secs < 0.0 {
-            return Err(format!("`{text}` is not a duration: it must be 0 or more"));
+            return Err(DurationError::Negative {
+                text: text.to_owned(),
+            });
         }
         return Ok(Duration::from_secs_f64(secs));
     }
-    humantime::parse_duration(text).map_err(|e| {
-        format!("`{text}` is not a duration ({e}); try 500ms, 3s, 1m30s or a number of seconds")
+    humantime::parse_duration(text).map_err(|source| DurationError::Syntax {
+        text: text.to_owned(),
+        source,
     })
 }
 
@@ -61,7 +77,12 @@ mod tests {
         assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("2.5"), Ok(Duration::from_millis(2500)));
         assert!(parse_duration("-1").is_err());
-        assert!(parse_duration("soon").unwrap_err().contains("try 500ms"));
+        assert!(
+            parse_duration("soon")
+                .unwrap_err()
+                .to_string()
+                .contains("try 500ms")
+        );
     }
 
     #[test]

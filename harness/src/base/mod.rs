@@ -1,6 +1,7 @@
 //! The base layer: formatting, expressions, parameters, this machine, secrets, the reaper.
 //! It names nothing of poolstorm above it.
 
+pub mod error;
 pub mod expr;
 pub mod human;
 pub mod local;

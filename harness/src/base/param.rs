@@ -5,7 +5,36 @@
 use serde::{Deserialize, Serialize};
 
 use crate::base::expr::Value;
-use crate::base::human::parse_duration;
+use crate::base::human::{DurationError, parse_duration};
+
+/// Why a value is not one a parameter takes. The words do not name the parameter: callers add
+/// the flag, key or `file:line:col`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ParamError {
+    #[error("must be from {min} to {max}, got {got}")]
+    OutOfRange { min: i64, max: i64, got: i64 },
+    #[error("must be {expected}, got {got}")]
+    Expected { expected: String, got: String },
+    #[error("expected a number, string or boolean, got {0}")]
+    NotScalar(&'static str),
+    #[error("must be more than 0{or}")]
+    Zero { or: &'static str },
+    #[error(transparent)]
+    Duration(#[from] DurationError),
+    #[error("MIN ({}) is more than MAX ({})", humantime::format_duration(*.min), humantime::format_duration(*.max))]
+    Reversed {
+        min: std::time::Duration,
+        max: std::time::Duration,
+    },
+}
+
+/// `got` is not `expected`.
+fn expected(expected: impl Into<String>, got: &toml::Value) -> ParamError {
+    ParamError::Expected {
+        expected: expected.into(),
+        got: got.to_string(),
+    }
+}
 
 /// What values a parameter takes.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -68,17 +97,14 @@ impl ParamValue {
     }
 
     /// A free-form value (a `[vars]` entry) from TOML.
-    pub fn from_toml(value: &toml::Value) -> Result<Self, String> {
+    pub fn from_toml(value: &toml::Value) -> Result<Self, ParamError> {
         Ok(match value {
             toml::Value::Integer(n) => ParamValue::Int(*n),
             toml::Value::Float(x) => ParamValue::Float(*x),
             toml::Value::Boolean(b) => ParamValue::Bool(*b),
             toml::Value::String(s) => ParamValue::Text(s.clone()),
             other => {
-                return Err(format!(
-                    "expected a number, string or boolean, got {}",
-                    other.type_str()
-                ));
+                return Err(ParamError::NotScalar(other.type_str()));
             }
         })
     }
@@ -132,21 +158,21 @@ impl Kind {
 
     /// Checks and normalizes a TOML value; the message does not name the parameter (callers
     /// add the flag, key or `file:line:col`).
-    pub fn normalize(&self, value: &toml::Value) -> Result<ParamValue, String> {
+    pub fn normalize(&self, value: &toml::Value) -> Result<ParamValue, ParamError> {
         match *self {
             Kind::Int { min, max } => match value.as_integer() {
                 Some(n) if (min..=max).contains(&n) => Ok(ParamValue::Int(n)),
-                Some(n) => Err(format!("must be from {min} to {max}, got {n}")),
-                None => Err(format!("must be a whole number, got {value}")),
+                Some(got) => Err(ParamError::OutOfRange { min, max, got }),
+                None => Err(expected("a whole number", value)),
             },
             Kind::Uint => match value {
                 toml::Value::Integer(n) if *n >= 0 => Ok(ParamValue::Int(*n)),
                 toml::Value::String(s) if s.parse::<u64>().is_ok() => {
                     Ok(ParamValue::Text(s.clone()))
                 }
-                _ => Err(format!(
-                    "must be a whole number from 0 to {}, got {value}",
-                    u64::MAX
+                _ => Err(expected(
+                    format!("a whole number from 0 to {}", u64::MAX),
+                    value,
                 )),
             },
             Kind::Float => match value
@@ -154,13 +180,13 @@ impl Kind {
                 .or_else(|| value.as_integer().map(|n| n as f64))
             {
                 Some(x) if x.is_finite() && x > 0.0 => Ok(ParamValue::Float(x)),
-                _ => Err(format!("must be a positive number, got {value}")),
+                _ => Err(expected("a positive number", value)),
             },
             Kind::Duration => {
-                let text = seconds_text(value)
-                    .ok_or_else(|| format!("must be a duration like \"3s\", got {value}"))?;
+                let text =
+                    seconds_text(value).ok_or_else(|| expected("a duration like \"3s\"", value))?;
                 if parse_duration(&text)?.is_zero() {
-                    return Err("must be more than 0".to_owned());
+                    return Err(ParamError::Zero { or: "" });
                 }
                 Ok(ParamValue::Text(text))
             }
@@ -168,50 +194,47 @@ impl Kind {
                 if value.as_str() == Some("none") {
                     return Ok(ParamValue::Text("none".to_owned()));
                 }
-                let text = seconds_text(value)
-                    .ok_or_else(|| format!("must be seconds or \"none\", got {value}"))?;
+                let text =
+                    seconds_text(value).ok_or_else(|| expected("seconds or \"none\"", value))?;
                 let d = parse_duration(&text)?;
                 if d.is_zero() {
-                    return Err("must be more than 0, or \"none\" to wait forever".to_owned());
+                    return Err(ParamError::Zero {
+                        or: ", or \"none\" to wait forever",
+                    });
                 }
                 Ok(ParamValue::Float(d.as_secs_f64()))
             }
             Kind::Choice(allowed) => match value.as_str() {
                 Some(s) if allowed.contains(&s) => Ok(ParamValue::Text(s.to_owned())),
-                _ => Err(format!(
-                    "must be one of {}, got {value}",
-                    allowed.join(", ")
-                )),
+                _ => Err(expected(format!("one of {}", allowed.join(", ")), value)),
             },
             Kind::Range => match value.as_str() {
                 Some(s) => {
                     let (min, max) = s.split_once("..").unwrap_or((s, s));
                     let (min, max) = (parse_duration(min)?, parse_duration(max)?);
                     if min > max {
-                        return Err(format!("MIN ({min:?}) is more than MAX ({max:?})"));
+                        return Err(ParamError::Reversed { min, max });
                     }
                     Ok(ParamValue::Text(s.to_owned()))
                 }
-                None => Err(format!(
-                    "must be \"MIN..MAX\" like \"100ms..500ms\", got {value}"
-                )),
+                None => Err(expected("\"MIN..MAX\" like \"100ms..500ms\"", value)),
             },
             Kind::Bool => match value {
                 toml::Value::Boolean(b) => Ok(ParamValue::Bool(*b)),
                 toml::Value::String(s) if s == "true" || s == "false" => {
                     Ok(ParamValue::Bool(s == "true"))
                 }
-                _ => Err(format!("must be true or false, got {value}")),
+                _ => Err(expected("true or false", value)),
             },
             Kind::Path => match value.as_str() {
                 Some(s) if !s.is_empty() => Ok(ParamValue::Text(s.to_owned())),
-                _ => Err(format!("must be a file's path, got {value}")),
+                _ => Err(expected("a file's path", value)),
             },
         }
     }
 
     /// Checks and normalizes a value typed on a command line (`--users 8`, `--set wait=1s`).
-    pub fn parse_text(&self, text: &str) -> Result<ParamValue, String> {
+    pub fn parse_text(&self, text: &str) -> Result<ParamValue, ParamError> {
         let value = match self {
             // Kept as typed: "1.0" is not a whole number, and "5" is five seconds.
             Kind::Duration | Kind::Range | Kind::Choice(_) | Kind::Path | Kind::Bool => {
@@ -245,12 +268,18 @@ mod tests {
     fn values_are_checked_against_their_kind() {
         let int = Kind::Int { min: 1, max: 4096 };
         assert_eq!(int.parse_text("8"), Ok(ParamValue::Int(8)));
-        assert!(int.parse_text("0").unwrap_err().contains("from 1 to 4096"));
+        assert!(
+            int.parse_text("0")
+                .unwrap_err()
+                .to_string()
+                .contains("from 1 to 4096")
+        );
         let choice = Kind::Choice(&["shared", "separate", "inline"]);
         assert!(
             choice
                 .parse_text("later")
                 .unwrap_err()
+                .to_string()
                 .contains("shared, separate, inline")
         );
         assert_eq!(
@@ -276,6 +305,7 @@ mod tests {
             Kind::Range
                 .parse_text("2s..1s")
                 .unwrap_err()
+                .to_string()
                 .contains("MIN")
         );
         assert_eq!(

@@ -15,12 +15,36 @@ use tokio::net::TcpStream;
 
 use crate::engine::load::Target;
 
-/// Why a GET failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("GET {url}: {reason}")]
+/// Why a GET failed: the URL, and what went wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("GET {url}: {why}")]
 pub struct FetchError {
     pub url: String,
-    pub reason: String,
+    #[source]
+    pub why: Why,
+}
+
+/// What went wrong with a GET.
+#[derive(Debug, thiserror::Error)]
+pub enum Why {
+    #[error(transparent)]
+    Target(#[from] crate::engine::load::TargetError),
+    #[error(transparent)]
+    Connect(std::io::Error),
+    #[error(transparent)]
+    TlsSettings(#[from] crate::engine::driver::TlsError),
+    #[error("TLS: {0}")]
+    Tls(#[source] std::io::Error),
+    #[error(transparent)]
+    Http(#[from] hyper::Error),
+    #[error(transparent)]
+    Request(#[from] hyper::http::Error),
+    #[error("no answer within {}", humantime::format_duration(*.0))]
+    Timeout(Duration),
+    #[error("status {0}")]
+    Status(u16),
+    #[error("not the expected JSON: {0}")]
+    Json(#[source] serde_json::Error),
 }
 
 /// `GET base_url + path`, waiting at most `timeout` for the status and body.
@@ -30,14 +54,10 @@ pub async fn get(
     timeout: Duration,
 ) -> Result<(u16, Bytes), FetchError> {
     let url = format!("{}{path}", base_url.trim_end_matches('/'));
-    let fail = |reason: String| FetchError {
-        url: url.clone(),
-        reason,
-    };
-    let target = Target::parse(&url).map_err(|e| fail(e.to_string()))?;
     let work = async {
-        let addr = target.resolve().await.map_err(|e| e.to_string())?;
-        let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+        let target = Target::parse(&url)?;
+        let addr = target.resolve().await?;
+        let stream = TcpStream::connect(addr).await.map_err(Why::Connect)?;
         if !target.tls {
             return exchange(stream, &target).await;
         }
@@ -45,46 +65,35 @@ pub async fn get(
             insecure: true,
             ..Default::default()
         };
-        let config = crate::engine::driver::tls::client_config(&settings, &[b"http/1.1"])
-            .map_err(|e| e.to_string())?;
-        let name =
-            crate::engine::driver::tls::server_name(&target.host).map_err(|e| e.to_string())?;
+        let config = crate::engine::driver::tls::client_config(&settings, &[b"http/1.1"])?;
+        let name = crate::engine::driver::tls::server_name(&target.host)?;
         let tls = tokio_rustls::TlsConnector::from(config)
             .connect(name, stream)
             .await
-            .map_err(|e| format!("TLS: {e}"))?;
+            .map_err(Why::Tls)?;
         exchange(tls, &target).await
     };
-    match tokio::time::timeout(timeout, work).await {
-        Ok(result) => result.map_err(fail),
-        Err(_) => Err(fail(format!("no answer within {timeout:?}"))),
-    }
+    let result = match tokio::time::timeout(timeout, work).await {
+        Ok(result) => result,
+        Err(_) => Err(Why::Timeout(timeout)),
+    };
+    result.map_err(|why| FetchError { url, why })
 }
 
 /// One GET on an open connection: the status and the whole body.
-async fn exchange<S>(stream: S, target: &Target) -> Result<(u16, Bytes), String>
+async fn exchange<S>(stream: S, target: &Target) -> Result<(u16, Bytes), Why>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| e.to_string())?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(connection);
     let request = Request::get(&target.path)
         .header(hyper::header::HOST, &target.authority)
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| e.to_string())?;
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| e.to_string())?;
+        .body(Empty::<Bytes>::new())?;
+    let response = sender.send_request(request).await?;
     let status = response.status().as_u16();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?
-        .to_bytes();
+    let body = response.into_body().collect().await?.to_bytes();
     Ok((status, body))
 }
 
@@ -99,11 +108,11 @@ pub async fn get_json<T: serde::de::DeserializeOwned>(
     if status != 200 {
         return Err(FetchError {
             url,
-            reason: format!("status {status}"),
+            why: Why::Status(status),
         });
     }
     serde_json::from_slice(&body).map_err(|e| FetchError {
         url,
-        reason: format!("not the expected JSON: {e}"),
+        why: Why::Json(e),
     })
 }

@@ -32,6 +32,8 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+
+use crate::engine::driver::tls::{TlsError, fail};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -132,40 +134,44 @@ pub struct Options {
 
 /// A TLS configuration from PEM files: the certificate chain and key, and when `client_ca`
 /// is given, a client certificate signed by it is required. ALPN offers `h2` then `http/1.1`.
+/// An error's setting is the `poolstorm stub` flag it came from.
 pub fn tls_config(
     cert: &std::path::Path,
     key: &std::path::Path,
     client_ca: Option<&std::path::Path>,
-) -> Result<Arc<rustls::ServerConfig>, String> {
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     use rustls::pki_types::pem::PemObject as _;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let read_certs = |path: &std::path::Path| {
+    let read_certs = |setting: &'static str, path: &std::path::Path| {
         CertificateDer::pem_file_iter(path)
             .and_then(|i| i.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| format!("{}: {e}", path.display()))
+            .map_err(|e| fail(setting, path.display().to_string(), e))
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| fail("--tls-cert", "the protocol versions", e))?;
     let builder = match client_ca {
         Some(ca) => {
             let mut roots = rustls::RootCertStore::empty();
-            for c in read_certs(ca)? {
-                roots.add(c).map_err(|e| e.to_string())?;
+            for c in read_certs("--client-ca", ca)? {
+                roots
+                    .add(c)
+                    .map_err(|e| fail("--client-ca", ca.display().to_string(), e))?;
             }
             let verifier =
                 rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
                     .build()
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| fail("--client-ca", ca.display().to_string(), e))?;
             builder.with_client_cert_verifier(verifier)
         }
         None => builder.with_no_client_auth(),
     };
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| fail("--tls-key", key.display().to_string(), e))?;
     let mut config = builder
-        .with_single_cert(read_certs(cert)?, key)
-        .map_err(|e| e.to_string())?;
+        .with_single_cert(read_certs("--tls-cert", cert)?, key)
+        .map_err(|e| fail("--tls-cert", "the certificate and its key", e))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

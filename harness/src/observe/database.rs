@@ -196,18 +196,34 @@ enum Conn {
     Sqlite(SqliteConnection),
 }
 
-async fn timed<T, E: std::fmt::Display>(
-    work: impl std::future::Future<Output = Result<T, E>>,
-) -> Result<T, String> {
+/// Why the probe's question to the database got no answer.
+#[derive(Debug, thiserror::Error)]
+enum ProbeError {
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+    #[error("no answer within {}", humantime::format_duration(QUERY_TIMEOUT))]
+    Timeout,
+}
+
+impl ProbeError {
+    /// SQLite's "database is locked" or "busy": the write lock is held by another connection.
+    fn is_sqlite_lock(&self) -> bool {
+        let words = self.to_string();
+        words.contains("locked") || words.contains("busy")
+    }
+}
+
+async fn timed<T>(
+    work: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, ProbeError> {
     match tokio::time::timeout(QUERY_TIMEOUT, work).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("no answer within {QUERY_TIMEOUT:?}")),
+        Ok(result) => Ok(result?),
+        Err(_) => Err(ProbeError::Timeout),
     }
 }
 
 impl DbTarget {
-    async fn connect(&self, report: &Mutex<DbReport>) -> Result<Conn, String> {
+    async fn connect(&self, report: &Mutex<DbReport>) -> Result<Conn, ProbeError> {
         match self {
             DbTarget::Mysql { url, .. } => {
                 let mut conn = timed(MySqlConnection::connect(url)).await?;
@@ -236,7 +252,7 @@ type SessionRow = (u64, String, u64, i64, String);
 
 impl Conn {
     /// `SELECT 1`, timed.
-    async fn ping(&mut self) -> Result<u64, String> {
+    async fn ping(&mut self) -> Result<u64, ProbeError> {
         let started = std::time::Instant::now();
         match self {
             Conn::Mysql { conn, .. } => {
@@ -250,13 +266,13 @@ impl Conn {
     }
 
     /// SQLite: can the write lock be had now?
-    async fn write_lock_free(conn: &mut SqliteConnection) -> Result<bool, String> {
+    async fn write_lock_free(conn: &mut SqliteConnection) -> Result<bool, ProbeError> {
         match timed(sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn)).await {
             Ok(_) => {
                 timed(sqlx::query("ROLLBACK").execute(&mut *conn)).await?;
                 Ok(true)
             }
-            Err(e) if e.contains("locked") || e.contains("busy") => Ok(false),
+            Err(e) if e.is_sqlite_lock() => Ok(false),
             Err(e) => Err(e),
         }
     }
@@ -266,7 +282,7 @@ impl Conn {
         conn: &mut MySqlConnection,
         mariadb: bool,
         database: &str,
-    ) -> Result<Sessions, String> {
+    ) -> Result<Sessions, ProbeError> {
         let time_ms = if mariadb {
             "CAST(p.TIME_MS AS UNSIGNED)"
         } else {
@@ -312,7 +328,7 @@ async fn blocker(
     conn: &mut MySqlConnection,
     mariadb: bool,
     app: &[SessionRow],
-) -> Result<Option<Blocker>, String> {
+) -> Result<Option<Blocker>, ProbeError> {
     let waits = if mariadb {
         "SELECT CAST(b.trx_mysql_thread_id AS UNSIGNED), CAST(COUNT(*) AS UNSIGNED) \
          FROM information_schema.INNODB_LOCK_WAITS w \
@@ -422,11 +438,11 @@ async fn sample(
     report: &Mutex<DbReport>,
     t_ms: u64,
 ) -> Option<DbSample> {
-    let down = |error: String| {
+    let down = |error: ProbeError| {
         Some(DbSample {
             t_ms,
             up: false,
-            error: Some(error),
+            error: Some(crate::base::error::chain(&error)),
             ..DbSample::default()
         })
     };

@@ -88,14 +88,37 @@ pub enum Selector {
     Json(String),
 }
 
+/// Why a selector's text is not a selector: the text, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{text}`: {problem}")]
+pub struct SelectorError {
+    pub text: String,
+    pub problem: String,
+}
+
+/// Why a scrape's body gives no reading.
+#[derive(Debug, thiserror::Error)]
+pub enum ScrapeError {
+    #[error("not Prometheus text: {0}")]
+    Text(#[source] std::io::Error),
+    #[error("no samples: not Prometheus text")]
+    NoSamples,
+    #[error("not JSON: {0}")]
+    Json(#[source] serde_json::Error),
+}
+
 impl Selector {
     /// Parses `name`, `name{label="value",...}`, `a | b` (alternatives) or `json:/pointer`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, SelectorError> {
         let text = text.trim();
+        let bad = |problem: String| SelectorError {
+            text: text.to_owned(),
+            problem,
+        };
         if let Some(pointer) = text.strip_prefix("json:") {
             if !(pointer.is_empty() || pointer.starts_with('/')) {
-                return Err(format!(
-                    "`{text}`: a JSON pointer starts with `/`, e.g. json:/pool/active"
+                return Err(bad(
+                    "a JSON pointer starts with `/`, e.g. json:/pool/active".to_owned(),
                 ));
             }
             return Ok(Selector::Json(pointer.to_owned()));
@@ -104,11 +127,8 @@ impl Selector {
             Some((names, rest)) => {
                 let inner = rest
                     .strip_suffix('}')
-                    .ok_or_else(|| format!("`{text}`: labels end with `}}`"))?;
-                (
-                    names,
-                    parse_labels(inner).map_err(|e| format!("`{text}`: {e}"))?,
-                )
+                    .ok_or_else(|| bad("labels end with `}`".to_owned()))?;
+                (names, parse_labels(inner, bad)?)
             }
             None => (text, Vec::new()),
         };
@@ -122,27 +142,30 @@ impl Selector {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
             if !valid {
-                return Err(format!(
-                    "`{text}`: `{name}` is not a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)"
-                ));
+                return Err(bad(format!(
+                    "`{name}` is not a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)"
+                )));
             }
         }
         Ok(Selector::Metric { names, labels })
     }
 }
 
-/// `k="v", k2="v2"` with `\"`, `\\` and `\n` escapes.
-pub fn parse_labels(text: &str) -> Result<Vec<(String, String)>, String> {
+/// `k="v", k2="v2"` with `\"`, `\\` and `\n` escapes; `bad` makes the error of a problem.
+fn parse_labels(
+    text: &str,
+    bad: impl Fn(String) -> SelectorError,
+) -> Result<Vec<(String, String)>, SelectorError> {
     let mut out = Vec::new();
     let mut rest = text.trim();
     while !rest.is_empty() {
         let (key, after) = rest
             .split_once('=')
-            .ok_or_else(|| format!("expected label=\"value\" at `{rest}`"))?;
+            .ok_or_else(|| bad(format!("expected label=\"value\" at `{rest}`")))?;
         let after = after
             .trim_start()
             .strip_prefix('"')
-            .ok_or_else(|| format!("the value of `{}` must be quoted", key.trim()))?;
+            .ok_or_else(|| bad(format!("the value of `{}` must be quoted", key.trim())))?;
         let mut value = String::new();
         let mut chars = after.char_indices();
         let end = loop {
@@ -150,11 +173,11 @@ pub fn parse_labels(text: &str) -> Result<Vec<(String, String)>, String> {
                 Some((_, '\\')) => match chars.next() {
                     Some((_, 'n')) => value.push('\n'),
                     Some((_, c)) => value.push(c),
-                    None => return Err("unterminated label value".to_owned()),
+                    None => return Err(bad("unterminated label value".to_owned())),
                 },
                 Some((i, '"')) => break i,
                 Some((_, c)) => value.push(c),
-                None => return Err("unterminated label value".to_owned()),
+                None => return Err(bad("unterminated label value".to_owned())),
             }
         };
         out.push((key.trim().to_owned(), value));
@@ -202,11 +225,11 @@ fn count(value: f64) -> Option<u64> {
 }
 
 /// Reads `mapping`'s gauges from Prometheus text (0.0.4 or OpenMetrics).
-pub fn read_text(body: &str, mapping: &Mapping) -> Result<Reading, String> {
+pub fn read_text(body: &str, mapping: &Mapping) -> Result<Reading, ScrapeError> {
     let scrape = prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_owned())))
-        .map_err(|e| format!("not Prometheus text: {e}"))?;
+        .map_err(ScrapeError::Text)?;
     if scrape.samples.is_empty() {
-        return Err("no samples: not Prometheus text".to_owned());
+        return Err(ScrapeError::NoSamples);
     }
     let mut reading = Reading::default();
     for (gauge, selector) in &mapping.gauges {
@@ -264,9 +287,8 @@ pub fn read_text(body: &str, mapping: &Mapping) -> Result<Reading, String> {
 }
 
 /// Reads `mapping`'s gauges from a JSON document by pointer.
-pub fn read_json(body: &[u8], mapping: &Mapping) -> Result<Reading, String> {
-    let doc: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+pub fn read_json(body: &[u8], mapping: &Mapping) -> Result<Reading, ScrapeError> {
+    let doc: serde_json::Value = serde_json::from_slice(body).map_err(ScrapeError::Json)?;
     let mut reading = Reading::default();
     for (gauge, selector) in &mapping.gauges {
         let Selector::Json(pointer) = selector else {
@@ -417,6 +439,7 @@ mod tests {
         assert!(
             Selector::parse("bad-name")
                 .unwrap_err()
+                .to_string()
                 .contains("not a metric name")
         );
         assert!(Selector::parse(r#"a{pool="x"#).is_err());

@@ -305,7 +305,7 @@ pub struct PoolState {
 }
 
 impl PoolState {
-    fn record(&mut self, t_ms: u64, outcome: Result<(PoolSample, metrics::Reading), String>) {
+    fn record(&mut self, t_ms: u64, outcome: Result<(PoolSample, metrics::Reading), SampleError>) {
         let t_s = t_ms as f64 / 1000.0;
         match outcome {
             Ok((sample, reading)) => {
@@ -320,12 +320,12 @@ impl PoolState {
                 }
                 self.samples.push(sample);
             }
-            Err(reason) => {
+            Err(err) => {
                 if self.report.gaps.last().is_none_or(|g| g.to_s.is_some()) {
                     self.report.gaps.push(Gap {
                         from_s: t_s,
                         to_s: None,
-                        reason,
+                        reason: crate::base::error::chain(&err),
                     });
                 }
             }
@@ -349,12 +349,12 @@ impl PoolSource {
         &self,
         t_ms: u64,
         waits_at_start: Option<u64>,
-    ) -> Result<(PoolSample, metrics::Reading), String> {
+    ) -> Result<(PoolSample, metrics::Reading), SampleError> {
         match self {
             PoolSource::TargetApp { base_url } => target_app::sample(base_url, t_ms, EVERY * 4)
                 .await
                 .map(|s| (s, metrics::Reading::default()))
-                .map_err(|e| e.reason),
+                .map_err(|e| SampleError::Fetch(e.why)),
             PoolSource::Metrics {
                 url,
                 mapping,
@@ -363,9 +363,11 @@ impl PoolSource {
             } => {
                 let (status, body) = crate::engine::fetch::get(url, "", *timeout)
                     .await
-                    .map_err(|e| e.reason)?;
+                    .map_err(|e| SampleError::Fetch(e.why))?;
                 if !(200..300).contains(&status) {
-                    return Err(format!("status {status}"));
+                    return Err(SampleError::Fetch(crate::engine::fetch::Why::Status(
+                        status,
+                    )));
                 }
                 let reading = if mapping.is_json() {
                     metrics::read_json(&body, mapping)?
@@ -373,16 +375,24 @@ impl PoolSource {
                     metrics::read_text(&String::from_utf8_lossy(&body), mapping)?
                 };
                 if reading.values.is_empty() {
-                    return Err(format!(
-                        "none of the pool's metrics found ({})",
-                        reading.missing.join("; ")
-                    ));
+                    return Err(SampleError::NoneFound(reading.missing.join("; ")));
                 }
                 let sample = PoolSample::from_reading(t_ms, &reading, waits_at_start);
                 Ok((sample, reading))
             }
         }
     }
+}
+
+/// Why one sample could not be taken (the words go into the report's gap).
+#[derive(Debug, thiserror::Error)]
+enum SampleError {
+    #[error(transparent)]
+    Fetch(crate::engine::fetch::Why),
+    #[error(transparent)]
+    Scrape(#[from] metrics::ScrapeError),
+    #[error("none of the pool's metrics found ({0})")]
+    NoneFound(String),
 }
 
 /// The sampler's state, shared with the live view.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::engine::metrics::{
-    IntervalSink, Latency, Outcomes, Second, TICKS_PER_SECOND, find_stalls,
+    HistogramError, IntervalSink, Latency, Outcomes, Second, TICKS_PER_SECOND, find_stalls,
 };
 use crate::results::shard::{MergedFrom, MergedShard, ShardReport};
 use crate::results::{ConnectionReport, LoadReport, Requests, SCHEMA, Settings, TaskReport};
@@ -20,6 +20,21 @@ pub enum MergeError {
     /// A file or folder that cannot be read as a shard's report.
     #[error("{file}: {message}")]
     Input { file: String, message: String },
+    /// A file that is not a poolstorm load report at all.
+    #[error("{file}: not a poolstorm load report ({source})")]
+    NotReport {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A shard's histogram that cannot be read or added.
+    #[error("{file}: {what}: {source}")]
+    Histogram {
+        file: String,
+        what: String,
+        #[source]
+        source: HistogramError,
+    },
     /// The shards do not make one whole run.
     #[error("{0}")]
     Shards(String),
@@ -97,8 +112,10 @@ impl Input {
 pub fn read(sources: &[Source]) -> Result<Vec<Input>, MergeError> {
     let mut inputs = Vec::with_capacity(sources.len());
     for Source { file, from_folder } in sources {
-        let report = LoadReport::read(file)
-            .map_err(|e| input(file, format!("not a poolstorm load report ({e})")))?;
+        let report = LoadReport::read(file).map_err(|source| MergeError::NotReport {
+            file: file.display().to_string(),
+            source,
+        })?;
         match &report.shard {
             None if report.merged.is_some() && *from_folder => continue,
             None if report.merged.is_some() => {
@@ -228,12 +245,18 @@ fn refuse(inputs: &[Input]) -> Result<(), MergeError> {
     Ok(())
 }
 
+/// `source`, met in shard `i`'s histogram `what`.
+fn histogram(i: &Input, what: &str) -> impl FnOnce(HistogramError) -> MergeError {
+    let (file, what) = (i.file.display().to_string(), what.to_owned());
+    move |source| MergeError::Histogram { file, what, source }
+}
+
 fn decode(i: &Input, what: &str, text: &str) -> Result<Latency, MergeError> {
-    Latency::decode(text).map_err(|e| input(&i.file, format!("{what}: {e}")))
+    Latency::decode(text).map_err(histogram(i, what))
 }
 
 /// Adds `h` into `sum` (which takes a copy of the first).
-fn accumulate(sum: &mut Option<Latency>, h: &Latency) -> Result<(), String> {
+fn accumulate(sum: &mut Option<Latency>, h: &Latency) -> Result<(), HistogramError> {
     match sum {
         Some(s) => s.add_any(h),
         None => {
@@ -246,7 +269,7 @@ fn accumulate(sum: &mut Option<Latency>, h: &Latency) -> Result<(), String> {
 /// Adds `text`'s histogram, from shard `i`, into `into`.
 fn add(into: &mut Option<Latency>, i: &Input, what: &str, text: &str) -> Result<(), MergeError> {
     let h = decode(i, what, text)?;
-    accumulate(into, &h).map_err(|e| input(&i.file, format!("{what}: {e}")))
+    accumulate(into, &h).map_err(histogram(i, what))
 }
 
 fn summary(h: &Option<Latency>) -> crate::engine::metrics::Summary {
@@ -373,7 +396,7 @@ pub fn merge(
         }
         for (sum, part) in [(&mut all, &task_all), (&mut ok, &task_ok)] {
             if let Some(part) = part {
-                accumulate(sum, part).map_err(|e| input(&first.file, e))?;
+                accumulate(sum, part).map_err(histogram(first, &task.name))?;
             }
         }
         tasks.push(TaskReport {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::base::local::which;
-use crate::run::service::{Launch, Service, free_port};
+use crate::run::service::{Launch, Service, StartError, free_port};
 
 /// How long target-app gets to answer `/health`.
 const STARTUP: Duration = Duration::from_secs(30);
@@ -16,9 +16,17 @@ const APP_GRACE: &str = "1";
 const KILL_AFTER: Duration = Duration::from_secs(3);
 
 /// Why the app could not be started.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct AppError(pub String);
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(
+        "target-app not found: build it (`cargo build --workspace`), or point POOLSTORM_TARGET_APP or the scenario's target.binary at it"
+    )]
+    NotFound,
+    #[error("no free port: {0}")]
+    Port(#[source] std::io::Error),
+    #[error(transparent)]
+    Start(#[from] StartError),
+}
 
 /// Finds the target-app binary: `configured` (scenario `target.binary`), then
 /// `$POOLSTORM_TARGET_APP`, then next to this executable, then on `PATH`.
@@ -31,18 +39,16 @@ pub fn locate(configured: Option<&Path>) -> Result<PathBuf, AppError> {
         .into_iter()
         .chain(std::env::var_os("POOLSTORM_TARGET_APP").map(PathBuf::from))
         .chain(beside);
-    candidates.into_iter().find(|p| p.is_file()).or_else(|| which(&["target-app"], &[])).ok_or_else(|| {
-        AppError(
-            "target-app not found: build it (`cargo build --workspace`), or point POOLSTORM_TARGET_APP or the \
-             scenario's target.binary at it"
-                .to_owned(),
-        )
-    })
+    candidates
+        .into_iter()
+        .find(|p| p.is_file())
+        .or_else(|| which(&["target-app"], &[]))
+        .ok_or(AppError::NotFound)
 }
 
 /// How to start target-app with `flags` on a free loopback port, its output going to `log`.
 pub fn launch(binary: &Path, flags: &[String], log: &Path) -> Result<Launch, AppError> {
-    let port = free_port().map_err(|e| AppError(format!("no free port: {e}")))?;
+    let port = free_port().map_err(AppError::Port)?;
     let mut args = flags.to_vec();
     args.extend([
         "--listen".to_owned(),
@@ -68,7 +74,5 @@ pub fn launch(binary: &Path, flags: &[String], log: &Path) -> Result<Launch, App
 
 /// Starts target-app with `flags` and waits until `/health` answers.
 pub async fn start(binary: &Path, flags: &[String], log: &Path) -> Result<Service, AppError> {
-    Service::start(&launch(binary, flags, log)?)
-        .await
-        .map_err(|e| AppError(e.to_string()))
+    Ok(Service::start(&launch(binary, flags, log)?).await?)
 }

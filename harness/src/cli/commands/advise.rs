@@ -14,7 +14,7 @@ pub async fn execute(args: &AdviseArgs) -> Outcome {
     }
     let scenario = scenarios.remove(0);
     let duration = crate::base::human::parse_duration(&args.duration)
-        .map_err(|m| UsageError::new("--duration", m))?;
+        .map_err(|m| UsageError::because("--duration", m))?;
     let options = AdviseOptions {
         out: args.output.out.clone(),
         repeat: args.repeat,

@@ -62,7 +62,11 @@ pub fn plan(args: &LoadArgs) -> Result<LoadPlan, UsageError> {
         target.base_path.clear();
     }
     let tasks = tasks(args, &target)?;
-    let named = |e: SettingsError| UsageError::new(e.setting.flag, e.message);
+    let named = |e: SettingsError| UsageError {
+        flag: e.setting.flag.to_owned(),
+        message: e.message,
+        cause: e.cause,
+    };
     let values = args.settings.values().map_err(named)?;
     load::resolve(&|name| values.get(name).cloned(), target, tasks).map_err(named)
 }
@@ -223,12 +227,17 @@ pub async fn execute(args: &LoadArgs) -> Outcome {
             return Err(match e {
                 // What the URL or a task says is bad input; the rest is this machine's trouble.
                 DriverError::Target(_) | DriverError::Prepare(_) => {
-                    UsageError::new("URL", e.to_string()).into()
+                    UsageError::because("URL", e).into()
                 }
                 DriverError::Tls(tls) => {
                     let flag = crate::engine::load::settings::find(tls.setting)
                         .map_or_else(|| "URL".to_owned(), |s| s.flag.to_owned());
-                    UsageError::new(&flag, tls.reason).into()
+                    UsageError {
+                        flag,
+                        message: tls.detail(),
+                        cause: Some(Box::new(tls)),
+                    }
+                    .into()
                 }
                 DriverError::Thread(_) | DriverError::Intervals(_) => Failure::not_run(e),
             });

@@ -9,6 +9,18 @@ use crate::results::merge::{self, MergeError};
 fn usage(e: MergeError) -> Failure {
     match e {
         MergeError::Input { file, message } => UsageError::new(&file, message).into(),
+        MergeError::NotReport { file, source } => UsageError {
+            message: format!("not a poolstorm load report ({source})"),
+            flag: file,
+            cause: Some(Box::new(source)),
+        }
+        .into(),
+        MergeError::Histogram { file, what, source } => UsageError {
+            message: format!("{what}: {source}"),
+            flag: file,
+            cause: Some(Box::new(source)),
+        }
+        .into(),
         MergeError::Shards(message) => UsageError::new("FILES", message).into(),
         MergeError::Intervals(_) => Failure::not_run(e),
     }

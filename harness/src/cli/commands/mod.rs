@@ -70,12 +70,15 @@ impl Failure {
 /// What a subcommand returns.
 pub type Outcome = Result<Exit, Failure>;
 
-/// Bad input, naming the flag (or file, or field) it came from.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Bad input, naming the flag (or file, or field) it came from, and keeping the error beneath
+/// it when there is one.
+#[derive(Debug, thiserror::Error)]
 #[error("{flag}: {message}")]
 pub struct UsageError {
     pub flag: String,
     pub message: String,
+    #[source]
+    pub cause: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 impl UsageError {
@@ -83,6 +86,16 @@ impl UsageError {
         Self {
             flag: flag.to_owned(),
             message: message.into(),
+            cause: None,
+        }
+    }
+
+    /// `flag` is bad because of `cause`, whose words are the message.
+    pub fn because(flag: &str, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self {
+            flag: flag.to_owned(),
+            message: cause.to_string(),
+            cause: Some(Box::new(cause)),
         }
     }
 }

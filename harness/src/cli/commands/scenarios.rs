@@ -21,7 +21,7 @@ fn overrides(args: &ScenarioArgs) -> Result<Overrides, UsageError> {
         .as_deref()
         .map(Backend::parse)
         .transpose()
-        .map_err(|m| UsageError::new("--db", m))?;
+        .map_err(|m| UsageError::because("--db", m))?;
     Ok(Overrides {
         set,
         quick: args.quick,
@@ -37,18 +37,25 @@ pub(super) fn load_all(args: &ScenarioArgs) -> Result<Vec<Scenario>, UsageError>
     for file in &args.files {
         match scenario::load(file, &overrides) {
             Ok(s) => loaded.push(s),
-            Err(e) => errors.push(e.to_string()),
+            Err(e) => errors.push(e),
         }
     }
     if errors.is_empty() {
         Ok(loaded)
     } else {
-        Err(UsageError::new(
-            "scenario",
-            format!("\n  {}", errors.join("\n  ")),
-        ))
+        let each = Each(errors);
+        Err(UsageError {
+            flag: "scenario".to_owned(),
+            message: format!("\n  {each}"),
+            cause: Some(Box::new(each)),
+        })
     }
 }
+
+/// Every scenario file's error, a line each.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", self.0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  "))]
+struct Each(Vec<scenario::ScenarioError>);
 
 /// Runs `poolstorm validate`.
 pub fn validate(args: &ValidateArgs) -> Outcome {

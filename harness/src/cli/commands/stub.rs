@@ -9,10 +9,13 @@ use crate::engine::stub::{Options, Stub, tls_config};
 /// Runs `poolstorm stub`.
 pub async fn execute(args: &StubArgs) -> Outcome {
     let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(
-            tls_config(cert, key, args.client_ca.as_deref())
-                .map_err(|e| UsageError::new("--tls-cert", e))?,
-        ),
+        (Some(cert), Some(key)) => Some(tls_config(cert, key, args.client_ca.as_deref()).map_err(
+            |e| UsageError {
+                flag: e.setting.to_owned(),
+                message: e.detail(),
+                cause: Some(Box::new(e)),
+            },
+        )?),
         _ => None,
     };
     let options = Options { tls, h2c: args.h2c };

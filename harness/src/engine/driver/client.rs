@@ -38,24 +38,36 @@ pub struct Prepared {
     pub(super) body: Bytes,
 }
 
-/// Why a task cannot be sent as given.
+/// Why a task cannot be sent as given, naming the task.
 #[derive(Debug, thiserror::Error)]
-#[error("task `{task}`: {reason}")]
-pub struct PrepareError {
-    task: String,
-    reason: String,
+pub enum PrepareError {
+    #[error("task `{task}`: path `{path}`: {source}")]
+    Path {
+        task: String,
+        path: String,
+        #[source]
+        source: hyper::http::uri::InvalidUri,
+    },
+    #[error("task `{task}`: header `{name}` has a line break or no name")]
+    Header { task: String, name: String },
+    #[error("task `{task}`: as HTTP/2: {source}")]
+    Http2 {
+        task: String,
+        #[source]
+        source: http::Error,
+    },
 }
 
 impl Prepared {
     /// `METHOD PATH HTTP/1.1`, Host, User-Agent, the task's headers, Content-Length and body.
     pub fn new(target: &Target, task: &TaskSpec) -> Result<Self, PrepareError> {
-        let bad = |reason: String| PrepareError {
-            task: task.name.clone(),
-            reason,
-        };
         let path = target.join(&task.path);
         path.parse::<hyper::Uri>()
-            .map_err(|e| bad(format!("path `{path}`: {e}")))?;
+            .map_err(|source| PrepareError::Path {
+                task: task.name.clone(),
+                path: path.clone(),
+                source,
+            })?;
         let user_agent = concat!("poolstorm/", env!("CARGO_PKG_VERSION"));
         let mut head = format!(
             "{} {path} HTTP/1.1\r\nhost: {}\r\nuser-agent: {user_agent}\r\n",
@@ -68,7 +80,10 @@ impl Prepared {
             .header("user-agent", user_agent);
         for (name, value) in &task.headers {
             if value.contains(['\r', '\n']) || name.is_empty() {
-                return Err(bad(format!("header `{name}` has a line break or no name")));
+                return Err(PrepareError::Header {
+                    task: task.name.clone(),
+                    name: name.clone(),
+                });
             }
             head.push_str(&format!("{name}: {value}\r\n"));
             if !NOT_IN_H2.contains(&name.to_ascii_lowercase().as_str()) {
@@ -86,7 +101,10 @@ impl Prepared {
         bytes.extend_from_slice(&task.body);
         let (h2, ()) = h2
             .body(())
-            .map_err(|e| bad(format!("as HTTP/2: {e}")))?
+            .map_err(|source| PrepareError::Http2 {
+                task: task.name.clone(),
+                source,
+            })?
             .into_parts();
         Ok(Self {
             bytes: Bytes::from(bytes),

@@ -42,9 +42,9 @@ pub enum DriverError {
     #[error(transparent)]
     Tls(#[from] TlsError),
     #[error("cannot start worker thread: {0}")]
-    Thread(std::io::Error),
+    Thread(#[source] std::io::Error),
     #[error("writing the interval log: {0}")]
-    Intervals(std::io::Error),
+    Intervals(#[source] std::io::Error),
 }
 
 /// Read-only state every worker shares.

@@ -22,18 +22,45 @@ use rustls::{
 use crate::engine::load::TlsSettings;
 use crate::engine::metrics::Kind;
 
-/// Why the TLS settings cannot be used; names the setting.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{setting}: {reason}")]
+/// Why the TLS settings cannot be used: the setting, what about it, and the error beneath.
+#[derive(Debug, thiserror::Error)]
+#[error("{setting}: {}", self.detail())]
 pub struct TlsError {
     pub setting: &'static str,
-    pub reason: String,
+    pub what: String,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
-fn fail(setting: &'static str, reason: impl Into<String>) -> TlsError {
+impl TlsError {
+    /// What went wrong, without the setting's name: for a message that names its flag.
+    pub fn detail(&self) -> String {
+        match &self.source {
+            Some(source) => format!("{}: {source}", self.what),
+            None => self.what.clone(),
+        }
+    }
+}
+
+/// `setting`'s `what` failed with `source`.
+pub fn fail(
+    setting: &'static str,
+    what: impl Into<String>,
+    source: impl std::error::Error + Send + Sync + 'static,
+) -> TlsError {
     TlsError {
         setting,
-        reason: reason.into(),
+        what: what.into(),
+        source: Some(Box::new(source)),
+    }
+}
+
+/// `setting` cannot be used, for the reason `what`.
+fn refuse(setting: &'static str, what: impl Into<String>) -> TlsError {
+    TlsError {
+        setting,
+        what: what.into(),
+        source: None,
     }
 }
 
@@ -45,7 +72,7 @@ pub fn client_config(
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
-        .map_err(|e| fail("tls", e.to_string()))?;
+        .map_err(|e| fail("tls", "the protocol versions", e))?;
     let builder = if settings.insecure {
         builder
             .dangerous()
@@ -58,11 +85,11 @@ pub fn client_config(
         for cert in &pinned {
             store
                 .add(cert.clone())
-                .map_err(|e| fail("cacert", format!("{}: {e}", cacert.display())))?;
+                .map_err(|e| fail("cacert", cacert.display().to_string(), e))?;
         }
         let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider)
             .build()
-            .map_err(|e| fail("cacert", format!("{}: {e}", cacert.display())))?;
+            .map_err(|e| fail("cacert", cacert.display().to_string(), e))?;
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(PinnedOrSigned { webpki, pinned }))
@@ -73,10 +100,10 @@ pub fn client_config(
         (Some(cert), Some(key)) => {
             let chain = certificates("cert", cert)?;
             let key = PrivateKeyDer::from_pem_file(key)
-                .map_err(|e| fail("key", format!("{}: {e}", key.display())))?;
+                .map_err(|e| fail("key", key.display().to_string(), e))?;
             builder
                 .with_client_auth_cert(chain, key)
-                .map_err(|e| fail("key", e.to_string()))?
+                .map_err(|e| fail("key", "the client certificate and its key", e))?
         }
         _ => builder.with_no_client_auth(),
     };
@@ -90,7 +117,7 @@ fn system_roots() -> Result<RootCertStore, TlsError> {
     let found = rustls_native_certs::load_native_certs();
     store.add_parsable_certificates(found.certs);
     if store.is_empty() {
-        return Err(fail(
+        return Err(refuse(
             "cacert",
             "the system has no CA certificates (install ca-certificates), so no server can be verified; give --cacert FILE, or --insecure",
         ));
@@ -105,9 +132,9 @@ fn certificates(
 ) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| fail(setting, format!("{}: {e}", path.display())))?;
+        .map_err(|e| fail(setting, path.display().to_string(), e))?;
     if certs.is_empty() {
-        return Err(fail(
+        return Err(refuse(
             setting,
             format!("{}: no PEM certificate in it", path.display()),
         ));
@@ -123,7 +150,7 @@ pub fn server_name(host: &url::Host<String>) -> Result<ServerName<'static>, TlsE
         url::Host::Ipv4(ip) => ip.to_string(),
         url::Host::Ipv6(ip) => ip.to_string(),
     };
-    ServerName::try_from(text.clone()).map_err(|e| fail("url", format!("`{text}`: {e}")))
+    ServerName::try_from(text.clone()).map_err(|e| fail("url", format!("`{text}`"), e))
 }
 
 /// The outcome of a failed TLS handshake or read, when the failure was TLS's: the three
@@ -298,5 +325,31 @@ impl ServerCertVerifier for Unverified {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_cacert_names_the_setting_and_keeps_the_io_error() {
+        let settings = TlsSettings {
+            cacert: Some("/no/such/ca.pem".into()),
+            ..TlsSettings::default()
+        };
+        let err = client_config(&settings, &[b"http/1.1"]).unwrap_err();
+        assert_eq!(err.setting, "cacert");
+        assert!(
+            err.to_string().starts_with("cacert: /no/such/ca.pem: "),
+            "{err}"
+        );
+        // The PEM reader's error is kept as the source, and the I/O error beneath it.
+        let source = std::error::Error::source(&err).expect("a source");
+        let pem = source.downcast_ref::<rustls::pki_types::pem::Error>();
+        assert!(
+            matches!(pem, Some(rustls::pki_types::pem::Error::Io(io)) if io.kind() == std::io::ErrorKind::NotFound),
+            "{err:?}"
+        );
     }
 }

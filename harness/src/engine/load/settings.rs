@@ -350,18 +350,37 @@ impl Setting {
     }
 }
 
-/// A bad load setting, naming it.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+/// A bad load setting, naming it, and keeping the error beneath when there is one.
+#[derive(Debug, thiserror::Error)]
 #[error("{}: {message}", setting.name)]
 pub struct SettingsError {
     pub setting: &'static Setting,
     pub message: String,
+    #[source]
+    pub cause: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 fn err(name: &str, message: impl Into<String>) -> SettingsError {
     SettingsError {
         setting: setting(name),
         message: message.into(),
+        cause: None,
+    }
+}
+
+/// Setting `name` is bad because of `cause`; `about` (a value, a path) comes first in the words.
+fn because(
+    name: &str,
+    about: Option<&dyn std::fmt::Display>,
+    cause: impl std::error::Error + Send + Sync + 'static,
+) -> SettingsError {
+    SettingsError {
+        setting: setting(name),
+        message: match about {
+            Some(about) => format!("{about}: {cause}"),
+            None => cause.to_string(),
+        },
+        cause: Some(Box::new(cause)),
     }
 }
 
@@ -382,10 +401,7 @@ impl SettingArgs {
                 s.kind
                     .parse_text(text)
                     .map(|v| (s.name, v))
-                    .map_err(|message| SettingsError {
-                        setting: s,
-                        message: format!("`{text}`: {message}"),
-                    })
+                    .map_err(|cause| because(s.name, Some(&format_args!("`{text}`")), cause))
             })
             .collect()
     }
@@ -443,7 +459,7 @@ pub fn resolve(
         get(name)
             .map(|v| {
                 parse_duration(&v.to_string())
-                    .map_err(|m| err(name, m))
+                    .map_err(|cause| because(name, None, cause))
                     .and_then(|d| {
                         if d.is_zero() {
                             Err(err(name, "must be more than 0"))
@@ -497,7 +513,7 @@ fn protocol(
         let Some(path) = get(name).map(|v| std::path::PathBuf::from(v.to_string())) else {
             return Ok(None);
         };
-        std::fs::metadata(&path).map_err(|e| err(name, format!("{}: {e}", path.display())))?;
+        std::fs::metadata(&path).map_err(|e| because(name, Some(&path.display()), e))?;
         Ok(Some(path))
     };
     let streams = get("streams")
@@ -578,8 +594,8 @@ fn model(
             let text = range.to_string();
             let (min, max) = text.split_once("..").unwrap_or((&text, &text));
             (
-                parse_duration(min).map_err(|m| err("wait", m))?,
-                parse_duration(max).map_err(|m| err("wait", m))?,
+                parse_duration(min).map_err(|cause| because("wait", None, cause))?,
+                parse_duration(max).map_err(|cause| because("wait", None, cause))?,
             )
         }
         None => (Duration::ZERO, Duration::ZERO),

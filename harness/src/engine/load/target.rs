@@ -23,7 +23,7 @@ pub struct Target {
 }
 
 /// Why a URL is not a usable target.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum TargetError {
     #[error("`{0}` is not an http:// or https:// URL")]
     Scheme(String),
@@ -31,10 +31,20 @@ pub enum TargetError {
     NoHost(String),
     #[error("`{url}` has a bad port")]
     Port { url: String },
-    #[error("`{url}` is not a URL: {reason}")]
-    Syntax { url: String, reason: String },
-    #[error("cannot resolve `{host}`: {reason}")]
-    Resolve { host: String, reason: String },
+    #[error("`{url}` is not a URL: {source}")]
+    Syntax {
+        url: String,
+        #[source]
+        source: url::ParseError,
+    },
+    #[error("cannot resolve `{host}`: {source}")]
+    Resolve {
+        host: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot resolve `{host}`: no address")]
+    NoAddress { host: String },
 }
 
 impl Target {
@@ -45,9 +55,9 @@ impl Target {
             url::ParseError::InvalidPort => TargetError::Port {
                 url: text.to_owned(),
             },
-            other => TargetError::Syntax {
+            source => TargetError::Syntax {
                 url: text.to_owned(),
-                reason: other.to_string(),
+                source,
             },
         })?;
         let tls = match url.scheme() {
@@ -88,14 +98,15 @@ impl Target {
             Host::Ipv6(ip) => return Ok(SocketAddr::from((*ip, self.port))),
             Host::Domain(name) => name,
         };
-        let fail = |reason: String| TargetError::Resolve {
-            host: name.clone(),
-            reason,
-        };
         let mut addrs = tokio::net::lookup_host((name.as_str(), self.port))
             .await
-            .map_err(|e| fail(e.to_string()))?;
-        addrs.next().ok_or_else(|| fail("no address".to_owned()))
+            .map_err(|source| TargetError::Resolve {
+                host: name.clone(),
+                source,
+            })?;
+        addrs
+            .next()
+            .ok_or_else(|| TargetError::NoAddress { host: name.clone() })
     }
 
     /// The request target for a task path: the base path joined with it.

@@ -23,7 +23,7 @@ pub struct TaskSpec {
 }
 
 /// Why a task is not valid.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum TaskError {
     #[error("expected `METHOD PATH [weight=N] [name=NAME] [header=K:V] [body=...]`, got `{0}`")]
     Shape(String),
@@ -37,8 +37,12 @@ pub enum TaskError {
     Header(String),
     #[error("unknown option `{0}`; options are weight=, name=, header=, body=")]
     Option(String),
-    #[error("cannot read body file {path}: {reason}")]
-    BodyFile { path: String, reason: String },
+    #[error("cannot read body file {path}: {source}")]
+    BodyFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
@@ -142,9 +146,9 @@ pub fn read_body(text: &str, base_dir: &Path) -> Result<Bytes, TaskError> {
             let path = base_dir.join(file);
             std::fs::read(&path)
                 .map(Bytes::from)
-                .map_err(|e| TaskError::BodyFile {
+                .map_err(|source| TaskError::BodyFile {
                     path: path.display().to_string(),
-                    reason: e.to_string(),
+                    source,
                 })
         }
         None => Ok(Bytes::copy_from_slice(text.as_bytes())),
@@ -220,21 +224,19 @@ mod tests {
 
     #[test]
     fn bad_task_text_says_what_is_wrong() {
-        assert_eq!(parse("GET"), Err(TaskError::Shape("GET".into())));
-        assert_eq!(parse("FETCH /x"), Err(TaskError::Method("FETCH".into())));
-        assert_eq!(parse("GET health"), Err(TaskError::Path("health".into())));
-        assert_eq!(
-            parse("GET /x weight=0"),
-            Err(TaskError::Weight("weight=0".into()))
-        );
-        assert_eq!(
-            parse("GET /x color=red"),
-            Err(TaskError::Option("color=red".into()))
-        );
-        assert!(matches!(
-            parse("POST /x body=@/no/such/file"),
-            Err(TaskError::BodyFile { .. })
-        ));
+        let err = |text: &str| parse(text).map(|_| ()).unwrap_err();
+        assert!(matches!(err("GET"), TaskError::Shape(s) if s == "GET"));
+        assert!(matches!(err("FETCH /x"), TaskError::Method(s) if s == "FETCH"));
+        assert!(matches!(err("GET health"), TaskError::Path(s) if s == "health"));
+        assert!(matches!(err("GET /x weight=0"), TaskError::Weight(s) if s == "weight=0"));
+        assert!(matches!(err("GET /x color=red"), TaskError::Option(s) if s == "color=red"));
+        let missing = err("POST /x body=@/no/such/file");
+        assert!(matches!(missing, TaskError::BodyFile { .. }));
+        // The I/O error is kept as the source, not flattened into words.
+        let source = std::error::Error::source(&missing)
+            .and_then(|s| s.downcast_ref::<std::io::Error>())
+            .map(std::io::Error::kind);
+        assert_eq!(source, Some(std::io::ErrorKind::NotFound));
     }
 
     #[test]

@@ -14,6 +14,17 @@ pub const SIGFIGS: u8 = 3;
 #[derive(Debug, Clone)]
 pub struct Latency(Histogram<u64>);
 
+/// Why an encoded histogram cannot be read or added.
+#[derive(Debug, thiserror::Error)]
+pub enum HistogramError {
+    #[error("not base64: {0}")]
+    Base64(#[from] base64::DecodeError),
+    #[error("not an HdrHistogram: {0}")]
+    Format(#[from] hdrhistogram::serialization::DeserializeError),
+    #[error("cannot add it: {0}")]
+    Add(#[from] hdrhistogram::errors::AdditionError),
+}
+
 impl Latency {
     /// A histogram that tracks 1 µs up to `highest` exactly (to 3 significant figures).
     pub fn new(highest: Duration) -> Self {
@@ -63,22 +74,18 @@ impl Latency {
 
     /// Reads what [`Latency::encode`] wrote (or a `.hlog` line's histogram). It grows to take
     /// whatever is added to it.
-    pub fn decode(text: &str) -> Result<Self, String> {
+    pub fn decode(text: &str) -> Result<Self, HistogramError> {
         use base64::Engine as _;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(text.trim())
-            .map_err(|e| format!("not base64: {e}"))?;
-        let mut h: Histogram<u64> = Deserializer::new()
-            .deserialize(&mut bytes.as_slice())
-            .map_err(|e| format!("not an HdrHistogram: {e:?}"))?;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(text.trim())?;
+        let mut h: Histogram<u64> = Deserializer::new().deserialize(&mut bytes.as_slice())?;
         h.auto(true);
         Ok(Self(h))
     }
 
     /// Adds another histogram's counts whatever its bounds (a histogram from
     /// [`Latency::decode`] grows to take them).
-    pub fn add_any(&mut self, other: &Self) -> Result<(), String> {
-        self.0.add(&other.0).map_err(|e| format!("{e:?}"))
+    pub fn add_any(&mut self, other: &Self) -> Result<(), HistogramError> {
+        Ok(self.0.add(&other.0)?)
     }
 
     /// Percentiles and extremes.

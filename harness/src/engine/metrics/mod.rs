@@ -9,7 +9,7 @@ mod run;
 mod stall;
 
 pub use collector::{Collected, Collector, IntervalSink, Live, RECENT_SECONDS, Second};
-pub use histogram::{Latency, SIGFIGS, Summary};
+pub use histogram::{HistogramError, Latency, SIGFIGS, Summary};
 pub use outcome::{Kind, Outcome, OutcomeKey, Outcomes, StatusCounts};
 pub use recorder::{
     ConnectionTotals, KindCounts, Recorder, Report, TICK, TICKS_PER_SECOND, TaskTotals, TickCounts,

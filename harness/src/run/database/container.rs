@@ -103,14 +103,17 @@ impl ContainerServer {
             .start()
             .await
             .map_err(|e| {
-                DatabaseError::Setup(format!(
-                    "starting {shown}: {e} (without an image registry: scripts/local-images.sh, then {IMAGE_VARIABLE}=poolstorm-local/mariadb:10.11)"
-                ))
+                DatabaseError::caused(
+                    format!(
+                        "starting {shown} (without an image registry: scripts/local-images.sh, then {IMAGE_VARIABLE}=poolstorm-local/mariadb:10.11)"
+                    ),
+                    e,
+                )
             })?;
         let port = container
             .get_host_port_ipv4(3306.tcp())
             .await
-            .map_err(|e| DatabaseError::Setup(format!("{shown} has no mapped port: {e}")))?;
+            .map_err(|e| DatabaseError::caused(format!("{shown} has no mapped port"), e))?;
         let host = match container.get_host().await.map(|h| h.to_string()) {
             Ok(host) if host != "localhost" => host,
             _ => "127.0.0.1".to_owned(),

@@ -20,23 +20,33 @@ use crate::run::scenario::Backend;
 use crate::run::scenario::template::DbValues;
 
 /// Why a database could not be provided.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum DatabaseError {
     #[error("{0}")]
     Setup(String),
+    /// `what` failed with `source`.
+    #[error("{what}: {source}")]
+    Caused {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
     #[error("database: {0}")]
-    Sql(String),
+    Sql(#[from] sqlx::Error),
 }
 
-impl From<std::io::Error> for DatabaseError {
-    fn from(e: std::io::Error) -> Self {
-        Self::Setup(e.to_string())
-    }
-}
-
-impl From<sqlx::Error> for DatabaseError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Sql(e.to_string())
+impl DatabaseError {
+    /// `what` failed with `source`.
+    pub fn caused(
+        what: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Caused {
+            what: what.into(),
+            source: Box::new(source),
+        }
     }
 }
 
@@ -80,7 +90,7 @@ pub struct MessageCounts {
 /// options.
 fn server_of(url: &str) -> Result<String, DatabaseError> {
     let mut url = url::Url::parse(url)
-        .map_err(|e| DatabaseError::Setup(format!("`{url}` is not a URL: {e}")))?;
+        .map_err(|e| DatabaseError::caused(format!("`{url}` is not a URL"), e))?;
     url.set_path("");
     url.set_query(None);
     url.set_fragment(None);
@@ -125,7 +135,7 @@ impl Databases {
                 let conn = sqlx::AnyConnection::connect(&format!("{server_url}/"))
                     .await
                     .map_err(|e| {
-                        DatabaseError::Setup(format!("cannot connect to {server_url}: {e}"))
+                        DatabaseError::caused(format!("cannot connect to {server_url}"), e)
                     })?;
                 let _ = conn.close().await;
                 Ok(Databases::Mysql {

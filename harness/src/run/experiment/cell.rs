@@ -10,8 +10,10 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::Context;
+use super::error::CellError;
 use super::target::{self, Up};
 use super::{expect, integrity};
+use crate::base::error::chain;
 use crate::base::param::ParamValue;
 use crate::engine::driver::{self, Sinks};
 use crate::engine::load::{self, LoadPlan, Target, TaskSpec};
@@ -33,8 +35,8 @@ pub fn plan(
     cell: &Cell,
     base_url: &str,
     bindings: &Bindings<'_>,
-) -> Result<LoadPlan, String> {
-    let target = Target::parse(base_url).map_err(|e| e.to_string())?;
+) -> Result<LoadPlan, CellError> {
+    let target = Target::parse(base_url).map_err(CellError::Url)?;
     let mut tasks = Vec::new();
     for t in &scenario.tasks {
         let headers = t
@@ -44,8 +46,7 @@ pub fn plan(
             .collect();
         let body = Bytes::from(bindings.render(&t.body));
         let path = bindings.render(&t.path);
-        let mut task =
-            TaskSpec::new(&t.method, &path, headers, body, t.weight).map_err(|e| e.to_string())?;
+        let mut task = TaskSpec::new(&t.method, &path, headers, body, t.weight)?;
         if let Some(name) = &t.name {
             task.name = bindings.render(name);
         }
@@ -67,7 +68,7 @@ pub fn plan(
             _ => v.clone(),
         }),
     };
-    load::resolve(&value, target, tasks).map_err(|e| e.to_string())
+    Ok(load::resolve(&value, target, tasks)?)
 }
 
 /// A cell's report before it has results.
@@ -110,7 +111,7 @@ pub(super) async fn run(ctx: &Context<'_>, cell: &Cell, monitor: &mut dyn Monito
         Ok(up) => up,
         Err(e) => {
             let _ = ctx.redactor.file(&ctx.dir.join(&log_name));
-            return failed(cell, scenario, log_files(), e);
+            return failed(cell, scenario, log_files(), chain(&e));
         }
     };
     let mut report = CellReport {
@@ -143,6 +144,7 @@ pub(super) async fn run(ctx: &Context<'_>, cell: &Cell, monitor: &mut dyn Monito
         Err(e) => {
             stop(up).await;
             let _ = ctx.redactor.file(&ctx.dir.join(&log_name));
+            let e = chain(&e);
             return CellReport {
                 error: Some(format!("load: {e}")),
                 rules: expect::evaluate(scenario, cell, Err(&e)),
@@ -155,6 +157,7 @@ pub(super) async fn run(ctx: &Context<'_>, cell: &Cell, monitor: &mut dyn Monito
     let driven = match drive(ctx, cell, &plan, &up, &hlog_name, monitor).await {
         Ok(driven) => driven,
         Err(e) => {
+            let e = chain(&e);
             stop(up).await;
             let _ = ctx.redactor.file(&ctx.dir.join(&log_name));
             return CellReport {
@@ -183,7 +186,8 @@ pub(super) async fn run(ctx: &Context<'_>, cell: &Cell, monitor: &mut dyn Monito
         None => None,
         Some((created, unanswered)) => Some(match (from_app, &db) {
             (Some(counts), _) => integrity::judge("endpoint", counts, created, unanswered),
-            (None, Some(db)) => match integrity::from_database(db).await {
+            // The table itself, once the app is gone.
+            (None, Some(db)) => match db.message_counts().await {
                 Ok(counts) => integrity::judge("database", counts, created, unanswered),
                 Err(e) => unchecked(
                     created,
@@ -273,7 +277,7 @@ async fn drive(
     up: &Up,
     hlog_name: &str,
     monitor: &mut dyn Monitor,
-) -> Result<Driven, String> {
+) -> Result<Driven, CellError> {
     let scenario = ctx.scenario;
     let cell_stop = ctx.stop.child_token();
     let sampler = up
@@ -354,8 +358,8 @@ async fn drive(
     let died_at_s = service
         .and_then(Service::exited_at)
         .map(|at| at.saturating_duration_since(load_start).as_secs_f64());
-    let run = run.map_err(|e| e.to_string())?;
-    run.whole().map_err(|e| e.to_string())?;
+    let run = run?;
+    run.whole()?;
     let mut report = LoadReport::new(plan, &run);
     // Stopping on a deadlock or a dead service is the cell's own decision, not an
     // interruption of the run.

@@ -8,7 +8,7 @@ use crate::engine::fetch;
 use crate::engine::metrics::OutcomeKey;
 use crate::results::LoadReport;
 use crate::results::scenario::Integrity;
-use crate::run::database::{CellDatabase, MessageCounts};
+use crate::run::database::MessageCounts;
 
 /// Whether a task inserts messages.
 pub(super) fn inserts(method: &str, path: &str) -> bool {
@@ -54,11 +54,6 @@ pub(super) async fn from_endpoint(base_url: &str) -> Option<MessageCounts> {
         rows: stats.rows,
         distinct_ids: stats.distinct_ids,
     })
-}
-
-/// Reads the table directly, once the app is gone.
-pub(super) async fn from_database(db: &CellDatabase) -> Result<MessageCounts, String> {
-    db.message_counts().await.map_err(|e| e.to_string())
 }
 
 /// Judges the counts.

@@ -3,6 +3,7 @@
 //! interrupted run keeps what it measured), the backend down at the end, also on Ctrl-C.
 
 mod cell;
+mod error;
 mod expect;
 mod integrity;
 mod target;
@@ -41,8 +42,16 @@ pub(super) struct Context<'a> {
 /// Why a scenario could not run at all (a cell that fails is reported, not an error).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("{0}")]
-    Setup(String),
+    #[error(transparent)]
+    Program(#[from] error::MissingProgram),
+    #[error(transparent)]
+    App(#[from] crate::run::app::AppError),
+    #[error("database backend {backend}: {source}")]
+    Backend {
+        backend: String,
+        #[source]
+        source: crate::run::database::DatabaseError,
+    },
     #[error("writing results in {dir}: {source}")]
     Write {
         dir: PathBuf,
@@ -125,20 +134,21 @@ impl<'s> Session<'s> {
     /// Brings the backend up and makes the results folder.
     pub async fn start(scenario: &'s Scenario, options: &RunOptions) -> Result<Self, RunError> {
         if let TargetSpec::Command(spec) = &scenario.target {
-            target::check_program(spec).map_err(RunError::Setup)?;
+            target::check_program(spec)?;
         }
         let binary = match &scenario.target {
-            TargetSpec::Managed { binary } => {
-                Some(app::locate(binary.as_deref()).map_err(|e| RunError::Setup(e.0))?)
-            }
+            TargetSpec::Managed { binary } => Some(app::locate(binary.as_deref())?),
             TargetSpec::External { .. } | TargetSpec::Command(_) => None,
         };
         let databases = match &scenario.target {
-            TargetSpec::Managed { .. } | TargetSpec::Command(_) => {
-                Some(Databases::start(&scenario.backend).await.map_err(|e| {
-                    RunError::Setup(format!("database backend {}: {e}", scenario.backend.name()))
-                })?)
-            }
+            TargetSpec::Managed { .. } | TargetSpec::Command(_) => Some(
+                Databases::start(&scenario.backend)
+                    .await
+                    .map_err(|source| RunError::Backend {
+                        backend: scenario.backend.name().to_owned(),
+                        source,
+                    })?,
+            ),
             TargetSpec::External { .. } => None,
         };
         let dir = match results_dir(&options.out, &scenario.name) {

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::Context;
+use super::error::{CellError, MissingProgram, Problem};
 use crate::observe::PoolSource;
 use crate::observe::database::DbTarget;
 use crate::run::app;
@@ -95,7 +96,7 @@ pub(super) async fn bring_up(
     ctx: &Context<'_>,
     cell: &Cell,
     log: &std::path::Path,
-) -> Result<Up, String> {
+) -> Result<Up, CellError> {
     let scenario = ctx.scenario;
     let mut up = Up {
         base_url: String::new(),
@@ -109,15 +110,10 @@ pub(super) async fn bring_up(
         up.base_url = url.clone();
         return Ok(up);
     }
-    let databases = ctx
-        .databases
-        .ok_or("a target poolstorm starts needs a database backend")?;
-    let db = databases
-        .for_cell(&scenario.name, cell.index)
-        .await
-        .map_err(|e| e.to_string())?;
+    let databases = ctx.databases.ok_or(CellError::NoBackend)?;
+    let db = databases.for_cell(&scenario.name, cell.index).await?;
     for name in &scenario.ports {
-        let port = free_port().map_err(|e| format!("no free port: {e}"))?;
+        let port = free_port().map_err(CellError::Port)?;
         up.ports.insert(name.clone(), port);
     }
     let values = db.values();
@@ -127,11 +123,11 @@ pub(super) async fn bring_up(
     up.db_values = Some(values);
     let launch = match &scenario.target {
         TargetSpec::Managed { .. } => {
-            let binary = ctx.binary.ok_or("target-app was not found")?;
+            let binary = ctx.binary.ok_or(CellError::NoBinary)?;
             let mut flags = app_flags(cell);
             up.command_line.clone_from(&flags);
             flags.extend(["--database-url".to_owned(), db.url.clone()]);
-            app::launch(binary, &flags, log).map_err(|e| e.to_string())?
+            app::launch(binary, &flags, log)?
         }
         TargetSpec::Command(spec) => {
             let launch = command(spec, &up.bindings(cell), log)?;
@@ -148,7 +144,7 @@ pub(super) async fn bring_up(
         TargetSpec::External { .. } => unreachable!("handled above"),
     };
     up.db = Some(db);
-    let service = Service::start(&launch).await.map_err(|e| e.to_string())?;
+    let service = Service::start(&launch).await?;
     up.base_url = service.base_url.clone();
     up.service = Some(service);
     Ok(up)
@@ -157,7 +153,7 @@ pub(super) async fn bring_up(
 /// Checks, before any cell, that a command target's program is there to start (unless a
 /// placeholder names it): a missing one is named, with `target.setup` when the scenario says
 /// how to make it.
-pub(super) fn check_program(spec: &CommandSpec) -> Result<(), String> {
+pub(super) fn check_program(spec: &CommandSpec) -> Result<(), MissingProgram> {
     use std::os::unix::fs::PermissionsExt as _;
     let program = &spec.command[0];
     if program.contains('{') {
@@ -169,35 +165,38 @@ pub(super) fn check_program(spec: &CommandSpec) -> Result<(), String> {
         crate::base::local::which(&[program], &[])
     };
     let problem = match &found {
-        None if program.contains('/') => format!(
-            "the command target's program {} does not exist",
-            spec.cwd.join(program).display()
-        ),
-        None => format!("the command target's program `{program}` is not on PATH"),
+        None if program.contains('/') => {
+            Problem::Missing(spec.cwd.join(program).display().to_string())
+        }
+        None => Problem::NotOnPath(program.clone()),
         Some(path) => match std::fs::metadata(path) {
             Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => return Ok(()),
-            Ok(_) => format!(
-                "the command target's program {} is not an executable file",
-                path.display()
-            ),
-            Err(e) => format!("the command target's program {}: {e}", path.display()),
+            Ok(_) => Problem::NotExecutable(path.display().to_string()),
+            Err(source) => Problem::Unreadable {
+                path: path.display().to_string(),
+                source,
+            },
         },
     };
-    Err(match &spec.setup {
-        Some(setup) => format!("{problem}; make it with `{setup}` (target.setup)"),
-        None => problem,
+    Err(MissingProgram {
+        problem,
+        setup: spec.setup.clone(),
     })
 }
 
 /// A command target's launch, its templates rendered for the cell.
-fn command(spec: &CommandSpec, b: &Bindings<'_>, log: &std::path::Path) -> Result<Launch, String> {
+fn command(
+    spec: &CommandSpec,
+    b: &Bindings<'_>,
+    log: &std::path::Path,
+) -> Result<Launch, CellError> {
     let mut argv: Vec<String> = spec.command.iter().map(|a| b.render(a)).collect();
     // A relative program path (`.venv/bin/python`) is the cwd's, not poolstorm's.
     if argv[0].contains('/') && !argv[0].starts_with('/') {
         argv[0] = spec.cwd.join(&argv[0]).display().to_string();
     }
     let base_url = b.render(&spec.url);
-    crate::engine::load::Target::parse(&base_url).map_err(|e| format!("target.url: {e}"))?;
+    crate::engine::load::Target::parse(&base_url).map_err(CellError::CommandUrl)?;
     Ok(Launch {
         program: argv[0].clone(),
         args: argv[1..].to_vec(),

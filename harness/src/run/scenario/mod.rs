@@ -20,14 +20,50 @@ use crate::verdict::{Thresholds, Verdict};
 
 pub use params::Param;
 
-/// A problem in a scenario file (or in a `--set`), with where it is.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// A problem in a scenario file (or in a `--set`), with where it is, and the error beneath it
+/// when there is one.
+#[derive(Debug, thiserror::Error)]
 #[error("{location}: {message}")]
 pub struct ScenarioError {
     /// `file:line:col`, or the flag it came from.
     pub location: String,
     pub message: String,
+    #[source]
+    pub cause: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
+
+impl ScenarioError {
+    pub fn new(location: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            location: location.into(),
+            message: message.into(),
+            cause: None,
+        }
+    }
+
+    /// At `location`, `cause`, whose words are the message (after `about`, when given).
+    pub fn caused(
+        location: impl Into<String>,
+        about: Option<&str>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            location: location.into(),
+            message: match about {
+                Some(about) => format!("{about}: {cause}"),
+                None => cause.to_string(),
+            },
+            cause: Some(Box::new(cause)),
+        }
+    }
+}
+
+/// A `--db` or `[database] backend` that names no backend.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown database backend `{0}`; use sqlite, mariadb-local, container, or url with a mysql://USER:PASS@IP:PORT URL"
+)]
+pub struct UnknownBackend(pub String);
 
 /// Names rules may use besides parameters and vars.
 pub const DERIVED: &[&str] = &["cm", "engine", "backend", "cell"];
@@ -134,7 +170,7 @@ pub enum Backend {
 
 impl Backend {
     /// Parses `sqlite`, `mariadb-local`, `container` or a `mysql://` URL.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, UnknownBackend> {
         match text {
             "sqlite" => Ok(Backend::Sqlite),
             "mariadb-local" => Ok(Backend::MariadbLocal),
@@ -142,9 +178,7 @@ impl Backend {
             url if url.starts_with("mysql://") || url.starts_with("mariadb://") => {
                 Ok(Backend::Url(url.to_owned()))
             }
-            other => Err(format!(
-                "unknown database backend `{other}`; use sqlite, mariadb-local, container, or url with a mysql://USER:PASS@IP:PORT URL"
-            )),
+            other => Err(UnknownBackend(other.to_owned())),
         }
     }
 
@@ -315,10 +349,8 @@ pub struct Overrides {
 
 /// Reads and checks a scenario file.
 pub fn load(path: &Path, overrides: &Overrides) -> Result<Scenario, ScenarioError> {
-    let source = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        location: path.display().to_string(),
-        message: format!("cannot read: {e}"),
-    })?;
+    let source = std::fs::read_to_string(path)
+        .map_err(|e| ScenarioError::caused(path.display().to_string(), Some("cannot read"), e))?;
     parse(path, &source, overrides)
 }
 

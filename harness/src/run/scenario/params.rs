@@ -7,7 +7,7 @@ use contract::app::{self, Bounded};
 use contract::{IdStrategy, Teardown};
 
 use super::TargetKind;
-use crate::base::param::{Kind, ParamValue};
+use crate::base::param::{Kind, ParamError, ParamValue};
 use crate::engine::load::{SETTINGS, Setting};
 
 /// Where a parameter goes.
@@ -162,12 +162,22 @@ pub fn find_for(kind: TargetKind, name: &str) -> Option<Param> {
     for_target(kind).find(|p| p.name == name)
 }
 
+/// A value a parameter does not take, naming the parameter.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{name} {source}")]
+pub struct BadParam {
+    pub name: &'static str,
+    #[source]
+    pub source: ParamError,
+}
+
 impl Param {
     /// Checks and normalizes a TOML value for this parameter.
-    pub fn normalize(&self, value: &toml::Value) -> Result<ParamValue, String> {
-        self.kind
-            .normalize(value)
-            .map_err(|m| format!("{} {m}", self.name))
+    pub fn normalize(&self, value: &toml::Value) -> Result<ParamValue, BadParam> {
+        self.kind.normalize(value).map_err(|source| BadParam {
+            name: self.name,
+            source,
+        })
     }
 
     /// The default, normalized.
@@ -215,7 +225,7 @@ pub fn app_markdown_table() -> String {
 mod tests {
     use super::*;
 
-    fn norm(name: &str, value: impl Into<toml::Value>) -> Result<ParamValue, String> {
+    fn norm(name: &str, value: impl Into<toml::Value>) -> Result<ParamValue, BadParam> {
         find(name).unwrap().normalize(&value.into())
     }
 
@@ -228,11 +238,13 @@ mod tests {
         assert!(
             norm("threads", toml::Value::Integer(0))
                 .unwrap_err()
+                .to_string()
                 .contains("threads must be from 1 to 4096")
         );
         assert!(
             norm("teardown", "later")
                 .unwrap_err()
+                .to_string()
                 .contains("shared, separate, inline")
         );
         assert_eq!(norm("duration", "4s"), Ok(ParamValue::Text("4s".into())));

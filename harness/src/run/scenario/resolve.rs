@@ -71,10 +71,17 @@ impl Locator<'_> {
             }
             None => self.path.display().to_string(),
         };
-        ScenarioError {
-            location,
-            message: message.into(),
-        }
+        ScenarioError::new(location, message)
+    }
+
+    /// At `span`, `cause`, whose words are the message.
+    fn caused(
+        &self,
+        span: Option<Range<usize>>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> ScenarioError {
+        let located = self.error(span, "");
+        ScenarioError::caused(located.location, None, cause)
     }
 }
 
@@ -114,8 +121,8 @@ impl Resolver<'_> {
         self.apply_table(&raw.app, Some(Section::App), &vars, kind, &mut base)?;
         self.apply_table(&raw.load, Some(Section::Load), &vars, kind, &mut base)?;
         for (key, value) in &raw.vars {
-            let v =
-                ParamValue::from_toml(value.get_ref()).or_else(|m| self.error(value.span(), m))?;
+            let v = ParamValue::from_toml(value.get_ref())
+                .map_err(|m| self.at.caused(Some(value.span()), m))?;
             base.insert(key.get_ref().clone(), v);
         }
         if self.overrides.quick {
@@ -267,12 +274,12 @@ impl Resolver<'_> {
             .as_ref()
             .filter(|_| kind != TargetKind::External)
         {
-            return Err(ScenarioError {
-                location: format!("--set target.url={url}"),
-                message: format!(
+            return Err(ScenarioError::new(
+                format!("--set target.url={url}"),
+                format!(
                     "target.url is for scenarios with [target] kind = \"external\"; this one's target is {kind}"
                 ),
-            });
+            ));
         }
         match kind {
             TargetKind::Managed => Ok(TargetSpec::Managed {
@@ -338,7 +345,7 @@ impl Resolver<'_> {
                         .error(Some(v.span()), format!("target.ready_timeout {m}"))
                 })?;
                 crate::base::human::parse_duration(&text.to_string())
-                    .map_err(|m| self.at.error(Some(v.span()), m))?
+                    .map_err(|m| self.at.caused(Some(v.span()), m))?
             }
             None => DEFAULT_READY_TIMEOUT,
         };
@@ -425,7 +432,7 @@ impl Resolver<'_> {
                             .error(Some(value.span()), format!("pool.timeout {m}"))
                     })?;
                     timeout = crate::base::human::parse_duration(&d.to_string())
-                        .map_err(|m| self.at.error(Some(value.span()), m))?;
+                        .map_err(|m| self.at.caused(Some(value.span()), m))?;
                 }
                 other => {
                     let Some(gauge) = Gauge::from_key(other) else {
@@ -534,7 +541,7 @@ impl Resolver<'_> {
                 });
                 let fail = |message: String| Err(self.at.error(at.clone(), message));
                 match Name::of(p.name) {
-                    Err(message) => return fail(message),
+                    Err(cause) => return Err(self.at.caused(at.clone(), cause)),
                     Ok(Name::Value(key)) => {
                         let known =
                             vars.iter().any(|v| v == key) || params::find_for(kind, key).is_some();
@@ -605,12 +612,14 @@ impl Resolver<'_> {
             (Some(b), None) if b.get_ref() == "url" => {
                 self.error(b.span(), "backend = \"url\" needs database.url")
             }
-            (Some(b), None) => Backend::parse(b.get_ref()).or_else(|m| self.error(b.span(), m)),
+            (Some(b), None) => {
+                Backend::parse(b.get_ref()).map_err(|m| self.at.caused(Some(b.span()), m))
+            }
             (Some(_), Some(url)) => {
                 self.error(url.span(), "database.url goes with backend = \"url\"")
             }
             (None, Some(url)) => {
-                Backend::parse(url.get_ref()).or_else(|m| self.error(url.span(), m))
+                Backend::parse(url.get_ref()).map_err(|m| self.at.caused(Some(url.span()), m))
             }
             (None, None) => Ok(Backend::Sqlite),
         }
@@ -653,7 +662,8 @@ impl Resolver<'_> {
     ) -> Result<ParamValue, ScenarioError> {
         let name = key.get_ref();
         if vars.contains(name) && section.is_none() {
-            return ParamValue::from_toml(value.get_ref()).or_else(|m| self.error(value.span(), m));
+            return ParamValue::from_toml(value.get_ref())
+                .map_err(|m| self.at.caused(Some(value.span()), m));
         }
         let allowed = || -> String {
             params::for_target(kind)
@@ -684,7 +694,7 @@ impl Resolver<'_> {
         }
         param
             .normalize(value.get_ref())
-            .or_else(|m| self.error(value.span(), m))
+            .map_err(|m| self.at.caused(Some(value.span()), m))
     }
 
     /// `cells` (explicit) times `matrix` (cross product, first axis slowest), then `--set`.
@@ -760,13 +770,12 @@ impl Resolver<'_> {
     ) -> Result<Vec<(String, ParamValue)>, ScenarioError> {
         let mut out = Vec::new();
         for (key, text) in self.overrides.set.iter().filter(|(k, _)| k != "target.url") {
-            let err = |message: String| ScenarioError {
-                location: format!("--set {key}={text}"),
-                message,
-            };
+            let location = || format!("--set {key}={text}");
+            let err = |message: String| ScenarioError::new(location(), message);
             let value = ParamValue::from_text(text);
             let parsed = if vars.contains(key) {
-                ParamValue::from_toml(&value).map_err(err)?
+                ParamValue::from_toml(&value)
+                    .map_err(|cause| ScenarioError::caused(location(), None, cause))?
             } else {
                 let param = params::find(key).ok_or_else(|| {
                     let mut known: Vec<&str> = params::for_target(kind).map(|p| p.name).collect();
@@ -782,7 +791,9 @@ impl Resolver<'_> {
                         "`{key}` is a target-app flag; the target is {kind}"
                     )));
                 }
-                param.normalize(&value).map_err(err)?
+                param
+                    .normalize(&value)
+                    .map_err(|cause| ScenarioError::caused(location(), None, cause))?
             };
             out.push((key.clone(), parsed));
         }
@@ -853,7 +864,7 @@ impl Resolver<'_> {
             None => setting.default_value().expect("stall_window has a default"),
         };
         let window = crate::base::human::parse_duration(&window.to_string())
-            .map_err(|m| self.at.error(None, m))?;
+            .map_err(|m| self.at.caused(None, m))?;
         Ok(StallSpec {
             window,
             stop_on_deadlock: raw

@@ -105,9 +105,23 @@ pub enum Name<'a> {
     Db(DbField),
 }
 
+/// Why a placeholder's name refers to nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error(
+        "`{{db.{0}}}` is no database field; fields are {fields}",
+        fields = DbField::ALL.map(|f| format!("db.{}", f.key())).join(", ")
+    )]
+    DbField(String),
+    #[error(
+        "`{{{name}}}`: `{namespace}.` is no namespace; use a parameter, a var, port, port.NAME or db.FIELD"
+    )]
+    Namespace { name: String, namespace: String },
+}
+
 impl<'a> Name<'a> {
     /// What `name` (the text between the braces) refers to, or why it refers to nothing.
-    pub fn of(name: &'a str) -> Result<Self, String> {
+    pub fn of(name: &'a str) -> Result<Self, NameError> {
         match name.split_once('.') {
             None if name == "port" => Ok(Name::Port(None)),
             None => Ok(Name::Value(name)),
@@ -116,15 +130,11 @@ impl<'a> Name<'a> {
                 .into_iter()
                 .find(|f| f.key() == field)
                 .map(Name::Db)
-                .ok_or_else(|| {
-                    format!(
-                        "`{{db.{field}}}` is no database field; fields are {}",
-                        DbField::ALL.map(|f| format!("db.{}", f.key())).join(", ")
-                    )
-                }),
-            Some((ns, _)) => Err(format!(
-                "`{{{name}}}`: `{ns}.` is no namespace; use a parameter, a var, port, port.NAME or db.FIELD"
-            )),
+                .ok_or_else(|| NameError::DbField(field.to_owned())),
+            Some((namespace, _)) => Err(NameError::Namespace {
+                name: name.to_owned(),
+                namespace: namespace.to_owned(),
+            }),
         }
     }
 }
@@ -214,9 +224,15 @@ mod tests {
         assert!(
             Name::of("db.schema")
                 .unwrap_err()
+                .to_string()
                 .contains("db.url, db.host")
         );
-        assert!(Name::of("env.home").unwrap_err().contains("no namespace"));
+        assert!(
+            Name::of("env.home")
+                .unwrap_err()
+                .to_string()
+                .contains("no namespace")
+        );
         assert!(
             DbField::Path.applies_to(Engine::Sqlite) && !DbField::Path.applies_to(Engine::Mysql)
         );

@@ -48,12 +48,20 @@ pub struct Launch {
 }
 
 /// Why a service did not come up.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("cannot write the log {}: {reason}", path.display())]
-    Log { path: PathBuf, reason: String },
-    #[error("cannot start `{program}`: {reason}")]
-    Spawn { program: String, reason: String },
+    #[error("cannot write the log {}: {source}", path.display())]
+    Log {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start `{program}`: {source}")]
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("`{program}` exited with {status} before it was ready; its log ends:\n{log}")]
     Exited {
         program: String,
@@ -61,7 +69,8 @@ pub enum StartError {
         log: String,
     },
     #[error(
-        "`{program}` did not answer GET {url} with 2xx within {timeout:?}; its log ends:\n{log}"
+        "`{program}` did not answer GET {url} with 2xx within {}; its log ends:\n{log}",
+        humantime::format_duration(*timeout)
     )]
     NotReady {
         program: String,
@@ -88,9 +97,9 @@ pub struct Service {
 fn log_file(
     path: &Path,
 ) -> Result<(BoundedLog, std::io::PipeWriter, std::io::PipeWriter), StartError> {
-    let fail = |e: std::io::Error| StartError::Log {
+    let fail = |source: std::io::Error| StartError::Log {
         path: path.to_owned(),
-        reason: e.to_string(),
+        source,
     };
     let (log, out) = BoundedLog::create(path, log::KEEP, log::KEEP).map_err(fail)?;
     let err = out.try_clone().map_err(fail)?;
@@ -116,9 +125,9 @@ impl Service {
         let spawned = command.spawn();
         // The pipe's writing ends are the child's alone now: its end is the log's end.
         drop(command);
-        let mut child = spawned.map_err(|e| StartError::Spawn {
+        let mut child = spawned.map_err(|source| StartError::Spawn {
             program: launch.program.clone(),
-            reason: e.to_string(),
+            source,
         })?;
         let id = child.id().expect("a spawned child has a pid");
         reaper::watch_group(id);
