@@ -31,7 +31,7 @@ TEST_FEATURES ?= --features harness/interop,target-app/interop
 # Which build `make scenarios` uses: release (default), or debug (what `make test` already built).
 PROFILE ?= release
 profile-build:
-	$(CARGO) build --locked --workspace $(if $(filter release,$(PROFILE)),--release,$(TEST_FEATURES))
+	$(CARGO) build --locked --workspace $(if $(filter release,$(PROFILE)),--release,--tests $(TEST_FEATURES))
 
 scenarios: profile-build ## The CI scenario set, --quick, on DB (default sqlite; or mariadb-local, or a mysql:// URL)
 	POOLSTORM_BIN=target/$(PROFILE) scripts/scenarios.sh $(or $(DB),sqlite)

@@ -12,15 +12,14 @@ mod dial;
 mod http1;
 mod http2;
 mod link;
+pub mod pace;
 pub mod tls;
 mod worker;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub use client::{PrepareError, Prepared};
@@ -30,7 +29,7 @@ pub use tls::TlsError;
 pub use crate::engine::metrics::{Panicked, RunOutput, WorkerPanic};
 
 use crate::engine::load::{LoadPlan, TargetError, TaskPicker};
-use crate::engine::metrics::{Collector, IntervalSink, Live, TICK, TICKS_PER_SECOND};
+use crate::engine::metrics::{Collector, IntervalSink, Live};
 
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
@@ -55,51 +54,9 @@ struct Shared {
     picker: TaskPicker,
     dialer: dial::Dialer,
     workers: usize,
-    start: Instant,
-    deadline: Option<Instant>,
-    /// Requests still allowed to start (`--requests`).
-    budget: Option<AtomicU64>,
-    stop: CancellationToken,
+    timing: pace::Timing,
     /// Largest latency histograms track exactly.
     highest: Duration,
-}
-
-impl Shared {
-    /// Whether a new request may start now (the duration is not over and nobody said stop).
-    fn may_start(&self) -> bool {
-        !self.stop.is_cancelled() && self.deadline.is_none_or(|d| Instant::now() < d)
-    }
-
-    /// Takes one request from the budget.
-    fn claim(&self) -> bool {
-        self.budget.as_ref().is_none_or(|b| {
-            b.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
-                .is_ok()
-        })
-    }
-
-    /// Sleeps until `when`; false when the duration ends first. (Ctrl-C aborts the sleeping
-    /// task instead.)
-    async fn sleep_until(&self, when: Instant) -> bool {
-        match self.deadline {
-            Some(deadline) if when >= deadline => {
-                tokio::time::sleep_until(deadline).await;
-                false
-            }
-            _ => {
-                tokio::time::sleep_until(when).await;
-                self.may_start()
-            }
-        }
-    }
-
-    /// (tick, second) of an instant, counted from the start.
-    fn position(&self, at: Instant) -> (u32, u32) {
-        let tick =
-            u32::try_from(at.saturating_duration_since(self.start).as_millis() / TICK.as_millis())
-                .unwrap_or(u32::MAX);
-        (tick, tick / TICKS_PER_SECOND)
-    }
 }
 
 /// Where a run's live view and interval histograms go.
@@ -141,7 +98,8 @@ pub async fn run(
     let workers = plan.workers.max(1);
     let highest =
         (plan.timeout * 2).max(Duration::from_secs(10)) + plan.duration.unwrap_or_default();
-    let start = Instant::now();
+    let timing = pace::Timing::new(plan.duration, plan.requests, stop.clone());
+    let start = timing.start;
     let started_at = SystemTime::now();
     let shared = Arc::new(Shared {
         plan: plan.clone(),
@@ -149,10 +107,7 @@ pub async fn run(
         prepared,
         dialer,
         workers,
-        start,
-        deadline: plan.duration.map(|d| start + d),
-        budget: plan.requests.map(AtomicU64::new),
-        stop: stop.clone(),
+        timing,
         highest,
     });
     let names: Vec<String> = plan.tasks.iter().map(|t| t.name.clone()).collect();

@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::link::{Link, Links};
-use super::{Shared, WorkerPanic};
+use super::{Shared, WorkerPanic, pace};
 use crate::engine::load::{Model, Protocol};
 use crate::engine::metrics::{Kind, Outcome, Recorder, Report, TICK};
 
@@ -48,7 +48,9 @@ pub(super) async fn run(
     });
     match shared.plan.model {
         Model::Closed {
-            users, spawn_rate, ..
+            users,
+            spawn_rate,
+            wait,
         } => {
             for user in (0..users as usize).filter(|user| user % shared.workers == worker) {
                 let delay = spawn_rate.map_or(Duration::ZERO, |rate| {
@@ -57,6 +59,7 @@ pub(super) async fn run(
                 senders.spawn_local(closed_user(
                     user,
                     delay,
+                    wait,
                     links.next(),
                     Arc::clone(&shared),
                     Rc::clone(&recorder),
@@ -94,7 +97,7 @@ pub(super) async fn run(
                 }
                 Some(_) => {}
             },
-            () = shared.stop.cancelled(), if !stopping => {
+            () = shared.timing.stop.cancelled(), if !stopping => {
                 stopping = true;
                 senders.abort_all();
             }
@@ -102,7 +105,7 @@ pub(super) async fn run(
     }
     ticker.abort();
     let _ = ticker.await;
-    let (tick, second) = shared.position(Instant::now());
+    let (tick, second) = shared.timing.position(Instant::now());
     let mut r = recorder.borrow_mut();
     links.drain_into(&mut r);
     let _ = tx.send(Report::Tick {
@@ -135,12 +138,12 @@ async fn ticks(
     recorder: Rec,
     tx: mpsc::UnboundedSender<Report>,
 ) {
-    let mut interval = tokio::time::interval_at(shared.start + TICK, TICK);
+    let mut interval = tokio::time::interval_at(shared.timing.start + TICK, TICK);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut closed_seconds = 0;
     loop {
         interval.tick().await;
-        let (tick, second) = shared.position(Instant::now());
+        let (tick, second) = shared.timing.position(Instant::now());
         let mut r = recorder.borrow_mut();
         let _ = tx.send(Report::Tick {
             worker,
@@ -200,36 +203,23 @@ async fn send_one(
     link.drain_into(&mut r);
 }
 
-/// A closed-model user: start after `delay`, then request, think, repeat until told to stop.
+/// A closed-model user: start after `delay`, then request, think (`wait`), repeat until told
+/// to stop ([`pace::closed`]).
 async fn closed_user(
     user: usize,
     delay: Duration,
+    wait: (Duration, Duration),
     mut link: Link,
     shared: Arc<Shared>,
     recorder: Rec,
 ) {
-    if !shared.sleep_until(shared.start + delay).await {
-        return;
-    }
-    let Model::Closed {
-        wait: (wait_min, wait_max),
-        ..
-    } = shared.plan.model
-    else {
-        unreachable!("closed users run the closed model")
-    };
     let mut rng = fastrand::Rng::with_seed(
         shared.plan.seed ^ (user as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
     );
-    while shared.may_start() && shared.claim() {
-        send_one(&shared, &recorder, &mut link, &mut rng, Instant::now()).await;
-        if wait_max > Duration::ZERO {
-            let think = wait_min + (wait_max - wait_min).mul_f64(rng.f64());
-            if !shared.sleep_until(Instant::now() + think).await {
-                return;
-            }
-        }
-    }
+    pace::closed(&shared.timing, delay, wait, &mut rng, async |rng| {
+        send_one(&shared, &recorder, &mut link, rng, Instant::now()).await;
+    })
+    .await;
 }
 
 /// This worker's share of an open-model schedule: `rate / workers` starts per second, each
@@ -241,7 +231,6 @@ async fn open_schedule(
     shared: Arc<Shared>,
     recorder: Rec,
 ) {
-    let workers = shared.workers as f64;
     let slots = links.len();
     let free: Rc<RefCell<Vec<usize>>> = Rc::new(RefCell::new((0..slots).rev().collect()));
     let mut starts = Vec::with_capacity(slots);
@@ -260,13 +249,7 @@ async fn open_schedule(
             Rc::clone(&free),
         ));
     }
-    let first = shared.start + Duration::from_secs_f64(worker as f64 / rate);
-    let per_worker = rate / workers;
-    for k in 0u64.. {
-        let intended = first + Duration::from_secs_f64(k as f64 / per_worker);
-        if !shared.sleep_until(intended).await || !shared.claim() {
-            break;
-        }
+    pace::open(&shared.timing, worker, shared.workers, rate, |intended| {
         let slot = free.borrow_mut().pop();
         match slot {
             Some(slot) => {
@@ -274,7 +257,8 @@ async fn open_schedule(
             }
             None => recorder.borrow_mut().dropped(),
         }
-    }
+    })
+    .await;
     drop(starts);
     while slot_tasks.join_next().await.is_some() {}
 }
