@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::engine::metrics::OutcomeKey;
+use crate::engine::metrics::Kind;
 use crate::results::scenario::ScenarioReport;
 
 /// Columns after the parameters.
@@ -80,10 +80,10 @@ pub fn render(report: &ScenarioReport) -> String {
             let numbers = [
                 t.name.clone(),
                 t.requests.to_string(),
-                o.get(OutcomeKey::Ok).to_string(),
+                o.get(Kind::Ok).to_string(),
                 o.errors().to_string(),
-                o.get(OutcomeKey::PoolTimeout).to_string(),
-                o.get(OutcomeKey::Timeout).to_string(),
+                o.get(Kind::PoolTimeout).to_string(),
+                o.get(Kind::Timeout).to_string(),
                 format!("{:.3}", t.throughput_rps),
                 t.latency_us.p50.to_string(),
                 t.latency_us.p99.to_string(),

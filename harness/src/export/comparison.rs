@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::base::human::{count, latency};
-use crate::engine::metrics::OutcomeKey;
+use crate::engine::metrics::Kind;
 use crate::observe::database::DbReport;
 use crate::results::scenario::{CellReport, ScenarioReport};
 
@@ -53,8 +53,8 @@ pub fn row(c: &CellReport) -> [String; 12] {
             shown(l.latency_us.count, l.latency_us.p50),
             shown(l.latency_us.count, l.latency_us.p99),
             shown(l.latency_us.count, l.latency_us.max),
-            count(l.outcome(OutcomeKey::Timeout)),
-            count(l.outcome(OutcomeKey::PoolTimeout)),
+            count(l.outcome(Kind::Timeout)),
+            count(l.outcome(Kind::PoolTimeout)),
         ),
         None => Default::default(),
     };

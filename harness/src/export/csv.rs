@@ -3,7 +3,7 @@
 
 use std::io;
 
-use crate::engine::metrics::{OutcomeKey, Outcomes, Summary};
+use crate::engine::metrics::{Kind, Outcomes, Summary};
 use crate::results::LoadReport;
 
 /// The header row.
@@ -49,11 +49,11 @@ impl Row<'_> {
             self.method.to_owned(),
             self.path.to_owned(),
             self.requests.to_string(),
-            o.get(OutcomeKey::Ok).to_string(),
+            o.get(Kind::Ok).to_string(),
             o.errors().to_string(),
-            o.get(OutcomeKey::PoolTimeout).to_string(),
-            o.get(OutcomeKey::Timeout).to_string(),
-            o.get(OutcomeKey::Connect).to_string(),
+            o.get(Kind::PoolTimeout).to_string(),
+            o.get(Kind::Timeout).to_string(),
+            o.get(Kind::Connect).to_string(),
             format!("{:.3}", self.rps),
             format!("{:.3}", self.ok_rps),
             l.mean.to_string(),
@@ -80,7 +80,7 @@ pub fn render(report: &LoadReport) -> io::Result<Vec<u8>> {
             requests: t.requests,
             outcomes: &t.outcomes,
             rps: t.throughput_rps,
-            ok_rps: t.outcomes.get(OutcomeKey::Ok) as f64 / elapsed,
+            ok_rps: t.outcomes.get(Kind::Ok) as f64 / elapsed,
             latency: t.latency_us,
         };
         w.write_record(row.fields())?;

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::base::human::{count, latency};
-use crate::engine::metrics::{OutcomeKey, Summary};
+use crate::engine::metrics::{Kind, Summary};
 use crate::results::LoadReport;
 
 fn latency_cells(s: &Summary) -> String {
@@ -149,7 +149,7 @@ pub fn render(r: &LoadReport) -> String {
             .into_iter()
             .flatten(),
     ) {
-        let ok = outcomes.get(OutcomeKey::Ok);
+        let ok = outcomes.get(Kind::Ok);
         let errors = outcomes.errors();
         let _ = writeln!(
             out,

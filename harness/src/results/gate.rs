@@ -2,7 +2,7 @@
 //! hold, e.g. `error_ratio > 0.01`, `p99_ms > 500`, `stalled`.
 
 use crate::base::expr::{Expr, ExprError, Value};
-use crate::engine::metrics::OutcomeKey;
+use crate::engine::metrics::Kind;
 use crate::results::{Check, LoadReport};
 
 /// Names a `--fail-if` condition may use.
@@ -49,18 +49,18 @@ pub fn value(report: &LoadReport, name: &str) -> Option<Value> {
     };
     let ms = |us: u64| us as f64 / 1000.0;
     let l = &report.latency_us;
-    let errors = report.requests.completed - report.outcome(OutcomeKey::Ok);
+    let errors = report.requests.completed - report.outcome(Kind::Ok);
     let n = match name {
         "requests" => report.requests.total as f64,
         "completed" => completed,
-        "ok" => report.outcome(OutcomeKey::Ok) as f64,
+        "ok" => report.outcome(Kind::Ok) as f64,
         "errors" => errors as f64,
         "error_ratio" => report.error_ratio,
-        "timeouts" => report.outcome(OutcomeKey::Timeout) as f64,
-        "timeout_ratio" => ratio(report.outcome(OutcomeKey::Timeout)),
-        "pool_timeouts" => report.outcome(OutcomeKey::PoolTimeout) as f64,
-        "pool_timeout_ratio" => ratio(report.outcome(OutcomeKey::PoolTimeout)),
-        "connect_errors" => report.outcome(OutcomeKey::Connect) as f64,
+        "timeouts" => report.outcome(Kind::Timeout) as f64,
+        "timeout_ratio" => ratio(report.outcome(Kind::Timeout)),
+        "pool_timeouts" => report.outcome(Kind::PoolTimeout) as f64,
+        "pool_timeout_ratio" => ratio(report.outcome(Kind::PoolTimeout)),
+        "connect_errors" => report.outcome(Kind::Connect) as f64,
         "dropped" => report.requests.dropped as f64,
         "rps" => report.throughput_rps,
         "ok_rps" => report.ok_rps,

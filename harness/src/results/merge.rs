@@ -459,7 +459,7 @@ pub fn merge(
     if connections.tls_handshake_us.is_some() {
         connections.tls_handshake_us = Some(summary(&handshake));
     }
-    let ok_count = outcomes.get(crate::engine::metrics::OutcomeKey::Ok);
+    let ok_count = outcomes.get(crate::engine::metrics::Kind::Ok);
     let shard = first.shard();
     let merged = MergedFrom {
         run: shard.run.clone(),

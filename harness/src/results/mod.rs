@@ -268,7 +268,7 @@ impl LoadReport {
     }
 
     /// Finished requests with this outcome.
-    pub fn outcome(&self, key: OutcomeKey) -> u64 {
+    pub fn outcome(&self, key: impl Into<OutcomeKey>) -> u64 {
         self.outcomes.get(key)
     }
 
@@ -290,12 +290,12 @@ impl LoadReport {
             elapsed_s: self.elapsed_s,
             finished: true,
             completed: self.requests.completed,
-            ok: self.outcome(OutcomeKey::Ok),
-            pool_timeouts: self.outcome(OutcomeKey::PoolTimeout),
+            ok: self.outcome(Kind::Ok),
+            pool_timeouts: self.outcome(Kind::PoolTimeout),
             errors: self
                 .outcomes
                 .iter()
-                .filter(|(k, n)| !matches!(k, OutcomeKey::Ok | OutcomeKey::Aborted) && *n > 0)
+                .filter(|(k, n)| !matches!(k.kind(), Kind::Ok | Kind::Aborted) && *n > 0)
                 .map(|(k, n)| (k.to_string(), n))
                 .collect(),
             stalls: self.stalls.clone(),

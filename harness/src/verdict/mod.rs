@@ -183,7 +183,8 @@ impl<'a> Observed<'a> {
     pub fn live(live: &Live, samples: &'a [PoolSample], source: Option<&'a SourceReport>) -> Self {
         let elapsed_s = live.elapsed.as_secs_f64();
         let errors = Kind::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|k| !matches!(k, Kind::Ok | Kind::Aborted))
             .map(|k| (k.name().to_owned(), live.count(k)))
             .filter(|(_, n)| *n > 0)

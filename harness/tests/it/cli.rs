@@ -1,7 +1,7 @@
 //! The `poolstorm` binary from outside: exit statuses, bad input naming its flag, SIGINT
 //! writing the files, and `--fail-if`.
 
-use harness::engine::metrics::OutcomeKey;
+use harness::engine::metrics::Kind;
 use std::process::Output;
 use std::time::Duration;
 
@@ -157,8 +157,8 @@ async fn sigint_ends_the_run_early_and_still_writes_the_files() {
     assert_eq!(out.status.code(), Some(130));
     let report = harness::results::LoadReport::read(&json).unwrap();
     assert!(report.interrupted);
-    assert_eq!(report.outcome(OutcomeKey::Aborted), 4);
-    assert!(report.outcome(OutcomeKey::Ok) >= 8, "{:?}", report.outcomes);
+    assert_eq!(report.outcome(Kind::Aborted), 4);
+    assert!(report.outcome(Kind::Ok) >= 8, "{:?}", report.outcomes);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("(interrupted)"), "{stdout}");
     assert!(first_progress.contains("in flight"), "{first_progress}");
@@ -201,6 +201,6 @@ async fn a_worker_that_panics_fails_the_run_with_exit_3_and_the_others_results_a
         "names the worker and its panic message: {stderr}"
     );
     let report = harness::results::LoadReport::read(&json).expect("the report is still written");
-    assert_eq!(report.outcome(OutcomeKey::Ok), 200, "{:?}", report.outcomes);
+    assert_eq!(report.outcome(Kind::Ok), 200, "{:?}", report.outcomes);
     assert_eq!(stub.requests(), 200);
 }

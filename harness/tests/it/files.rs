@@ -1,7 +1,7 @@
 //! Report files: JSON round-trips and matches its schema, the CSV header is stable, and the
 //! interval log decodes (in Rust, and with Java's HistogramLogProcessor) to the same counts.
 
-use harness::engine::metrics::OutcomeKey;
+use harness::engine::metrics::{Kind, OutcomeKey};
 use std::path::Path;
 
 use base64::Engine as _;
@@ -69,7 +69,7 @@ async fn files_agree_with_each_other_and_with_the_server() {
     crate::support::assert_load_schema(&value);
     assert_eq!(report.requests.total, stub.requests());
     assert_eq!(
-        report.outcome(OutcomeKey::Ok) + report.outcome(OutcomeKey::Http(500)),
+        report.outcome(Kind::Ok) + report.outcome(OutcomeKey::http(500)),
         report.requests.total
     );
     assert_eq!(

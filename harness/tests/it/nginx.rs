@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use harness::engine::metrics::OutcomeKey;
+use harness::engine::metrics::Kind;
 use harness::results::LoadReport;
 
 use crate::support::{load_argv, load_with, wait_until};
@@ -157,7 +157,7 @@ async fn nginx_over_http2_and_http1_gives_the_same_outcomes_across_its_goaways()
         "same seed, same picks, same answers"
     );
     assert_eq!(
-        h1.outcome(OutcomeKey::Ok) + h1.outcome(OutcomeKey::PoolTimeout),
+        h1.outcome(Kind::Ok) + h1.outcome(Kind::PoolTimeout),
         600,
         "{:?}",
         h1.outcomes
@@ -168,7 +168,7 @@ async fn nginx_over_http2_and_http1_gives_the_same_outcomes_across_its_goaways()
         c.goaways >= 600 / KEEPALIVE_REQUESTS - 1 && c.opened >= 600 / KEEPALIVE_REQUESTS,
         "{c:?}"
     );
-    assert_eq!(h2.outcome(OutcomeKey::GoAway), 0);
+    assert_eq!(h2.outcome(Kind::GoAway), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,10 +193,10 @@ async fn nginx_serves_many_streams_per_connection_and_h2c() {
     ])
     .await;
     assert_eq!(r.error_ratio, 0.0, "{:?}", r.outcomes);
-    assert!(r.outcome(OutcomeKey::Ok) > 1000, "{:?}", r.outcomes);
+    assert!(r.outcome(Kind::Ok) > 1000, "{:?}", r.outcomes);
     let h2c = format!("http://127.0.0.1:{}/ok", nginx.h2c_port);
     let r = load(&[&h2c, "--h2c", "--users", "4", "--requests", "200"]).await;
-    assert_eq!(r.outcome(OutcomeKey::Ok), 200, "{:?}", r.outcomes);
+    assert_eq!(r.outcome(Kind::Ok), 200, "{:?}", r.outcomes);
     assert_eq!(r.connections.protocol, "h2c");
 }
 
@@ -236,7 +236,7 @@ async fn the_openssl_recipes_self_signed_certificate_works_with_cacert_as_curl_t
         cert.to_str().unwrap(),
     ])
     .await;
-    assert_eq!(r.outcome(OutcomeKey::Ok), 50, "{:?}", r.connections.refused);
+    assert_eq!(r.outcome(Kind::Ok), 50, "{:?}", r.connections.refused);
     let by_name = format!("https://localhost:{}/ok", nginx.tls_port);
     let r = load(&[
         &by_name,
@@ -246,5 +246,5 @@ async fn the_openssl_recipes_self_signed_certificate_works_with_cacert_as_curl_t
         cert.to_str().unwrap(),
     ])
     .await;
-    assert_eq!(r.outcome(OutcomeKey::Ok), 10, "{:?}", r.connections.refused);
+    assert_eq!(r.outcome(Kind::Ok), 10, "{:?}", r.connections.refused);
 }

@@ -1,7 +1,7 @@
 //! Outcomes are counted apart and exactly: ok, HTTP statuses, pool timeouts, timeouts,
 //! connection errors; weighted tasks share the requests.
 
-use harness::engine::metrics::OutcomeKey;
+use harness::engine::metrics::{Kind, OutcomeKey};
 use std::time::Duration;
 
 use harness::engine::stub::Stub;
@@ -51,7 +51,7 @@ async fn requests_without_an_answer_count_as_timeouts() {
         stub.url()
     ))
     .await;
-    assert_eq!(r.outcome(OutcomeKey::Timeout), 8, "{:?}", r.outcomes);
+    assert_eq!(r.outcome(Kind::Timeout), 8, "{:?}", r.outcomes);
     assert!(
         took >= Duration::from_millis(600) && took < Duration::from_secs(3),
         "took {took:?}"
@@ -68,7 +68,7 @@ async fn a_refused_connection_is_a_connect_error() {
     let addr = closed.local_addr().unwrap();
     drop(closed);
     let (r, _) = load(&format!("http://{addr}/ --users 2 --requests 10")).await;
-    assert_eq!(r.outcome(OutcomeKey::Connect), 10, "{:?}", r.outcomes);
+    assert_eq!(r.outcome(Kind::Connect), 10, "{:?}", r.outcomes);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,7 +93,7 @@ async fn weighted_tasks_share_the_requests_by_weight() {
     assert_eq!(r.tasks[0].requests + r.tasks[1].requests, 4000);
     assert_eq!(r.tasks[1].name, "failing");
     assert_eq!(
-        r.tasks[1].outcomes.get(OutcomeKey::Http(503)),
+        r.tasks[1].outcomes.get(OutcomeKey::http(503)),
         r.tasks[1].requests
     );
     let share = r.tasks[0].requests as f64 / 4000.0;
@@ -101,8 +101,5 @@ async fn weighted_tasks_share_the_requests_by_weight() {
         (share - 0.75).abs() < 0.03,
         "share of the weight-3 task: {share}"
     );
-    assert_eq!(
-        r.outcome(OutcomeKey::Http(503)) + r.outcome(OutcomeKey::Ok),
-        4000
-    );
+    assert_eq!(r.outcome(OutcomeKey::http(503)) + r.outcome(Kind::Ok), 4000);
 }

@@ -2,7 +2,7 @@
 //! (coordinated omission shows), stalls are found with their onset, and a run never outlives
 //! its duration plus one timeout, whatever the target does.
 
-use harness::engine::metrics::OutcomeKey;
+use harness::engine::metrics::Kind;
 use std::time::Duration;
 
 use harness::engine::stub::{Stub, blackhole};
@@ -110,7 +110,7 @@ async fn a_blackholed_target_ends_on_time_with_every_request_counted() {
         took < Duration::from_millis(2600),
         "took {took:?} for 1 s + 1 s timeout"
     );
-    assert_eq!(r.outcome(OutcomeKey::Timeout), 16, "{:?}", r.outcomes);
+    assert_eq!(r.outcome(Kind::Timeout), 16, "{:?}", r.outcomes);
     assert_eq!(r.requests.total, 16);
     assert_eq!(
         r.stalls.len(),
@@ -129,8 +129,8 @@ async fn a_target_that_dies_mid_run_is_counted_and_the_run_ends_on_time() {
     ))
     .await;
     assert!(took < Duration::from_millis(4500), "took {took:?}");
-    assert!(r.outcome(OutcomeKey::Ok) > 0);
-    assert!(r.outcome(OutcomeKey::Connect) > 0, "{:?}", r.outcomes);
+    assert!(r.outcome(Kind::Ok) > 0);
+    assert!(r.outcome(Kind::Connect) > 0, "{:?}", r.outcomes);
     assert_eq!(
         r.requests.total, r.requests.completed,
         "nothing left uncounted"
@@ -157,11 +157,11 @@ async fn cancelling_a_run_aborts_requests_in_flight_and_keeps_the_rest() {
     let (r, took) = run.await.unwrap();
     assert!(took < Duration::from_secs(3), "took {took:?}");
     assert!(r.interrupted);
-    assert_eq!(r.outcome(OutcomeKey::Aborted), 6, "{:?}", r.outcomes);
-    assert!(r.outcome(OutcomeKey::Ok) >= 6, "{:?}", r.outcomes);
+    assert_eq!(r.outcome(Kind::Aborted), 6, "{:?}", r.outcomes);
+    assert!(r.outcome(Kind::Ok) >= 6, "{:?}", r.outcomes);
     assert_eq!(
         r.requests.total,
-        r.outcome(OutcomeKey::Ok) + r.outcome(OutcomeKey::Aborted)
+        r.outcome(Kind::Ok) + r.outcome(Kind::Aborted)
     );
 }
 

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use harness::engine::metrics::OutcomeKey;
+use harness::engine::metrics::{Kind, OutcomeKey};
 use harness::engine::stub::{Options, Stub, tls_config};
 use harness::results::LoadReport;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, date_time_ymd};
@@ -143,7 +143,7 @@ async fn https_verified_with_a_private_ca_reuses_connections_and_times_the_hands
         path(&pki.ca()),
     ])
     .await;
-    assert_eq!(r.outcome(OutcomeKey::Ok), 400, "{:?}", r.outcomes);
+    assert_eq!(r.outcome(Kind::Ok), 400, "{:?}", r.outcomes);
     let c = &r.connections;
     assert_eq!(c.protocol, "http/1.1");
     assert_eq!(c.tls, "verified with cacert");
@@ -163,21 +163,21 @@ async fn each_certificate_failure_is_its_own_outcome_with_its_reason() {
         (
             pki.server(),
             false,
-            OutcomeKey::CertUnknownIssuer,
+            OutcomeKey::of(Kind::CertUnknownIssuer),
             "unknownissuer",
         ),
         // Expired years ago.
         (
             pki.issue("expired", &["127.0.0.1"], (2015, 2016), false),
             true,
-            OutcomeKey::CertExpired,
+            OutcomeKey::of(Kind::CertExpired),
             "expired",
         ),
         // For another name than the one asked for.
         (
             pki.issue("other", &["other.example"], (2020, 2100), false),
             true,
-            OutcomeKey::CertWrongName,
+            OutcomeKey::of(Kind::CertWrongName),
             "not valid for name",
         ),
     ];
@@ -190,7 +190,7 @@ async fn each_certificate_failure_is_its_own_outcome_with_its_reason() {
         }
         let r = load(&argv).await;
         assert_eq!(r.outcome(outcome), 5, "{outcome}: {:?}", r.outcomes);
-        assert_eq!(r.outcome(OutcomeKey::Ok), 0);
+        assert_eq!(r.outcome(Kind::Ok), 0);
         assert!(
             r.connections
                 .refused
@@ -210,7 +210,7 @@ async fn insecure_accepts_a_self_signed_certificate_and_says_so() {
     let stub = tls_stub(&cert, &key, None).await;
     let url = format!("{}/ok", stub.url());
     let r = load(&[&url, "--users", "2", "--requests", "20", "--insecure"]).await;
-    assert_eq!(r.outcome(OutcomeKey::Ok), 20);
+    assert_eq!(r.outcome(Kind::Ok), 20);
     assert_eq!(r.connections.tls, "NOT VERIFIED (insecure)");
     let text = harness::export::text::render(&r);
     assert!(text.contains("TLS NOT VERIFIED (insecure)"), "{text}");
@@ -234,13 +234,8 @@ async fn mutual_tls_needs_the_client_certificate() {
         path(&ca),
     ])
     .await;
-    assert_eq!(without.outcome(OutcomeKey::Ok), 0);
-    assert_eq!(
-        without.outcome(OutcomeKey::Tls),
-        3,
-        "{:?}",
-        without.outcomes
-    );
+    assert_eq!(without.outcome(Kind::Ok), 0);
+    assert_eq!(without.outcome(Kind::Tls), 3, "{:?}", without.outcomes);
     let with = load(&[
         &url,
         "--users",
@@ -255,7 +250,7 @@ async fn mutual_tls_needs_the_client_certificate() {
         path(&client_key),
     ])
     .await;
-    assert_eq!(with.outcome(OutcomeKey::Ok), 30, "{:?}", with.outcomes);
+    assert_eq!(with.outcome(Kind::Ok), 30, "{:?}", with.outcomes);
     assert!(with.connections.client_certificate);
 }
 
@@ -281,7 +276,7 @@ async fn http2_over_tls_shares_connections_by_streams_and_h2c_needs_no_tls() {
         path(&ca),
     ])
     .await;
-    assert_eq!(r.outcome(OutcomeKey::Ok), 200, "{:?}", r.outcomes);
+    assert_eq!(r.outcome(Kind::Ok), 200, "{:?}", r.outcomes);
     assert_eq!(
         (r.connections.protocol.as_str(), r.connections.streams),
         ("h2", 4)
@@ -303,7 +298,7 @@ async fn http2_over_tls_shares_connections_by_streams_and_h2c_needs_no_tls() {
         "100",
     ])
     .await;
-    assert_eq!(r.outcome(OutcomeKey::Ok), 100, "{:?}", r.outcomes);
+    assert_eq!(r.outcome(Kind::Ok), 100, "{:?}", r.outcomes);
     assert_eq!(
         (r.connections.protocol.as_str(), r.connections.opened),
         ("h2c", 1)
@@ -316,14 +311,14 @@ async fn a_goaway_is_counted_and_a_stream_reset_is_its_own_outcome() {
     // Every answer on /goaway ends its connection with GOAWAY: the next request dials again.
     let url = format!("{}/goaway", stub.url());
     let r = load(&[&url, "--h2c", "--users", "1", "--requests", "20"]).await;
-    assert_eq!(r.outcome(OutcomeKey::Ok), 20, "{:?}", r.outcomes);
+    assert_eq!(r.outcome(Kind::Ok), 20, "{:?}", r.outcomes);
     // A request sent before the GOAWAY arrives may be answered on the old connection, so
     // not every answer costs a connection; most do, and none fails.
     let c = &r.connections;
     assert!(c.goaways >= 10 && c.opened >= c.goaways, "{c:?}");
     let url = format!("{}/reset", stub.url());
     let r = load(&[&url, "--h2c", "--users", "1", "--requests", "10"]).await;
-    assert_eq!(r.outcome(OutcomeKey::StreamReset), 10, "{:?}", r.outcomes);
+    assert_eq!(r.outcome(Kind::StreamReset), 10, "{:?}", r.outcomes);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -364,11 +359,8 @@ async fn the_same_workload_gives_the_same_results_on_http1_and_http2() {
     assert_eq!(h2.connections.protocol, "h2");
     assert_eq!(h1.outcomes, h2.outcomes);
     assert_eq!(h1.status_codes, h2.status_codes);
-    assert_eq!(
-        h1.outcome(OutcomeKey::PoolTimeout),
-        h2.outcome(OutcomeKey::PoolTimeout)
-    );
-    assert!(h1.outcome(OutcomeKey::PoolTimeout) > 0 && h1.outcome(OutcomeKey::Http(500)) > 0);
+    assert_eq!(h1.outcome(Kind::PoolTimeout), h2.outcome(Kind::PoolTimeout));
+    assert!(h1.outcome(Kind::PoolTimeout) > 0 && h1.outcome(OutcomeKey::http(500)) > 0);
     let per_second = |r: &LoadReport| r.timeline.iter().map(|s| s.completed).sum::<u64>();
     assert_eq!(per_second(&h1), 300);
     assert_eq!(per_second(&h2), 300);
@@ -385,13 +377,13 @@ async fn host_names_are_resolved_once_and_reported_and_ipv6_literals_work() {
     let url = format!("https://localhost:{}/ok", stub.addr().port());
     let ca = pki.ca();
     let r = five_with_cacert(&url, &ca).await;
-    assert_eq!(r.outcome(OutcomeKey::Ok), 5, "{:?}", r.outcomes);
+    assert_eq!(r.outcome(Kind::Ok), 5, "{:?}", r.outcomes);
     assert_eq!(r.connections.address, stub.addr().to_string());
 
     let v6 = Stub::start("[::1]:0".parse().unwrap()).await.unwrap();
     let url = format!("http://[::1]:{}/ok", v6.addr().port());
     let r = load(&[&url, "--users", "1", "--requests", "5"]).await;
-    assert_eq!(r.outcome(OutcomeKey::Ok), 5);
+    assert_eq!(r.outcome(Kind::Ok), 5);
     assert_eq!(r.connections.address, format!("[::1]:{}", v6.addr().port()));
 }
 
@@ -444,7 +436,7 @@ async fn the_open_model_over_http2_paces_and_counts_as_over_http1() {
         "200/s for 2 s: {}",
         r.requests.total
     );
-    assert_eq!(r.outcome(OutcomeKey::Ok), r.requests.completed);
+    assert_eq!(r.outcome(Kind::Ok), r.requests.completed);
     assert_eq!(r.requests.dropped, 0);
 }
 
@@ -490,7 +482,7 @@ max_error_ratio = 0.0
     let load = report.cells[0].load.as_ref().unwrap();
     assert_eq!(load.connections.protocol, "h2");
     assert_eq!(load.connections.tls, "verified with cacert");
-    assert!(load.outcome(OutcomeKey::Ok) > 100, "{:?}", load.outcomes);
+    assert!(load.outcome(Kind::Ok) > 100, "{:?}", load.outcomes);
 }
 
 /// A self-signed certificate that says `CA:TRUE`, as `openssl req -x509` makes it.
@@ -526,24 +518,19 @@ async fn a_ca_true_certificate_given_to_cacert_is_pinned_with_its_name_still_che
         path(&cert),
     ])
     .await;
-    assert_eq!(r.outcome(OutcomeKey::Ok), 20, "{:?}", r.connections.refused);
+    assert_eq!(r.outcome(Kind::Ok), 20, "{:?}", r.connections.refused);
 
     // Pinned, but for another name: refused as a wrong name.
     let (other, other_key) = self_signed_ca(dir.path(), "other", &["other.example"]);
     let stub = tls_stub(&other, &other_key, None).await;
     let url = format!("{}/ok", stub.url());
     let r = five_with_cacert(&url, &other).await;
-    assert_eq!(r.outcome(OutcomeKey::CertWrongName), 5, "{:?}", r.outcomes);
+    assert_eq!(r.outcome(Kind::CertWrongName), 5, "{:?}", r.outcomes);
     assert_eq!(stub.requests(), 0);
 
     // Not the one --cacert names: refused, in plain words, and the summary counts the tries.
     let r = five_with_cacert(&url, &cert).await;
-    assert_eq!(
-        r.outcome(OutcomeKey::CertUnknownIssuer),
-        5,
-        "{:?}",
-        r.outcomes
-    );
+    assert_eq!(r.outcome(Kind::CertUnknownIssuer), 5, "{:?}", r.outcomes);
     assert!(
         r.connections.refused.keys().any(|k| k.starts_with(
             "the server's certificate is a CA certificate (CA:TRUE) that is not one of --cacert's"

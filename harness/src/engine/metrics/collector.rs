@@ -95,7 +95,7 @@ impl Second {
     }
 
     fn add_finished(&mut self, counts: &KindCounts) {
-        for kind in Kind::ALL {
+        for &kind in Kind::ALL {
             let n = counts[kind.index()];
             self.completed += n;
             *match kind {
@@ -262,7 +262,8 @@ impl Collector {
                 self.started += counts.started;
                 self.dropped += counts.dropped;
                 let errors: u64 = Kind::ALL
-                    .into_iter()
+                    .iter()
+                    .copied()
                     .filter(|k| !matches!(k, Kind::Ok | Kind::Aborted))
                     .map(|k| counts.finished[k.index()])
                     .sum();

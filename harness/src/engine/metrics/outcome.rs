@@ -8,8 +8,25 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// The class of a finished request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+///
+/// The names (in reports, `--fail-if` and the CSV) come from this one definition, as do the
+/// iteration order ([`Kind::ALL`]) and the counter arrays' indexes.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Kind {
     /// A 2xx response.
     Ok,
@@ -35,6 +52,8 @@ pub enum Kind {
     /// a protocol it does not speak.
     Tls,
     /// HTTP/2: the server sent GOAWAY and the request could not go again.
+    #[serde(rename = "goaway")]
+    #[strum(serialize = "goaway")]
     GoAway,
     /// HTTP/2: the server reset the request's stream.
     StreamReset,
@@ -42,21 +61,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in report order.
-    pub const ALL: [Kind; 13] = [
-        Kind::Ok,
-        Kind::Http,
-        Kind::PoolTimeout,
-        Kind::Timeout,
-        Kind::Connect,
-        Kind::Other,
-        Kind::Aborted,
-        Kind::CertUnknownIssuer,
-        Kind::CertExpired,
-        Kind::CertWrongName,
-        Kind::Tls,
-        Kind::GoAway,
-        Kind::StreamReset,
-    ];
+    pub const ALL: &'static [Kind] = <Kind as strum::VariantArray>::VARIANTS;
 
     /// Position in [`Kind::ALL`], for counter arrays.
     pub fn index(self) -> usize {
@@ -65,21 +70,7 @@ impl Kind {
 
     /// The name used in reports and `--fail-if`.
     pub fn name(self) -> &'static str {
-        match self {
-            Kind::Ok => "ok",
-            Kind::Http => "http",
-            Kind::PoolTimeout => "pool_timeout",
-            Kind::Timeout => "timeout",
-            Kind::Connect => "connect",
-            Kind::Other => "other",
-            Kind::Aborted => "aborted",
-            Kind::CertUnknownIssuer => "cert_unknown_issuer",
-            Kind::CertExpired => "cert_expired",
-            Kind::CertWrongName => "cert_wrong_name",
-            Kind::Tls => "tls",
-            Kind::GoAway => "goaway",
-            Kind::StreamReset => "stream_reset",
-        }
+        self.into()
     }
 
     /// A TLS failure (certificate or handshake).
@@ -138,87 +129,46 @@ fn error_code(body: &[u8]) -> Option<&str> {
 }
 
 /// An outcome as reports count it: a kind, with the status code for HTTP errors. Shown as
-/// `ok`, `http_503`, `pool_timeout`, `timeout`, `connect`, `other`, `aborted`,
-/// `cert_unknown_issuer`, `cert_expired`, `cert_wrong_name`, `tls`, `goaway`, `stream_reset`.
+/// the kind's name (`ok`, `pool_timeout`, `timeout`, ...), or `http_503` for an HTTP error;
+/// ordered by that name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OutcomeKey {
-    Ok,
-    Http(u16),
-    PoolTimeout,
-    Timeout,
-    Connect,
-    Other,
-    Aborted,
-    CertUnknownIssuer,
-    CertExpired,
-    CertWrongName,
-    Tls,
-    GoAway,
-    StreamReset,
+pub struct OutcomeKey {
+    kind: Kind,
+    /// For [`Kind::Http`] only.
+    status: Option<u16>,
 }
 
 impl OutcomeKey {
-    /// The key of a kind without a status (`Http` needs one).
-    pub fn of(kind: Kind) -> Option<Self> {
-        Some(match kind {
-            Kind::Ok => Self::Ok,
-            Kind::Http => return None,
-            Kind::PoolTimeout => Self::PoolTimeout,
-            Kind::Timeout => Self::Timeout,
-            Kind::Connect => Self::Connect,
-            Kind::Other => Self::Other,
-            Kind::Aborted => Self::Aborted,
-            Kind::CertUnknownIssuer => Self::CertUnknownIssuer,
-            Kind::CertExpired => Self::CertExpired,
-            Kind::CertWrongName => Self::CertWrongName,
-            Kind::Tls => Self::Tls,
-            Kind::GoAway => Self::GoAway,
-            Kind::StreamReset => Self::StreamReset,
-        })
+    /// The key of a kind. ([`Kind::Http`] without a status is the `http` key, which only
+    /// sums: reports count HTTP errors by status, with [`OutcomeKey::http`].)
+    pub const fn of(kind: Kind) -> Self {
+        Self { kind, status: None }
+    }
+
+    /// An HTTP error with this status.
+    pub const fn http(status: u16) -> Self {
+        Self {
+            kind: Kind::Http,
+            status: Some(status),
+        }
     }
 
     /// Its kind.
     pub fn kind(self) -> Kind {
-        match self {
-            Self::Ok => Kind::Ok,
-            Self::Http(_) => Kind::Http,
-            Self::PoolTimeout => Kind::PoolTimeout,
-            Self::Timeout => Kind::Timeout,
-            Self::Connect => Kind::Connect,
-            Self::Other => Kind::Other,
-            Self::Aborted => Kind::Aborted,
-            Self::CertUnknownIssuer => Kind::CertUnknownIssuer,
-            Self::CertExpired => Kind::CertExpired,
-            Self::CertWrongName => Kind::CertWrongName,
-            Self::Tls => Kind::Tls,
-            Self::GoAway => Kind::GoAway,
-            Self::StreamReset => Kind::StreamReset,
-        }
+        self.kind
     }
+}
 
-    /// Reports list outcomes in the order of their names.
-    fn rank(self) -> (u8, u16) {
-        match self {
-            Self::Aborted => (0, 0),
-            Self::CertExpired => (1, 0),
-            Self::CertUnknownIssuer => (2, 0),
-            Self::CertWrongName => (3, 0),
-            Self::Connect => (4, 0),
-            Self::GoAway => (5, 0),
-            Self::Http(status) => (6, status),
-            Self::Ok => (7, 0),
-            Self::Other => (8, 0),
-            Self::PoolTimeout => (9, 0),
-            Self::StreamReset => (10, 0),
-            Self::Timeout => (11, 0),
-            Self::Tls => (12, 0),
-        }
+impl From<Kind> for OutcomeKey {
+    fn from(kind: Kind) -> Self {
+        Self::of(kind)
     }
 }
 
 impl Ord for OutcomeKey {
+    /// By name: the kind's name, then the status (three digits, so in text order too).
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.rank().cmp(&other.rank())
+        (self.kind.name(), self.status).cmp(&(other.kind.name(), other.status))
     }
 }
 
@@ -230,28 +180,36 @@ impl PartialOrd for OutcomeKey {
 
 impl fmt::Display for OutcomeKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Http(status) => write!(f, "http_{status}"),
-            other => f.write_str(other.kind().name()),
+        match self.status {
+            Some(status) => write!(f, "http_{status}"),
+            None => f.write_str(self.kind.name()),
         }
     }
 }
 
+/// A name that is no outcome.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnknownOutcome {
+    #[error("`{0}`: not an HTTP status")]
+    Status(String),
+    #[error("unknown outcome `{0}`")]
+    Name(String),
+}
+
 impl std::str::FromStr for OutcomeKey {
-    type Err = String;
+    type Err = UnknownOutcome;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if let Some(status) = s.strip_prefix("http_") {
             return status
                 .parse()
-                .map(Self::Http)
-                .map_err(|_| format!("`{s}`: not an HTTP status"));
+                .map(Self::http)
+                .map_err(|_| UnknownOutcome::Status(s.to_owned()));
         }
-        Kind::ALL
-            .into_iter()
-            .filter_map(Self::of)
-            .find(|k| k.kind().name() == s)
-            .ok_or_else(|| format!("unknown outcome `{s}`"))
+        match s.parse::<Kind>() {
+            Ok(Kind::Http) | Err(_) => Err(UnknownOutcome::Name(s.to_owned())),
+            Ok(kind) => Ok(Self::of(kind)),
+        }
     }
 }
 
@@ -262,14 +220,15 @@ pub struct Outcomes(BTreeMap<OutcomeKey, u64>);
 
 impl Default for Outcomes {
     fn default() -> Self {
-        Self(BTreeMap::from([(OutcomeKey::Ok, 0)]))
+        Self(BTreeMap::from([(OutcomeKey::of(Kind::Ok), 0)]))
     }
 }
 
 impl Outcomes {
     /// Counts `n` more of `key`.
-    pub fn add(&mut self, key: OutcomeKey, n: u64) {
-        if n > 0 || key == OutcomeKey::Ok {
+    pub fn add(&mut self, key: impl Into<OutcomeKey>, n: u64) {
+        let key = key.into();
+        if n > 0 || key.kind == Kind::Ok {
             *self.0.entry(key).or_default() += n;
         }
     }
@@ -282,8 +241,8 @@ impl Outcomes {
     }
 
     /// Requests with this outcome.
-    pub fn get(&self, key: OutcomeKey) -> u64 {
-        self.0.get(&key).copied().unwrap_or_default()
+    pub fn get(&self, key: impl Into<OutcomeKey>) -> u64 {
+        self.0.get(&key.into()).copied().unwrap_or_default()
     }
 
     /// Requests of this kind (every status for `Http`).
@@ -297,14 +256,14 @@ impl Outcomes {
     /// Requests that finished with any outcome but `aborted`.
     pub fn completed(&self) -> u64 {
         self.iter()
-            .filter(|(k, _)| *k != OutcomeKey::Aborted)
+            .filter(|(k, _)| k.kind != Kind::Aborted)
             .map(|(_, n)| n)
             .sum()
     }
 
     /// Completed requests that were not `ok`.
     pub fn errors(&self) -> u64 {
-        self.completed() - self.get(OutcomeKey::Ok)
+        self.completed() - self.get(Kind::Ok)
     }
 
     /// Every outcome with its count, in name order.
@@ -390,20 +349,36 @@ mod tests {
 
     #[test]
     fn outcome_names_round_trip_and_sort_by_name() {
-        let keys = [
-            OutcomeKey::Ok,
-            OutcomeKey::Http(503),
-            OutcomeKey::Http(404),
-            OutcomeKey::PoolTimeout,
-            OutcomeKey::Timeout,
-            OutcomeKey::Connect,
-            OutcomeKey::Other,
-            OutcomeKey::Aborted,
-        ];
-        for k in keys {
-            assert_eq!(k.to_string().parse::<OutcomeKey>(), Ok(k));
+        let mut keys: Vec<OutcomeKey> = Kind::ALL
+            .iter()
+            .filter(|k| **k != Kind::Http)
+            .map(|k| OutcomeKey::of(*k))
+            .collect();
+        keys.extend([OutcomeKey::http(503), OutcomeKey::http(404)]);
+        for k in &keys {
+            assert_eq!(k.to_string().parse::<OutcomeKey>(), Ok(*k));
         }
-        let mut sorted = keys;
+        let names: Vec<String> = Kind::ALL.iter().map(|k| k.name().to_owned()).collect();
+        assert_eq!(
+            names,
+            [
+                "ok",
+                "http",
+                "pool_timeout",
+                "timeout",
+                "connect",
+                "other",
+                "aborted",
+                "cert_unknown_issuer",
+                "cert_expired",
+                "cert_wrong_name",
+                "tls",
+                "goaway",
+                "stream_reset"
+            ],
+            "the names reports and --fail-if use"
+        );
+        let mut sorted = keys.clone();
         sorted.sort();
         let names: Vec<String> = sorted.iter().map(ToString::to_string).collect();
         let mut by_name = names.clone();
@@ -411,16 +386,20 @@ mod tests {
         assert_eq!(names, by_name);
         assert!("http_x".parse::<OutcomeKey>().is_err());
         assert!("nope".parse::<OutcomeKey>().is_err());
+        assert!(
+            "http".parse::<OutcomeKey>().is_err(),
+            "HTTP errors are counted by status"
+        );
     }
 
     #[test]
     fn outcomes_count_http_errors_by_status_and_keep_ok() {
         let o: Outcomes = [
-            (OutcomeKey::Http(500), 2),
-            (OutcomeKey::Http(503), 1),
-            (OutcomeKey::PoolTimeout, 4),
-            (OutcomeKey::Aborted, 3),
-            (OutcomeKey::Timeout, 0),
+            (OutcomeKey::http(500), 2),
+            (OutcomeKey::http(503), 1),
+            (Kind::PoolTimeout.into(), 4),
+            (Kind::Aborted.into(), 3),
+            (Kind::Timeout.into(), 0),
         ]
         .into_iter()
         .collect();

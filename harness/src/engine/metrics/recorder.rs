@@ -68,10 +68,12 @@ impl TaskTotals {
         let http = self
             .http_errors
             .iter()
-            .map(|(status, n)| (OutcomeKey::Http(status), n));
+            .map(|(status, n)| (OutcomeKey::http(status), n));
         let rest = Kind::ALL
-            .into_iter()
-            .filter_map(|kind| Some((OutcomeKey::of(kind)?, self.kinds[kind.index()])));
+            .iter()
+            .copied()
+            .filter(|kind| *kind != Kind::Http)
+            .map(|kind| (OutcomeKey::of(kind), self.kinds[kind.index()]));
         http.chain(rest).collect()
     }
 }

@@ -6,7 +6,7 @@
 
 use super::{AdviseError, Runner};
 use crate::base::param::ParamValue;
-use crate::engine::metrics::OutcomeKey;
+use crate::engine::metrics::Kind;
 use crate::results::advice::TaskCm;
 use crate::run::experiment::{RunOptions, Session};
 use crate::run::scenario::Scenario;
@@ -62,10 +62,7 @@ async fn measure_in(
         let report = session
             .run_cell(&cell, runner.stop, &mut *runner.monitor)
             .await?;
-        let ok = report
-            .load
-            .as_ref()
-            .map_or(0, |l| l.outcome(OutcomeKey::Ok));
+        let ok = report.load.as_ref().map_or(0, |l| l.outcome(Kind::Ok));
         let held = report.pool_samples.iter().filter_map(|s| s.max_held).max();
         if let (Some(held), true) = (held, ok > 0) {
             return Ok(TaskCm {
@@ -100,7 +97,7 @@ async fn measure_in(
                 report.error.as_deref().unwrap_or("no reason given")
             )));
         };
-        let ok = load.outcome(OutcomeKey::Ok);
+        let ok = load.outcome(Kind::Ok);
         let seen: Vec<String> = load
             .outcomes
             .iter()

@@ -1,7 +1,7 @@
 //! Checks a cell against the scenario's rules: for every rule whose `when` holds, each limit
 //! it sets (verdict, p99, timeout ratio, error ratio, ok/s) must be met.
 
-use crate::engine::metrics::OutcomeKey;
+use crate::engine::metrics::Kind;
 use crate::results::LoadReport;
 use crate::results::scenario::{CellReport, Prediction, RuleResult};
 use crate::run::scenario::{Cell, Rule, Scenario};
@@ -53,7 +53,7 @@ fn check(rule: &Rule, report: &LoadReport, judgement: &Judgement) -> RuleResult 
     }
     let completed = report.requests.completed.max(1) as f64;
     let p99_ms = report.latency_us.p99 as f64 / 1000.0;
-    let timeout_ratio = report.outcome(OutcomeKey::Timeout) as f64 / completed;
+    let timeout_ratio = report.outcome(Kind::Timeout) as f64 / completed;
     let limits: [(Option<f64>, f64, &str, bool); 4] = [
         (rule.max_p99_ms, p99_ms, "p99_ms", true),
         (rule.max_timeout_ratio, timeout_ratio, "timeout_ratio", true),

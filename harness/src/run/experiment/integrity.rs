@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::engine::fetch;
-use crate::engine::metrics::OutcomeKey;
+use crate::engine::metrics::Kind;
 use crate::results::LoadReport;
 use crate::results::scenario::Integrity;
 use crate::run::database::MessageCounts;
@@ -32,13 +32,7 @@ pub(super) fn counted(report: &LoadReport) -> Option<(u64, u64)> {
     let unanswered = tasks
         .iter()
         .flat_map(|t| {
-            [
-                OutcomeKey::Timeout,
-                OutcomeKey::Connect,
-                OutcomeKey::Other,
-                OutcomeKey::Aborted,
-            ]
-            .map(|k| t.outcomes.get(k))
+            [Kind::Timeout, Kind::Connect, Kind::Other, Kind::Aborted].map(|k| t.outcomes.get(k))
         })
         .sum();
     Some((created, unanswered))
