@@ -27,9 +27,26 @@ use crate::engine::metrics::{Kind, Live, Stall};
 use crate::observe::database::DbReport;
 use crate::observe::{GaugeNames, PoolSample, SourceReport};
 
-/// The verdict on one cell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// The verdict on one cell. Its names (reports, rules, `--fail-if`) and its list come from
+/// this one definition.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::Display,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Verdict {
     Healthy,
     Degraded,
@@ -46,52 +63,25 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub const ALL: [Verdict; 8] = [
-        Verdict::Healthy,
-        Verdict::Degraded,
-        Verdict::Starved,
-        Verdict::Deadlocked,
-        Verdict::DatabaseDown,
-        Verdict::DatabaseSlow,
-        Verdict::LockContention,
-        Verdict::TargetDied,
-    ];
+    pub const ALL: &'static [Verdict] = <Verdict as strum::VariantArray>::VARIANTS;
 
     pub fn name(self) -> &'static str {
-        match self {
-            Verdict::Healthy => "healthy",
-            Verdict::Degraded => "degraded",
-            Verdict::Starved => "starved",
-            Verdict::Deadlocked => "deadlocked",
-            Verdict::DatabaseDown => "database_down",
-            Verdict::DatabaseSlow => "database_slow",
-            Verdict::LockContention => "lock_contention",
-            Verdict::TargetDied => "target_died",
-        }
+        self.into()
+    }
+
+    /// Parses a verdict's name; an unknown one is refused with the list of names.
+    pub fn parse(s: &str) -> Result<Self, UnknownVerdict> {
+        s.parse().map_err(|_| UnknownVerdict(s.to_owned()))
     }
 }
 
-impl std::fmt::Display for Verdict {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for Verdict {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Verdict::ALL
-            .into_iter()
-            .find(|v| v.name() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown verdict `{s}`; verdicts are {}",
-                    Verdict::ALL.map(Verdict::name).join(", ")
-                )
-            })
-    }
-}
+/// A name that is no verdict.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown verdict `{0}`; verdicts are {names}",
+    names = Verdict::ALL.iter().map(|v| v.name()).collect::<Vec<_>>().join(", ")
+)]
+pub struct UnknownVerdict(pub String);
 
 /// The thresholds behind the verdicts (scenario section `[verdict]`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -244,14 +244,20 @@ fn live_counts_leave_aborted_requests_out_and_starve_like_the_final_verdict() {
 
 #[test]
 fn verdict_names_round_trip_and_unknown_ones_are_refused() {
-    for v in Verdict::ALL {
-        assert_eq!(v.name().parse::<Verdict>(), Ok(v));
+    for &v in Verdict::ALL {
+        assert_eq!(Verdict::parse(v.name()), Ok(v));
+        assert_eq!(v.to_string(), v.name());
+        assert_eq!(
+            serde_json::to_value(v).unwrap(),
+            v.name(),
+            "JSON says the same name"
+        );
     }
     assert!(
-        "stuck"
-            .parse::<Verdict>()
+        Verdict::parse("stuck")
             .unwrap_err()
-            .contains("healthy, degraded, starved, deadlocked")
+            .to_string()
+            .contains("healthy, degraded, starved, deadlocked, database_down")
     );
 }
 

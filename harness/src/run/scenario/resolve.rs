@@ -938,7 +938,7 @@ impl Resolver<'_> {
                         OneOrMany::Many(l) => l.clone(),
                     };
                     list.iter()
-                        .map(|s| s.parse::<Verdict>().or_else(|m| self.error(v.span(), m)))
+                        .map(|s| Verdict::parse(s).map_err(|m| self.at.caused(Some(v.span()), m)))
                         .collect::<Result<_, _>>()?
                 }
             };
