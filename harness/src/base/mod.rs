@@ -6,5 +6,6 @@ pub mod expr;
 pub mod human;
 pub mod local;
 pub mod param;
+pub mod poll;
 pub mod reaper;
 pub mod redact;

@@ -519,10 +519,10 @@ path = "/ok"
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let pids = crate::support::wait_for(
+    let pids = crate::support::wait_until(
         std::time::Duration::from_secs(20),
         "the service and its child to write their pids",
-        || {
+        async || {
             let read = |p: &Path| std::fs::read_to_string(p).ok()?.trim().parse::<i32>().ok();
             Some((read(&svc)?, read(&child)?))
         },
@@ -532,10 +532,10 @@ path = "/ok"
     assert!(alive(pids.0) && alive(pids.1));
     poolstorm.start_kill().unwrap();
     poolstorm.wait().await.unwrap();
-    crate::support::wait_for(
+    crate::support::wait_until(
         std::time::Duration::from_secs(2),
         "the service and its child to be gone after poolstorm's SIGKILL",
-        || (!alive(pids.0) && !alive(pids.1)).then_some(()),
+        async || (!alive(pids.0) && !alive(pids.1)).then_some(()),
     )
     .await;
 }

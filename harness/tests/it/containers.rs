@@ -516,10 +516,10 @@ async fn the_container_backend_runs_a_scenario_and_removes_its_container_also_af
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    crate::support::wait_for(
+    crate::support::wait_until(
         std::time::Duration::from_secs(90),
         "the cell to start on its container",
-        || {
+        async || {
             let started = containers_of(&image).len() > before.len()
                 && std::fs::read_dir(&results)
                     .ok()?

@@ -206,7 +206,7 @@ async fn running(server: Option<&str>, scenario: &str, cell: usize) {
     wait_until(
         Duration::from_secs(90),
         &format!("cell {cell} of {scenario} to write 20 rows"),
-        || async move { rows(server, scenario, cell).await.filter(|n| *n >= 20) },
+        async || rows(server, scenario, cell).await.filter(|n| *n >= 20),
     )
     .await;
 }
@@ -218,10 +218,7 @@ async fn begun(scenario: &str, cell: usize) {
     wait_until(
         Duration::from_secs(90),
         &format!("cell {cell} of {scenario} to begin"),
-        || {
-            let found = target_app(&needle);
-            async move { found }
-        },
+        async || target_app(&needle),
     )
     .await;
 }

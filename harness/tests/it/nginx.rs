@@ -93,7 +93,7 @@ http {{
             _dir: dir,
         };
         for port in [tls_port, h2c_port] {
-            wait_until(Duration::from_secs(10), "nginx to listen", || async move {
+            wait_until(Duration::from_secs(10), "nginx to listen", async || {
                 tokio::net::TcpStream::connect(("127.0.0.1", port))
                     .await
                     .ok()

@@ -10,7 +10,7 @@ use harness::run::scenario::{self, Overrides, params};
 use harness::verdict::Verdict;
 use tokio::process::Command;
 
-use crate::support::{binary, latest_results, repo, run, wait_for};
+use crate::support::{binary, latest_results, repo, run, wait_until};
 
 /// target-app as cargo built it for this workspace, beside poolstorm.
 fn target_app() -> PathBuf {
@@ -363,7 +363,7 @@ async fn sigint_keeps_the_cells_that_finished() {
         .spawn()
         .unwrap();
     // Cell 1 deadlocks and stops after the 2 s stall window; cell 2 runs for 30 s.
-    let results = wait_for(Duration::from_secs(60), "cell 1's results", || {
+    let results = wait_until(Duration::from_secs(60), "cell 1's results", async || {
         let dir = std::fs::read_dir(out.join("tiny"))
             .ok()?
             .next()?
@@ -374,19 +374,23 @@ async fn sigint_keeps_the_cells_that_finished() {
     })
     .await;
     // Interrupt cell 2 once its interval log holds a finished second of load.
-    wait_for(Duration::from_secs(60), "cell 2's first second", || {
-        let cell = std::fs::read_dir(results.join("cells"))
-            .ok()?
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .find(|p| {
-                p.to_string_lossy().ends_with(".hlog") && p.to_string_lossy().contains("/02-")
-            })?;
-        let log = std::fs::read_to_string(cell).ok()?;
-        log.lines()
-            .any(|l| l.starts_with(|c: char| c.is_ascii_digit()))
-            .then_some(())
-    })
+    wait_until(
+        Duration::from_secs(60),
+        "cell 2's first second",
+        async || {
+            let cell = std::fs::read_dir(results.join("cells"))
+                .ok()?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .find(|p| {
+                    p.to_string_lossy().ends_with(".hlog") && p.to_string_lossy().contains("/02-")
+                })?;
+            let log = std::fs::read_to_string(cell).ok()?;
+            log.lines()
+                .any(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+                .then_some(())
+        },
+    )
     .await;
     crate::support::interrupt(&child).await;
     let output = tokio::time::timeout(Duration::from_secs(15), child.wait_with_output())
@@ -435,10 +439,10 @@ async fn a_poolstorm_killed_mid_cell_leaves_no_throwaway_server_and_no_datadir()
                     .starts_with("poolstorm-mariadb-")
             })
     };
-    let (server_dir, pid) = wait_for(
+    let (server_dir, pid) = wait_until(
         Duration::from_secs(60),
         "the throwaway server's pid file",
-        || {
+        async || {
             let d = datadir()?;
             let pid = std::fs::read_to_string(d.join("mysqld.pid")).ok()?;
             Some((d, pid.trim().parse::<i32>().ok()?))
@@ -446,23 +450,27 @@ async fn a_poolstorm_killed_mid_cell_leaves_no_throwaway_server_and_no_datadir()
     )
     .await;
     // The cell runs: target-app answers, through the server.
-    wait_for(Duration::from_secs(30), "the cell's target-app log", || {
-        std::fs::read_dir(dir.path().join("results/tiny"))
-            .ok()?
-            .next()?
-            .ok()
-            .map(|e| e.path().join("cells"))
-            .filter(|cells| std::fs::read_dir(cells).is_ok_and(|mut d| d.next().is_some()))
-    })
+    wait_until(
+        Duration::from_secs(30),
+        "the cell's target-app log",
+        async || {
+            std::fs::read_dir(dir.path().join("results/tiny"))
+                .ok()?
+                .next()?
+                .ok()
+                .map(|e| e.path().join("cells"))
+                .filter(|cells| std::fs::read_dir(cells).is_ok_and(|mut d| d.next().is_some()))
+        },
+    )
     .await;
     let alive = crate::support::alive;
     assert!(alive(pid));
     poolstorm.start_kill().unwrap();
     poolstorm.wait().await.unwrap();
-    wait_for(
+    wait_until(
         Duration::from_secs(2),
         "the server and its datadir to be gone after poolstorm's SIGKILL",
-        || (!alive(pid) && !server_dir.exists()).then_some(()),
+        async || (!alive(pid) && !server_dir.exists()).then_some(()),
     )
     .await;
 }

@@ -64,31 +64,12 @@ pub(crate) async fn interrupt(child: &tokio::process::Child) {
     assert!(sent.success());
 }
 
-/// Polls `check` until it gives a value; fails, saying what it waited for, after `limit`.
-pub(crate) async fn wait_for<T>(
+/// Asks `check` every 100 ms until it gives a value; fails, saying what it waited for, after
+/// `limit`. The one wait of the integration tests (the library's is `base::poll::until`).
+pub(crate) async fn wait_until<T>(
     limit: Duration,
     what: &str,
-    mut check: impl FnMut() -> Option<T>,
-) -> T {
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "waited {limit:?} for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Polls the async `check` until it gives a value; fails, saying what it waited for, after
-/// `limit`.
-pub(crate) async fn wait_until<T, F: std::future::Future<Output = Option<T>>>(
-    limit: Duration,
-    what: &str,
-    mut check: impl FnMut() -> F,
+    mut check: impl AsyncFnMut() -> Option<T>,
 ) -> T {
     let deadline = tokio::time::Instant::now() + limit;
     loop {

@@ -14,6 +14,7 @@ use testcontainers::runners::AsyncRunner as _;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt as _};
 
 use super::DatabaseError;
+use crate::base::poll;
 
 /// The MySQL version the container runs (the one docker-compose.yml and CI use).
 pub const MYSQL_TAG: &str = "8.4";
@@ -119,17 +120,15 @@ impl ContainerServer {
             _ => "127.0.0.1".to_owned(),
         };
         let url = format!("mysql://root@{host}:{port}");
-        let deadline = tokio::time::Instant::now() + READY;
-        while sqlx::AnyConnection::connect(&format!("{url}/"))
-            .await
-            .is_err()
-        {
-            if tokio::time::Instant::now() >= deadline {
-                return Err(DatabaseError::Setup(format!(
-                    "{shown} did not accept connections at {url}"
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
+        let accepts = poll::until(READY, Duration::from_millis(250), async || {
+            let conn = sqlx::AnyConnection::connect(&format!("{url}/")).await;
+            Ok::<_, DatabaseError>(conn.is_ok().then_some(()))
+        })
+        .await?;
+        if accepts.is_none() {
+            return Err(DatabaseError::Setup(format!(
+                "{shown} did not accept connections at {url}"
+            )));
         }
         Ok(Self { container, url })
     }

@@ -12,6 +12,7 @@ use tokio::process::{Child, Command};
 
 use super::DatabaseError;
 use crate::base::local::{SYSTEM_DIRS, tail, which};
+use crate::base::poll;
 
 /// How long the server gets to say it is ready.
 const STARTUP: Duration = Duration::from_secs(60);
@@ -136,25 +137,32 @@ impl LocalServer {
 
     async fn wait_ready(&mut self, log: &Path) -> Result<(), DatabaseError> {
         sqlx::any::install_default_drivers();
-        let deadline = tokio::time::Instant::now() + STARTUP;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(DatabaseError::Setup(format!(
-                    "the server exited ({status}):\n{}",
-                    tail(log, 12)
-                )));
+        let url = format!("{}/", self.url);
+        let child = &mut self.child;
+        let ready = poll::until(STARTUP, Duration::from_millis(100), async || {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(status);
             }
-            if let Ok(conn) = sqlx::AnyConnection::connect(&format!("{}/", self.url)).await {
-                let _ = conn.close().await;
-                return Ok(());
+            match sqlx::AnyConnection::connect(&url).await {
+                Ok(conn) => {
+                    let _ = conn.close().await;
+                    Ok(Some(()))
+                }
+                Err(_) => Ok(None),
             }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(DatabaseError::Setup(format!(
-                    "the server did not start within {STARTUP:?}:\n{}",
-                    tail(log, 12)
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        })
+        .await;
+        match ready {
+            Ok(Some(())) => Ok(()),
+            Ok(None) => Err(DatabaseError::Setup(format!(
+                "the server did not start within {}:\n{}",
+                humantime::format_duration(STARTUP),
+                tail(log, 12)
+            ))),
+            Err(status) => Err(DatabaseError::Setup(format!(
+                "the server exited ({status}):\n{}",
+                tail(log, 12)
+            ))),
         }
     }
 

@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::base::local::tail;
-use crate::base::reaper;
+use crate::base::{poll, reaper};
 use crate::engine::fetch;
 pub use crate::results::scenario::ServiceExit;
 use log::BoundedLog;
@@ -153,31 +153,34 @@ impl Service {
     }
 
     async fn wait_ready(&self, launch: &Launch) -> Result<(), StartError> {
-        let deadline = Instant::now() + launch.ready_timeout;
-        loop {
-            if let Some(exit) = self.exited() {
-                self.kill_group(Signal::SIGKILL);
-                return Err(StartError::Exited {
-                    program: self.program.clone(),
-                    status: exit.status(),
-                    log: self.closed_log_tail(),
-                });
-            }
-            let attempt = fetch::get(&self.base_url, &launch.ready, Duration::from_secs(1));
-            if let Ok((200..=299, _)) = attempt.await {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                self.kill_group(Signal::SIGKILL);
-                return Err(StartError::NotReady {
-                    program: self.program.clone(),
-                    url: format!("{}{}", self.base_url, launch.ready),
-                    timeout: launch.ready_timeout,
-                    log: self.closed_log_tail(),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let ready = poll::until(
+            launch.ready_timeout,
+            Duration::from_millis(50),
+            async || {
+                if let Some(exit) = self.exited() {
+                    return Err(exit);
+                }
+                let attempt = fetch::get(&self.base_url, &launch.ready, Duration::from_secs(1));
+                Ok(matches!(attempt.await, Ok((200..=299, _))).then_some(()))
+            },
+        )
+        .await;
+        let failed = match ready {
+            Ok(Some(())) => return Ok(()),
+            Ok(None) => StartError::NotReady {
+                program: self.program.clone(),
+                url: format!("{}{}", self.base_url, launch.ready),
+                timeout: launch.ready_timeout,
+                log: self.closed_log_tail(),
+            },
+            Err(exit) => StartError::Exited {
+                program: self.program.clone(),
+                status: exit.status(),
+                log: self.closed_log_tail(),
+            },
+        };
+        self.kill_group(Signal::SIGKILL);
+        Err(failed)
     }
 
     /// How it ended, if it has: an exit on its own, before anyone stopped it.
