@@ -13,11 +13,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::Connection as _;
 use sqlx::mysql::MySqlConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
-use super::EVERY;
+use super::periodic::{Periodic, Probe};
 
 /// The longest any one probe query may take.
 const QUERY_TIMEOUT: Duration = Duration::from_millis(800);
@@ -363,12 +361,24 @@ async fn blocker(
     }))
 }
 
-/// A running probe.
+/// A running probe of the database.
 #[derive(Debug)]
-pub struct DbProbe {
-    report: Arc<Mutex<DbReport>>,
-    stop: CancellationToken,
-    task: JoinHandle<()>,
+pub struct DbProbe(Periodic<DbReport>);
+
+/// What the probe keeps between samples: its target and its connection.
+struct Probing {
+    target: DbTarget,
+    conn: Option<Conn>,
+}
+
+impl Probe for Probing {
+    type State = DbReport;
+
+    async fn sample(&mut self, t_ms: u64, report: &Mutex<DbReport>) {
+        if let Some(sample) = sample(&self.target, &mut self.conn, report, t_ms).await {
+            report.lock().expect("db report lock").samples.push(sample);
+        }
+    }
 }
 
 impl DbProbe {
@@ -378,46 +388,22 @@ impl DbProbe {
             DbTarget::Mysql { .. } => contract::Engine::Mysql,
             DbTarget::Sqlite { .. } => contract::Engine::Sqlite,
         };
-        let report = Arc::new(Mutex::new(DbReport {
+        let report = DbReport {
             engine,
             ..DbReport::default()
-        }));
-        let stop = CancellationToken::new();
-        let task = {
-            let (report, stop) = (Arc::clone(&report), stop.clone());
-            tokio::spawn(async move {
-                let mut conn: Option<Conn> = None;
-                let mut tick = tokio::time::interval(EVERY);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-                loop {
-                    tokio::select! {
-                        _ = tick.tick() => {}
-                        () = stop.cancelled() => break,
-                    }
-                    let t_ms = start.elapsed().as_millis() as u64;
-                    let sample = tokio::select! {
-                        s = sample(&target, &mut conn, &report, t_ms) => s,
-                        () = stop.cancelled() => break,
-                    };
-                    if let Some(sample) = sample {
-                        report.lock().expect("db report lock").samples.push(sample);
-                    }
-                }
-            })
         };
-        Self { report, stop, task }
+        let probing = Probing { target, conn: None };
+        Self(Periodic::start(probing, report, start))
     }
 
     /// The report so far, for the live view.
     pub fn report(&self) -> Arc<Mutex<DbReport>> {
-        Arc::clone(&self.report)
+        self.0.state()
     }
 
     /// Stops and returns the report.
     pub async fn finish(self) -> DbReport {
-        self.stop.cancel();
-        let _ = self.task.await;
-        std::mem::take(&mut *self.report.lock().expect("db report lock"))
+        self.0.finish().await
     }
 }
 

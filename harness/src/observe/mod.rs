@@ -5,6 +5,7 @@
 
 pub mod database;
 pub mod metrics;
+pub mod periodic;
 mod target_app;
 
 use std::collections::BTreeMap;
@@ -12,9 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
+
+use periodic::{Periodic, Probe};
 
 pub use metrics::{Gauge, Mapping};
 pub use target_app::from_snapshot;
@@ -345,7 +346,7 @@ impl PoolSource {
     }
 
     /// One sample now (with the reading it came from), or why there is none.
-    async fn sample(
+    async fn read(
         &self,
         t_ms: u64,
         waits_at_start: Option<u64>,
@@ -398,70 +399,47 @@ enum SampleError {
 /// The sampler's state, shared with the live view.
 pub type Shared = Arc<Mutex<PoolState>>;
 
-/// A running sampler.
+/// A running sampler of the server's pool.
 #[derive(Debug)]
-pub struct Sampler {
-    state: Shared,
-    stop: CancellationToken,
-    task: JoinHandle<()>,
+pub struct Sampler(Periodic<PoolState>);
+
+impl Probe for PoolSource {
+    type State = PoolState;
+
+    async fn sample(&mut self, t_ms: u64, state: &Mutex<PoolState>) {
+        let waits = state.lock().expect("pool state lock").waits_at_start;
+        let outcome = self.read(t_ms, waits).await;
+        let mut s = state.lock().expect("pool state lock");
+        if let Ok((_, reading)) = &outcome
+            && s.waits_at_start.is_none()
+        {
+            s.waits_at_start = reading.values.get(&Gauge::Waits).copied();
+        }
+        s.record(t_ms, outcome);
+    }
 }
 
 impl Sampler {
     /// Starts sampling `source` on a task of its own (a slow or hung source delays nothing
     /// but its own samples); times count from `start`.
     pub fn start(source: PoolSource, start: Instant) -> Self {
-        let state: Shared = Arc::default();
-        {
-            let mut s = state.lock().expect("pool state lock");
-            s.report.url = source.url();
-            if let PoolSource::Metrics { preset, .. } = &source {
-                s.report.preset.clone_from(preset);
-            }
+        let mut state = PoolState::default();
+        state.report.url = source.url();
+        if let PoolSource::Metrics { preset, .. } = &source {
+            state.report.preset.clone_from(preset);
         }
-        let stop = CancellationToken::new();
-        let task = {
-            let (state, stop) = (Arc::clone(&state), stop.clone());
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(EVERY);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-                loop {
-                    tokio::select! {
-                        _ = tick.tick() => {}
-                        () = stop.cancelled() => break,
-                    }
-                    let t_ms = start.elapsed().as_millis() as u64;
-                    let waits = state.lock().expect("pool state lock").waits_at_start;
-                    let outcome = tokio::select! {
-                        outcome = source.sample(t_ms, waits) => outcome,
-                        () = stop.cancelled() => break,
-                    };
-                    let mut s = state.lock().expect("pool state lock");
-                    if let Ok((_, reading)) = &outcome
-                        && s.waits_at_start.is_none()
-                    {
-                        s.waits_at_start = reading.values.get(&Gauge::Waits).copied();
-                    }
-                    s.record(t_ms, outcome);
-                }
-            })
-        };
-        Self { state, stop, task }
+        Self(Periodic::start(source, state, start))
     }
 
     /// The state so far, for the live view.
     pub fn state(&self) -> Shared {
-        Arc::clone(&self.state)
+        self.0.state()
     }
 
     /// Stops and returns every sample and the source's report.
     pub async fn finish(self) -> (Vec<PoolSample>, SourceReport) {
-        self.stop.cancel();
-        let _ = self.task.await;
-        let mut s = self.state.lock().expect("pool state lock");
-        (
-            std::mem::take(&mut s.samples),
-            std::mem::take(&mut s.report),
-        )
+        let s = self.0.finish().await;
+        (s.samples, s.report)
     }
 }
 
