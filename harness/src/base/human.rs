@@ -45,6 +45,25 @@ pub fn short(d: Duration) -> String {
     }
 }
 
+/// Seconds as the evidence and the reports' prose write them: `2.3 s`.
+pub fn secs(s: f64) -> String {
+    format!("{s:.1} s")
+}
+
+/// Milliseconds (a sample's time, a query's age) as seconds in prose: `2.3 s`.
+pub fn ms_secs(ms: u64) -> String {
+    secs(ms as f64 / 1000.0)
+}
+
+/// A database round trip in µs, as prose writes it: `0.4 ms`, `1.20 s`.
+pub fn rtt(us: u64) -> String {
+    if us < 1_000_000 {
+        format!("{:.1} ms", us as f64 / 1000.0)
+    } else {
+        format!("{:.2} s", us as f64 / 1e6)
+    }
+}
+
 /// A latency in µs, in the unit that reads best: `812µs`, `12.3ms`, `1.23s`.
 pub fn latency(us: u64) -> String {
     match us {

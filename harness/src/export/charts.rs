@@ -4,7 +4,7 @@
 //! verdicts over a two-parameter matrix with the predicted boundary drawn.
 
 use super::svg::{Scale, Svg};
-use crate::base::human::latency;
+use crate::base::human::{latency, secs};
 use crate::observe::{Gauge, PoolSample};
 use crate::results::scenario::CellReport;
 use crate::verdict::Verdict;
@@ -300,7 +300,7 @@ pub fn timeline(cell: &CellReport) -> Option<String> {
         svg.raw("</g>");
         svg.text(
             (ox + 4.0, tops[0] + 12.0),
-            &format!("{} at {onset:.1} s", j.verdict),
+            &format!("{} at {}", j.verdict, secs(onset)),
             "start",
             "onset-label",
         );

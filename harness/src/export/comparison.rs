@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::base::human::{count, latency};
+use crate::base::human::{count, latency, secs};
 use crate::engine::metrics::Kind;
 use crate::observe::database::DbReport;
 use crate::results::scenario::{CellReport, ScenarioReport};
@@ -97,7 +97,7 @@ fn verdict_lines(report: &ScenarioReport) -> Vec<(usize, String, &str)> {
             let j = c.judgement.as_ref()?;
             let onset = j
                 .onset_s
-                .map(|s| format!(" at {s:.1} s"))
+                .map(|s| format!(" at {}", secs(s)))
                 .unwrap_or_default();
             Some((
                 c.index,

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use super::charts::{self, verdict_color};
 use super::comparison;
 use super::markup::escape;
+use crate::base::human::secs;
 use crate::results::LoadReport;
 use crate::results::scenario::{CellReport, ScenarioReport};
 
@@ -54,7 +55,7 @@ fn cell_section(out: &mut String, c: &CellReport) {
         .judgement
         .as_ref()
         .and_then(|j| j.onset_s)
-        .map(|s| format!(" at {s:.1} s"))
+        .map(|s| format!(" at {}", secs(s)))
         .unwrap_or_default();
     let _ = write!(
         out,
@@ -80,12 +81,11 @@ fn cell_section(out: &mut String, c: &CellReport) {
             line.push_str(&format!(": {names}"));
         }
         for gap in &source.gaps {
-            let until = gap
-                .to_s
-                .map_or("the end".to_owned(), |t| format!("{t:.1} s"));
+            let until = gap.to_s.map_or("the end".to_owned(), secs);
             line.push_str(&format!(
-                "; no sample from {:.1} s to {until} ({})",
-                gap.from_s, gap.reason
+                "; no sample from {} to {until} ({})",
+                secs(gap.from_s),
+                gap.reason
             ));
         }
         let _ = write!(out, "<p class=\"meta\">{}</p>", escape(&line));

@@ -16,6 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use tokio::time::Instant;
 
 use super::periodic::{Periodic, Probe};
+use crate::base::human::{ms_secs, rtt};
 
 /// The longest any one probe query may take.
 const QUERY_TIMEOUT: Duration = Duration::from_millis(800);
@@ -103,15 +104,6 @@ pub struct DbReport {
     pub samples: Vec<DbSample>,
 }
 
-/// A round trip in words: `0.4 ms`, `12.0 ms`, `1.20 s`.
-pub fn rtt_words(us: u64) -> String {
-    if us < 1_000_000 {
-        format!("{:.1} ms", us as f64 / 1000.0)
-    } else {
-        format!("{:.2} s", us as f64 / 1e6)
-    }
-}
-
 impl DbSample {
     /// The sample in a line: "answers in 0.4 ms; 10 sessions: 10 idle, 0 running, 0 waiting
     /// on a lock", "write lock free", or "DOWN: Connection refused".
@@ -119,17 +111,14 @@ impl DbSample {
         if !self.up {
             return format!("DOWN: {}", self.error.as_deref().unwrap_or("no answer"));
         }
-        let mut out = format!(
-            "answers in {}",
-            self.rtt_us.map_or("?".to_owned(), rtt_words)
-        );
+        let mut out = format!("answers in {}", self.rtt_us.map_or("?".to_owned(), rtt));
         if let Some(x) = &self.sessions {
             out.push_str(&format!(
-                "; {} sessions: {} idle, {} running (longest {:.1} s), {} waiting on a lock",
+                "; {} sessions: {} idle, {} running (longest {}), {} waiting on a lock",
                 x.total,
                 x.idle,
                 x.running,
-                x.longest_running_ms as f64 / 1000.0,
+                ms_secs(x.longest_running_ms),
                 x.lock_waits
             ));
         }
@@ -153,15 +142,15 @@ impl DbReport {
         }
         rtts.sort_unstable();
         let mut parts = vec![match rtts.get(rtts.len() / 2) {
-            Some(us) => rtt_words(*us),
+            Some(us) => rtt(*us),
             None => "no answer".to_owned(),
         }];
         if let Some(first) = self.samples.iter().find(|s| !s.up) {
             let failed = self.samples.iter().filter(|s| !s.up).count();
             parts.push(format!(
-                "down {failed}/{} from {:.1} s",
+                "down {failed}/{} from {}",
                 self.samples.len(),
-                first.t_ms as f64 / 1000.0
+                ms_secs(first.t_ms)
             ));
         }
         let sessions = self.samples.iter().filter_map(|s| s.sessions.as_ref());
@@ -171,7 +160,7 @@ impl DbReport {
         }
         let longest = sessions.map(|x| x.longest_running_ms).max().unwrap_or(0);
         if longest >= 1000 {
-            parts.push(format!("queries {:.1} s", longest as f64 / 1000.0));
+            parts.push(format!("queries {}", ms_secs(longest)));
         }
         let tried = self.samples.iter().filter(|s| s.write_lock_free.is_some());
         let held = tried

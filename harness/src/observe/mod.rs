@@ -291,8 +291,10 @@ impl SourceReport {
     pub fn silence(&self) -> Option<String> {
         let gap = self.gaps.last().filter(|g| g.to_s.is_none())?;
         Some(format!(
-            "pool metrics ({}) stopped answering at {:.1} s: {}",
-            self.url, gap.from_s, gap.reason
+            "pool metrics ({}) stopped answering at {}: {}",
+            self.url,
+            crate::base::human::secs(gap.from_s),
+            gap.reason
         ))
     }
 }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::base::human::latency;
+use crate::base::human::{latency, secs};
 use crate::verdict::Verdict;
 
 /// Identifies the JSON layout; bumped when a field changes meaning.
@@ -147,9 +147,9 @@ pub fn terminal(a: &Advice) -> String {
             p99(shown.ok_rps, shown.p99_us),
             if shown.locked() {
                 format!(
-                    "{} at {:.1} s: {}",
+                    "{} at {}: {}",
                     shown.verdict.name().to_uppercase(),
-                    shown.onset_s.unwrap_or_default(),
+                    secs(shown.onset_s.unwrap_or_default()),
                     shown.evidence
                 )
             } else {

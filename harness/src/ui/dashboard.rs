@@ -351,7 +351,7 @@ fn gauges(
 fn banner(j: &Judgement, final_: bool) -> Paragraph<'static> {
     let onset = j
         .onset_s
-        .map(|s| format!(" at {s:.1} s"))
+        .map(|s| format!(" at {}", crate::base::human::secs(s)))
         .unwrap_or_default();
     let color = verdict_color(j.verdict);
     let title = if final_ {

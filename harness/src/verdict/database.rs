@@ -2,8 +2,8 @@
 //! was down, whether the app's sessions waited on locks or ran long, or whether it sat idle
 //! (the signature of a pool deadlock), in words for the evidence.
 
-use crate::base::human::count;
-use crate::observe::database::{DbReport, DbSample, Sessions, rtt_words};
+use crate::base::human::{self, count, ms_secs};
+use crate::observe::database::{DbReport, DbSample, Sessions};
 
 /// Consecutive failed probes that make the database down (a second at 4 Hz), not a blip.
 const DOWN_SAMPLES: usize = 4;
@@ -26,13 +26,13 @@ pub(super) fn down(report: &DbReport) -> Option<(f64, String)> {
     let until = if report.samples.last().is_some_and(|s| !s.up) {
         "to the end".to_owned()
     } else {
-        format!("to {:.1} s", last.t_ms as f64 / 1000.0)
+        format!("to {}", ms_secs(last.t_ms))
     };
     Some((
         first.t_ms as f64 / 1000.0,
         format!(
-            "poolstorm's own connection to the database failed from {:.1} s {until} ({})",
-            first.t_ms as f64 / 1000.0,
+            "poolstorm's own connection to the database failed from {} {until} ({})",
+            ms_secs(first.t_ms),
             first.error.as_deref().unwrap_or("no answer")
         ),
     ))
@@ -153,9 +153,9 @@ impl<'a> During<'a> {
             let s = self.typical(queries_slow)?;
             let x = s.sessions.as_ref()?;
             return Some(format!(
-                "{} of the app's sessions are running queries, the longest for {:.1} s; the database answers poolstorm in {}",
+                "{} of the app's sessions are running queries, the longest for {}; the database answers poolstorm in {}",
                 count(x.running),
-                x.longest_running_ms as f64 / 1000.0,
+                ms_secs(x.longest_running_ms),
                 rtt(s)
             ));
         }
@@ -204,7 +204,7 @@ impl<'a> During<'a> {
 }
 
 fn rtt(s: &DbSample) -> String {
-    s.rtt_us.map_or("?".to_owned(), rtt_words)
+    s.rtt_us.map_or("?".to_owned(), human::rtt)
 }
 
 fn sessions_words(x: &Sessions, s: &DbSample) -> String {
@@ -212,7 +212,7 @@ fn sessions_words(x: &Sessions, s: &DbSample) -> String {
         format!(
             "all idle{}",
             x.idle_for_ms
-                .map(|ms| format!(" for {:.1} s", ms as f64 / 1000.0))
+                .map(|ms| format!(" for {}", ms_secs(ms)))
                 .unwrap_or_default()
         )
     } else {

@@ -22,7 +22,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::base::human::{count, latency};
+use crate::base::human::{count, latency, secs};
 use crate::engine::metrics::{Kind, Live, Stall};
 use crate::observe::database::DbReport;
 use crate::observe::{GaugeNames, PoolSample, SourceReport};
@@ -243,8 +243,10 @@ pub fn judge(o: &Observed<'_>, t: &Thresholds) -> Judgement {
             verdict: Verdict::TargetDied,
             onset_s: Some(death.at_s),
             evidence: format!(
-                "the target died at {:.1} s with {}; its log ends:\n{}",
-                death.at_s, death.status, death.log
+                "the target died at {} with {}; its log ends:\n{}",
+                secs(death.at_s),
+                death.status,
+                death.log
             ),
             sample: None,
         };
@@ -253,7 +255,7 @@ pub fn judge(o: &Observed<'_>, t: &Thresholds) -> Judgement {
         return Judgement {
             verdict: Verdict::DatabaseDown,
             onset_s: Some(onset_s),
-            evidence: format!("database down at {onset_s:.1} s: {why}; {}", o.tally()),
+            evidence: format!("database down at {}: {why}; {}", secs(onset_s), o.tally()),
             sample: None,
         };
     }
@@ -319,8 +321,9 @@ pub fn judge(o: &Observed<'_>, t: &Thresholds) -> Judgement {
     );
     if let Some(s) = stall {
         evidence.push_str(&format!(
-            "; a {:.1} s stall at {:.1} s that the server's pool does not explain",
-            s.length_s, s.onset_s
+            "; a {} stall at {} that the server's pool does not explain",
+            secs(s.length_s),
+            secs(s.onset_s)
         ));
     }
     if let (Some(s), Some(d)) = (stall, o.database) {
@@ -421,9 +424,9 @@ fn pool_during<'a>(o: &Observed<'a>, from: u64, to: u64) -> Option<&'a PoolSampl
 /// "no completions for 3.1 s from 0.4 s with 32 requests in flight".
 fn quiet_words(o: &Observed<'_>, stall: &Stall) -> String {
     format!(
-        "no completions for {:.1} s from {:.1} s with {} requests in flight{}",
-        stall.length_s,
-        stall.onset_s,
+        "no completions for {} from {} with {} requests in flight{}",
+        secs(stall.length_s),
+        secs(stall.onset_s),
         stall.in_flight_max,
         if stall.ongoing && o.finished {
             " (still stuck at the end)"

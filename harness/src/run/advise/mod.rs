@@ -317,10 +317,10 @@ fn summary(a: &Advice) -> Vec<String> {
     );
     if let Some(t) = below {
         measured.push_str(&format!(
-            "; {} locked: {} at {:.1} s",
+            "; {} locked: {} at {}",
             t.pool,
             t.verdict.name(),
-            t.onset_s.unwrap_or_default()
+            crate::base::human::secs(t.onset_s.unwrap_or_default())
         ));
     }
     out.push(measured);
