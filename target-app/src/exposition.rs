@@ -13,6 +13,7 @@ use prometheus_client::registry::{Registry, Unit};
 pub use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
 use contract::Snapshot;
+use contract::metrics as names;
 
 /// The snapshot's numbers as metric families, encoded on each scrape.
 #[derive(Debug)]
@@ -26,47 +27,47 @@ impl SnapshotCollector {
         let s = &self.0;
         [
             (
-                "target_app_pool_max_connections",
+                names::POOL_MAX,
                 "Most connections the pool opens.",
                 u64::from(s.pool.max),
             ),
             (
-                "target_app_pool_open_connections",
+                names::POOL_OPEN,
                 "Connections open now.",
                 u64::from(s.pool.open),
             ),
             (
-                "target_app_pool_idle_connections",
+                names::POOL_IDLE,
                 "Open connections not lent out.",
                 u64::from(s.pool.idle),
             ),
             (
-                "target_app_pool_in_use_connections",
+                names::POOL_IN_USE,
                 "Connections lent out now.",
                 u64::from(s.pool.in_use),
             ),
             (
-                "target_app_pool_waiting",
+                names::POOL_WAITING,
                 "Callers waiting for a connection.",
                 s.pool.waiting,
             ),
             (
-                "target_app_blocking_threads",
+                names::BLOCKING_THREADS,
                 "Size of the bounded blocking pool.",
                 u64::from(s.config.threads),
             ),
             (
-                "target_app_blocking_busy",
+                names::BLOCKING_BUSY,
                 "Blocking jobs running.",
                 s.blocking.busy,
             ),
             (
-                "target_app_blocking_queued",
+                names::BLOCKING_QUEUED,
                 "Blocking jobs waiting for a thread.",
                 s.blocking.queued,
             ),
             (
-                "target_app_teardown_pending",
+                names::TEARDOWN_PENDING,
                 "Mode-1 teardown jobs not finished.",
                 s.teardown.pending,
             ),
@@ -83,14 +84,14 @@ impl Collector for SnapshotCollector {
         }
         let in_flight = ConstGauge::new(s.requests.in_flight);
         in_flight.encode(encoder.encode_descriptor(
-            "target_app_requests_in_flight",
+            names::REQUESTS_IN_FLIGHT,
             "HTTP requests being served.",
             None,
             in_flight.metric_type(),
         )?)?;
         let timeouts = ConstCounter::new(s.pool.acquire_timeouts);
         timeouts.encode(encoder.encode_descriptor(
-            "target_app_pool_acquire_timeouts",
+            names::counter_base(names::POOL_ACQUIRE_TIMEOUTS_TOTAL),
             "Acquires that gave up after the acquire timeout.",
             None,
             timeouts.metric_type(),

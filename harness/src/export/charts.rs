@@ -202,17 +202,11 @@ pub fn timeline(cell: &CellReport) -> Option<String> {
         .map(|s| (f64::from(s.t) + 0.5, s.in_flight as f64))
         .collect();
     // Each line under the service's own metric name when it has one.
-    let label = |gauge: Gauge, ours: &str| names.get(&gauge).cloned().unwrap_or(ours.to_owned());
+    let label = |gauge: Gauge| gauge.named(&names);
     let waiting = if samples.iter().any(|s| s.pool_waits.is_some()) {
-        (
-            label(Gauge::Waits, "waits begun"),
-            series(&|s| s.pool_waits),
-        )
+        (label(Gauge::Waits), series(&|s| s.pool_waits))
     } else {
-        (
-            label(Gauge::Waiting, "waiting for a connection"),
-            series(&|s| s.pool_waiting),
-        )
+        (label(Gauge::Waiting), series(&|s| s.pool_waiting))
     };
     if pooled {
         line_panel(
@@ -225,17 +219,12 @@ pub fn timeline(cell: &CellReport) -> Option<String> {
             &[
                 ("in flight (client)".to_owned(), "#1f77b4", false, in_flight),
                 (
-                    label(Gauge::InUse, "pool in use"),
+                    label(Gauge::InUse),
                     "#2e9e44",
                     false,
                     series(&|s| s.pool_in_use),
                 ),
-                (
-                    label(Gauge::Max, "pool max"),
-                    "#2e9e44",
-                    true,
-                    series(&|s| s.pool_max),
-                ),
+                (label(Gauge::Max), "#2e9e44", true, series(&|s| s.pool_max)),
                 (waiting.0, "#d62728", false, waiting.1),
             ],
         );
@@ -253,19 +242,19 @@ pub fn timeline(cell: &CellReport) -> Option<String> {
             threads_title,
             &[
                 (
-                    label(Gauge::ThreadsBusy, "blocking busy"),
+                    label(Gauge::ThreadsBusy),
                     "#ff7f0e",
                     false,
                     series(&|s| s.blocking_busy),
                 ),
                 (
-                    label(Gauge::ThreadsMax, "blocking threads"),
+                    label(Gauge::ThreadsMax),
                     "#ff7f0e",
                     true,
                     series(&|s| s.blocking_threads),
                 ),
                 (
-                    label(Gauge::ThreadsQueued, "jobs queued"),
+                    label(Gauge::ThreadsQueued),
                     "#8c564b",
                     false,
                     series(&|s| s.blocking_queued),

@@ -10,8 +10,25 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// A gauge poolstorm reads from a pool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+///
+/// Its `[pool]` key, its label in charts and the dashboard, and its place in the list all come
+/// from this one definition.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Gauge {
     /// Connections lent out.
     InUse,
@@ -36,38 +53,41 @@ pub enum Gauge {
 }
 
 impl Gauge {
-    pub const ALL: [Gauge; 10] = [
-        Gauge::InUse,
-        Gauge::Max,
-        Gauge::Waiting,
-        Gauge::Idle,
-        Gauge::Open,
-        Gauge::ThreadsBusy,
-        Gauge::ThreadsMax,
-        Gauge::ThreadsQueued,
-        Gauge::Timeouts,
-        Gauge::Waits,
-    ];
+    pub const ALL: &'static [Gauge] = <Gauge as strum::VariantArray>::VARIANTS;
 
     /// The key in a scenario's `[pool]` table.
     pub fn key(self) -> &'static str {
-        match self {
-            Gauge::InUse => "in_use",
-            Gauge::Max => "max",
-            Gauge::Waiting => "waiting",
-            Gauge::Idle => "idle",
-            Gauge::Open => "open",
-            Gauge::ThreadsBusy => "threads_busy",
-            Gauge::ThreadsMax => "threads_max",
-            Gauge::ThreadsQueued => "threads_queued",
-            Gauge::Timeouts => "timeouts",
-            Gauge::Waits => "waits",
-        }
+        self.into()
     }
 
     /// The gauge a `[pool]` key names.
     pub fn from_key(key: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|g| g.key() == key)
+        Self::ALL.iter().copied().find(|g| g.key() == key)
+    }
+
+    /// What charts and the dashboard call it where the service has no name of its own.
+    pub fn label(self) -> &'static str {
+        match self {
+            Gauge::InUse => "pool in use",
+            Gauge::Max => "pool max",
+            Gauge::Waiting => "waiting for a connection",
+            Gauge::Idle => "pool idle",
+            Gauge::Open => "pool open",
+            Gauge::ThreadsBusy => "blocking busy",
+            Gauge::ThreadsMax => "blocking threads",
+            Gauge::ThreadsQueued => "jobs queued",
+            Gauge::Timeouts => "acquire timeouts",
+            Gauge::Waits => "waits begun",
+        }
+    }
+
+    /// The service's own name for it (`hikaricp_connections_active`) when it has one, else
+    /// [`Gauge::label`].
+    pub fn named(self, names: &super::GaugeNames) -> String {
+        names
+            .get(&self)
+            .cloned()
+            .unwrap_or_else(|| self.label().to_owned())
     }
 }
 
@@ -384,15 +404,18 @@ pub const PRESETS: &[Preset] = &[
         name: "target-app",
         covers: "target-app's own /metrics",
         gauges: &[
-            (Gauge::InUse, "target_app_pool_in_use_connections"),
-            (Gauge::Max, "target_app_pool_max_connections"),
-            (Gauge::Waiting, "target_app_pool_waiting"),
-            (Gauge::Idle, "target_app_pool_idle_connections"),
-            (Gauge::Open, "target_app_pool_open_connections"),
-            (Gauge::Timeouts, "target_app_pool_acquire_timeouts_total"),
-            (Gauge::ThreadsBusy, "target_app_blocking_busy"),
-            (Gauge::ThreadsMax, "target_app_blocking_threads"),
-            (Gauge::ThreadsQueued, "target_app_blocking_queued"),
+            (Gauge::InUse, contract::metrics::POOL_IN_USE),
+            (Gauge::Max, contract::metrics::POOL_MAX),
+            (Gauge::Waiting, contract::metrics::POOL_WAITING),
+            (Gauge::Idle, contract::metrics::POOL_IDLE),
+            (Gauge::Open, contract::metrics::POOL_OPEN),
+            (
+                Gauge::Timeouts,
+                contract::metrics::POOL_ACQUIRE_TIMEOUTS_TOTAL,
+            ),
+            (Gauge::ThreadsBusy, contract::metrics::BLOCKING_BUSY),
+            (Gauge::ThreadsMax, contract::metrics::BLOCKING_THREADS),
+            (Gauge::ThreadsQueued, contract::metrics::BLOCKING_QUEUED),
         ],
     },
 ];
@@ -418,6 +441,34 @@ impl Preset {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_gauge_has_its_pool_key_and_a_label_from_one_definition() {
+        let keys: Vec<&str> = Gauge::ALL.iter().map(|g| g.key()).collect();
+        assert_eq!(
+            keys,
+            [
+                "in_use",
+                "max",
+                "waiting",
+                "idle",
+                "open",
+                "threads_busy",
+                "threads_max",
+                "threads_queued",
+                "timeouts",
+                "waits"
+            ]
+        );
+        for &g in Gauge::ALL {
+            assert_eq!(Gauge::from_key(g.key()), Some(g));
+            assert_eq!(serde_json::to_value(g).unwrap(), g.key());
+        }
+        let names =
+            super::super::GaugeNames::from([(Gauge::InUse, "hikaricp_connections_active".into())]);
+        assert_eq!(Gauge::InUse.named(&names), "hikaricp_connections_active");
+        assert_eq!(Gauge::Max.named(&names), "pool max");
+    }
 
     #[test]
     fn selectors_parse_names_alternatives_labels_and_pointers() {

@@ -286,12 +286,7 @@ fn gauges(
     };
     let empty = GaugeNames::new();
     let names = source.map_or(&empty, |(_, n)| n);
-    let label = |gauge: Gauge, ours: &str| -> String {
-        match names.get(&gauge) {
-            Some(theirs) => format!(" {theirs}"),
-            None => format!(" {ours}"),
-        }
-    };
+    let label = |gauge: Gauge| format!(" {}", gauge.named(names));
     let n = |v: Option<u64>| v.map_or("-".to_owned(), |v| v.to_string());
     let bar = |used: Option<u64>, max: Option<u64>| {
         let width = 24usize;
@@ -309,7 +304,7 @@ fn gauges(
     };
     let lines = vec![
         Line::from(vec![
-            Span::raw(format!("{:<17}", label(Gauge::InUse, "pool in use"))),
+            Span::raw(format!("{:<17}", label(Gauge::InUse))),
             Span::styled(
                 bar(s.pool_in_use, s.pool_max),
                 Style::new().fg(full(s.pool_in_use, s.pool_max)),
@@ -323,10 +318,7 @@ fn gauges(
             )),
         ]),
         Line::from(vec![
-            Span::raw(format!(
-                "{:<17}",
-                label(Gauge::ThreadsBusy, "blocking busy")
-            )),
+            Span::raw(format!("{:<17}", label(Gauge::ThreadsBusy))),
             Span::styled(
                 bar(s.blocking_busy, s.blocking_threads),
                 Style::new().fg(full(s.blocking_busy, s.blocking_threads)),

@@ -440,7 +440,7 @@ impl Resolver<'_> {
                             key.span(),
                             format!(
                                 "unknown [pool] key `{other}`; keys are url, preset, labels, timeout and the gauges {}",
-                                Gauge::ALL.map(Gauge::key).join(", ")
+                                Gauge::ALL.iter().map(|g| g.key()).collect::<Vec<_>>().join(", ")
                             ),
                         );
                     };
