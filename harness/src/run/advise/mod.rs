@@ -20,7 +20,7 @@ use crate::base::param::ParamValue;
 use crate::export::{self, ExportManager};
 use crate::results::advice::{Advice, RuleFloor, SCHEMA};
 use crate::run::experiment::{RunError, RunOptions, Session};
-use crate::run::scenario::{Cell, Scenario, TargetSpec};
+use crate::run::scenario::{Cell, Scenario};
 use crate::verdict::Verdict;
 use crate::watch::monitor::Monitor;
 
@@ -124,7 +124,7 @@ pub async fn advise(
     let Some(first) = scenario.cells.first() else {
         return Err(AdviseError::Scenario("the scenario has no cell".to_owned()));
     };
-    if matches!(scenario.target, TargetSpec::External { .. }) {
+    if !scenario.target.is_started() {
         return Err(AdviseError::Scenario(
             "advise starts the service at each pool size: it needs a managed target-app or a command target, not an external URL".to_owned(),
         ));
@@ -146,7 +146,7 @@ pub async fn advise(
             first.get(&options.threads_param).expect("checked above")
         ))
     })?;
-    let managed = matches!(scenario.target, TargetSpec::Managed { .. });
+    let managed = scenario.target.is_target_app();
     let mut runner = Runner {
         options,
         stop,

@@ -96,16 +96,14 @@ fn failed(cell: &Cell, scenario: &Scenario, files: Vec<String>, error: String) -
 /// Runs one cell.
 pub(super) async fn run(ctx: &Context<'_>, cell: &Cell, monitor: &mut dyn Monitor) -> CellReport {
     let scenario = ctx.scenario;
-    let log_name = match scenario.target {
-        TargetSpec::Managed { .. } => format!("cells/{}.target-app.log", cell.slug()),
-        _ => format!("cells/{}.target.log", cell.slug()),
-    };
+    let log = scenario.target.log_name(&cell.slug());
+    // An external target has no log of ours; its name is only where nothing is written.
+    let log_name = log
+        .clone()
+        .unwrap_or_else(|| format!("cells/{}.target.log", cell.slug()));
     let hlog_name = format!("cells/{}.hlog", cell.slug());
     let _ = std::fs::create_dir_all(ctx.dir.join("cells"));
-    let log_files = || match scenario.target {
-        TargetSpec::External { .. } => Vec::new(),
-        _ => vec![log_name.clone()],
-    };
+    let log_files = || log.iter().cloned().collect::<Vec<_>>();
 
     let up = match target::bring_up(ctx, cell, &ctx.dir.join(&log_name)).await {
         Ok(up) => up,
@@ -170,7 +168,7 @@ pub(super) async fn run(ctx: &Context<'_>, cell: &Cell, monitor: &mut dyn Monito
     };
     // target-app's own data check: ask the app while it runs; a stuck pool cannot answer,
     // so then read the table once the app is gone.
-    let managed = matches!(scenario.target, TargetSpec::Managed { .. });
+    let managed = scenario.target.is_target_app();
     let counted = managed
         .then(|| integrity::counted(&driven.report))
         .flatten();

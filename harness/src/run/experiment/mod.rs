@@ -140,16 +140,17 @@ impl<'s> Session<'s> {
             TargetSpec::Managed { binary } => Some(app::locate(binary.as_deref())?),
             TargetSpec::External { .. } | TargetSpec::Command(_) => None,
         };
-        let databases = match &scenario.target {
-            TargetSpec::Managed { .. } | TargetSpec::Command(_) => Some(
+        let databases = if scenario.target.is_started() {
+            Some(
                 Databases::start(&scenario.backend)
                     .await
                     .map_err(|source| RunError::Backend {
                         backend: scenario.backend.name().to_owned(),
                         source,
                     })?,
-            ),
-            TargetSpec::External { .. } => None,
+            )
+        } else {
+            None
         };
         let dir = match results_dir(&options.out, &scenario.name) {
             Ok(dir) => dir,

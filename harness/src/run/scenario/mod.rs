@@ -124,6 +124,26 @@ impl TargetSpec {
             TargetSpec::Command(_) => TargetKind::Command,
         }
     }
+
+    /// Whether poolstorm starts the target for each cell (and so gives it a database).
+    pub fn is_started(&self) -> bool {
+        !matches!(self, TargetSpec::External { .. })
+    }
+
+    /// Whether the target is target-app, which poolstorm knows from the inside (its
+    /// `/debug/pool`, its data check, its connections per request).
+    pub fn is_target_app(&self) -> bool {
+        matches!(self, TargetSpec::Managed { .. })
+    }
+
+    /// The cell's log file in the results folder, for a target poolstorm starts.
+    pub fn log_name(&self, slug: &str) -> Option<String> {
+        match self {
+            TargetSpec::Managed { .. } => Some(format!("cells/{slug}.target-app.log")),
+            TargetSpec::Command(_) => Some(format!("cells/{slug}.target.log")),
+            TargetSpec::External { .. } => None,
+        }
+    }
 }
 
 /// A `command` target: its templates (see [`template`]) and where it runs.
