@@ -232,12 +232,7 @@ pub async fn execute(args: &LoadArgs) -> Outcome {
                 DriverError::Tls(tls) => {
                     let flag = crate::engine::load::settings::find(tls.setting)
                         .map_or_else(|| "URL".to_owned(), |s| s.flag.to_owned());
-                    UsageError {
-                        flag,
-                        message: tls.detail(),
-                        cause: Some(Box::new(tls)),
-                    }
-                    .into()
+                    UsageError::with(&flag, tls.detail(), tls).into()
                 }
                 DriverError::Thread(_) | DriverError::Intervals(_) => Failure::not_run(e),
             });

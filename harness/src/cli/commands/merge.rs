@@ -9,18 +9,13 @@ use crate::results::merge::{self, MergeError};
 fn usage(e: MergeError) -> Failure {
     match e {
         MergeError::Input { file, message } => UsageError::new(&file, message).into(),
-        MergeError::NotReport { file, source } => UsageError {
-            message: format!("not a poolstorm load report ({source})"),
-            flag: file,
-            cause: Some(Box::new(source)),
+        MergeError::NotReport { file, source } => {
+            let message = format!("not a poolstorm load report ({source})");
+            UsageError::with(&file, message, source).into()
         }
-        .into(),
-        MergeError::Histogram { file, what, source } => UsageError {
-            message: format!("{what}: {source}"),
-            flag: file,
-            cause: Some(Box::new(source)),
+        MergeError::Histogram { file, what, source } => {
+            UsageError::with(&file, format!("{what}: {source}"), source).into()
         }
-        .into(),
         MergeError::Shards(message) => UsageError::new("FILES", message).into(),
         MergeError::Intervals(_) => Failure::not_run(e),
     }

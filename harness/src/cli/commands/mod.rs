@@ -92,9 +92,18 @@ impl UsageError {
 
     /// `flag` is bad because of `cause`, whose words are the message.
     pub fn because(flag: &str, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::with(flag, cause.to_string(), cause)
+    }
+
+    /// `flag` is bad, in `message`'s words, because of `cause`.
+    pub fn with(
+        flag: &str,
+        message: String,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
         Self {
             flag: flag.to_owned(),
-            message: cause.to_string(),
+            message,
             cause: Some(Box::new(cause)),
         }
     }

@@ -44,11 +44,7 @@ pub(super) fn load_all(args: &ScenarioArgs) -> Result<Vec<Scenario>, UsageError>
         Ok(loaded)
     } else {
         let each = Each(errors);
-        Err(UsageError {
-            flag: "scenario".to_owned(),
-            message: format!("\n  {each}"),
-            cause: Some(Box::new(each)),
-        })
+        Err(UsageError::with("scenario", format!("\n  {each}"), each))
     }
 }
 

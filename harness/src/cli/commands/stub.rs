@@ -9,13 +9,10 @@ use crate::engine::stub::{Options, Stub, tls_config};
 /// Runs `poolstorm stub`.
 pub async fn execute(args: &StubArgs) -> Outcome {
     let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(tls_config(cert, key, args.client_ca.as_deref()).map_err(
-            |e| UsageError {
-                flag: e.setting.to_owned(),
-                message: e.detail(),
-                cause: Some(Box::new(e)),
-            },
-        )?),
+        (Some(cert), Some(key)) => Some(
+            tls_config(cert, key, args.client_ca.as_deref())
+                .map_err(|e| UsageError::with(e.setting, e.detail(), e))?,
+        ),
         _ => None,
     };
     let options = Options { tls, h2c: args.h2c };

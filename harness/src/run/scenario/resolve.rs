@@ -63,15 +63,19 @@ impl Locator<'_> {
         (line, col)
     }
 
-    fn error(&self, span: Option<Range<usize>>, message: impl Into<String>) -> ScenarioError {
-        let location = match span {
+    /// `file:line:col` of `span`, or the file's name without one.
+    fn location(&self, span: Option<Range<usize>>) -> String {
+        match span {
             Some(span) => {
                 let (line, col) = self.position(span.start);
                 format!("{}:{line}:{col}", self.path.display())
             }
             None => self.path.display().to_string(),
-        };
-        ScenarioError::new(location, message)
+        }
+    }
+
+    fn error(&self, span: Option<Range<usize>>, message: impl Into<String>) -> ScenarioError {
+        ScenarioError::new(self.location(span), message)
     }
 
     /// At `span`, `cause`, whose words are the message.
@@ -80,8 +84,7 @@ impl Locator<'_> {
         span: Option<Range<usize>>,
         cause: impl std::error::Error + Send + Sync + 'static,
     ) -> ScenarioError {
-        let located = self.error(span, "");
-        ScenarioError::caused(located.location, None, cause)
+        ScenarioError::caused(self.location(span), None, cause)
     }
 }
 
