@@ -109,6 +109,31 @@ pub fn forget_dir(dir: &Path) {
     tell(&Line::Undir(dir.to_owned()));
 }
 
+/// A new temp directory under `parent`, removed when dropped and by the reaper should
+/// poolstorm die first (a throwaway server's datadir).
+pub fn temp_dir(prefix: &str, parent: &Path) -> std::io::Result<WatchedDir> {
+    let dir = tempfile::Builder::new().prefix(prefix).tempdir_in(parent)?;
+    watch_dir(dir.path());
+    Ok(WatchedDir(dir))
+}
+
+/// A temp directory the reaper knows of; see [`temp_dir`].
+#[derive(Debug)]
+pub struct WatchedDir(tempfile::TempDir);
+
+impl WatchedDir {
+    pub fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl Drop for WatchedDir {
+    /// Its files go with the temp dir: the reaper need not.
+    fn drop(&mut self) {
+        forget_dir(self.0.path());
+    }
+}
+
 /// `poolstorm reap`: reads lines until the input ends, then kills and removes what is still
 /// registered. Returns what it killed and removed.
 pub fn reap(input: impl BufRead) -> (Vec<i32>, Vec<PathBuf>) {

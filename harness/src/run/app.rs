@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::base::local::which;
-use crate::run::service::{Launch, Service, StartError, free_port};
+use crate::run::service::{Launch, Ready, Service, StartError, free_port};
 
 /// How long target-app gets to answer `/health`.
 const STARTUP: Duration = Duration::from_secs(30);
@@ -65,8 +65,10 @@ pub fn launch(binary: &Path, flags: &[String], log: &Path) -> Result<Launch, App
         )],
         cwd: None,
         log: log.to_owned(),
-        base_url: format!("http://127.0.0.1:{port}"),
-        ready: "/health".to_owned(),
+        ready: Ready::Http {
+            base_url: format!("http://127.0.0.1:{port}"),
+            path: "/health".to_owned(),
+        },
         ready_timeout: STARTUP,
         grace: KILL_AFTER,
     })

@@ -9,23 +9,20 @@ use std::time::Duration;
 use harness::engine::metrics::Kind;
 use harness::results::LoadReport;
 
-use crate::support::{load_argv, load_with, wait_until};
+use harness::run::service::{Launch, Ready, Service};
+
+use crate::support::{load_argv, load_with};
 
 /// Requests per connection before nginx sends GOAWAY.
 const KEEPALIVE_REQUESTS: u64 = 50;
 
-/// A throwaway nginx on two free loopback ports: TLS (h2 and http/1.1 by ALPN) and h2c.
+/// A throwaway nginx on two free loopback ports: TLS (h2 and http/1.1 by ALPN) and h2c,
+/// supervised as poolstorm supervises its own children (killed with its group when dropped).
 struct Nginx {
-    child: tokio::process::Child,
+    _service: Service,
     tls_port: u16,
     h2c_port: u16,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
 }
 
 fn free_port() -> u16 {
@@ -76,31 +73,28 @@ http {{
         );
         let file = dir.path().join("nginx.conf");
         std::fs::write(&file, conf).unwrap();
-        let child = tokio::process::Command::new(binary)
-            .arg("-c")
-            .arg(&file)
-            .arg("-p")
-            .arg(dir.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let nginx = Self {
-            child,
+        let launch = Launch {
+            program: binary.to_owned(),
+            args: vec![
+                "-c".to_owned(),
+                file.display().to_string(),
+                "-p".to_owned(),
+                dir.path().display().to_string(),
+            ],
+            env: Vec::new(),
+            cwd: None,
+            log: dir.path().join("nginx.out"),
+            // Its last listening port: nginx opens them in order, all before it serves.
+            ready: Ready::Tcp(([127, 0, 0, 1], h2c_port).into()),
+            ready_timeout: Duration::from_secs(10),
+            grace: Duration::from_secs(2),
+        };
+        Self {
+            _service: Service::start(&launch).await.expect("nginx starts"),
             tls_port,
             h2c_port,
             _dir: dir,
-        };
-        for port in [tls_port, h2c_port] {
-            wait_until(Duration::from_secs(10), "nginx to listen", async || {
-                tokio::net::TcpStream::connect(("127.0.0.1", port))
-                    .await
-                    .ok()
-            })
-            .await;
         }
-        nginx
     }
 }
 

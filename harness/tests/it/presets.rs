@@ -124,11 +124,11 @@ async fn target_app_reads_a_live_target_apps_metrics_like_its_debug_pool() {
         .await
         .unwrap();
     let (status, body) =
-        harness::engine::fetch::get(&app.base_url, "/metrics", Duration::from_secs(5))
+        harness::engine::fetch::get(&app.url(), "/metrics", Duration::from_secs(5))
             .await
             .unwrap();
     let snapshot: contract::Snapshot =
-        harness::engine::fetch::get_json(&app.base_url, "/debug/pool", Duration::from_secs(5))
+        harness::engine::fetch::get_json(&app.url(), "/debug/pool", Duration::from_secs(5))
             .await
             .unwrap();
     app.stop().await;

@@ -61,7 +61,7 @@ async fn parameter_defaults_are_target_apps_own() {
         .await
         .unwrap();
     let doc: serde_json::Value =
-        harness::engine::fetch::get_json(&app.base_url, "/debug/pool", Duration::from_secs(5))
+        harness::engine::fetch::get_json(&app.url(), "/debug/pool", Duration::from_secs(5))
             .await
             .unwrap();
     app.stop().await;

@@ -55,13 +55,12 @@ pub(crate) fn binary() -> &'static str {
 
 /// Sends SIGINT to a child process, as Ctrl-C in a terminal would.
 pub(crate) async fn interrupt(child: &tokio::process::Child) {
-    let pid = child.id().expect("still running").to_string();
-    let sent = tokio::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .await
-        .expect("kill -INT");
-    assert!(sent.success());
+    let pid = child.id().expect("still running");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("SIGINT");
 }
 
 /// Asks `check` every 100 ms until it gives a value; fails, saying what it waited for, after

@@ -6,6 +6,8 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{self, Signal};
+use nix::unistd::Pid;
 use serde_json::Value;
 use sqlx::Connection as _;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -180,51 +182,36 @@ impl RunningApp {
         self.terminate_and_read_stderr(limit).await.0
     }
 
-    /// Sends SIGTERM, waits (at most `limit`) for the exit status, and returns it with all the
-    /// app wrote to stderr (read to the end of the pipe once it exited).
+    /// Sends SIGTERM, waits (at most `limit`, then SIGKILL) for the exit status, and returns
+    /// it (`None`: it had to be killed) with all the app wrote to stderr, read to the end of
+    /// the pipe.
     pub(crate) async fn terminate_and_read_stderr(
         mut self,
         limit: Duration,
     ) -> (Option<i32>, String) {
-        let pid = self.child.id().expect("running").to_string();
-        let sent = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .await
-            .expect("kill -TERM");
-        assert!(sent.success());
-        let Ok(status) = tokio::time::timeout(limit, self.child.wait()).await else {
-            return (None, self.stderr.lock().unwrap().clone());
+        let pid = self.child.id().expect("running");
+        signal::kill(Pid::from_raw(pid as i32), Signal::SIGTERM).expect("SIGTERM");
+        let code = match tokio::time::timeout(limit, self.child.wait()).await {
+            Ok(status) => status.expect("wait").code(),
+            Err(_) => {
+                let _ = self.child.kill().await;
+                None
+            }
         };
-        let status = status.expect("wait");
+        // The pipe closes with the process: everything it wrote is in by then.
         tokio::time::timeout(Duration::from_secs(5), self.stderr_reader)
             .await
             .expect("stderr closes when the app exits")
             .expect("stderr reader");
         let stderr = self.stderr.lock().unwrap().clone();
-        (status.code(), stderr)
+        (code, stderr)
     }
 
-    /// Stops the app (SIGTERM, SIGKILL after 10 s) and returns all it wrote to stderr, read
-    /// to the end of the pipe.
-    pub(crate) async fn stop_and_read_stderr(mut self) -> String {
-        if let Some(pid) = self.child.id() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status()
-                .await;
-        }
-        if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+    /// Stops the app (SIGTERM, SIGKILL after 10 s) and returns all it wrote to stderr.
+    pub(crate) async fn stop_and_read_stderr(self) -> String {
+        self.terminate_and_read_stderr(Duration::from_secs(10))
             .await
-            .is_err()
-        {
-            let _ = self.child.kill().await;
-        }
-        tokio::time::timeout(Duration::from_secs(5), self.stderr_reader)
-            .await
-            .expect("stderr closes when the app exits")
-            .expect("stderr reader");
-        self.stderr.lock().unwrap().clone()
+            .1
     }
 }
 

@@ -1,29 +1,31 @@
 //! A throwaway MariaDB (or MySQL) server from this machine's packages: a fresh datadir in a
 //! temp dir, a private port on 127.0.0.1 and a private socket, its own process group (so a
-//! terminal's Ctrl-C reaches poolstorm only), stopped and removed by [`LocalServer::stop`] or,
-//! failing that, when dropped, and by the [`reaper`](crate::base::reaper) should poolstorm die.
+//! terminal's Ctrl-C reaches poolstorm only), a [`Service`] like any other child, stopped and
+//! removed by [`LocalServer::stop`] or, failing that, when dropped, and by the
+//! [`reaper`](crate::base::reaper) should poolstorm die.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
-use sqlx::Connection as _;
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 use super::DatabaseError;
-use crate::base::local::{SYSTEM_DIRS, tail, which};
-use crate::base::poll;
+use crate::base::local::{SYSTEM_DIRS, which};
+use crate::base::reaper::{self, WatchedDir};
+use crate::run::service::{Launch, Ready, Service, free_port};
 
 /// How long the server gets to say it is ready.
 const STARTUP: Duration = Duration::from_secs(60);
+/// How long it gets to shut down after SIGTERM, before SIGKILL.
+const GRACE: Duration = Duration::from_secs(10);
 
 /// A running throwaway server.
 #[derive(Debug)]
 pub struct LocalServer {
-    child: Child,
-    /// The server's process group (its pid), registered with the reaper.
-    group: u32,
-    dir: tempfile::TempDir,
+    /// The server, supervised as every child process is (its group, its log, its stop).
+    service: Service,
+    /// Its datadir, socket and log; declared after the server, so removed after it stops.
+    _dir: WatchedDir,
     /// `mysql://root@127.0.0.1:PORT`.
     pub url: String,
 }
@@ -52,11 +54,7 @@ impl LocalServer {
                     .to_owned(),
             )
         })?;
-        let dir = tempfile::Builder::new()
-            .prefix("poolstorm-mariadb-")
-            .tempdir_in(parent)
-            .map_err(DatabaseError::from)?;
-        crate::base::reaper::watch_dir(dir.path());
+        let dir = reaper::temp_dir("poolstorm-mariadb-", parent).map_err(DatabaseError::from)?;
         let data = dir.path().join("data");
         let user = format!("--user={}", current_user());
         let mariadb = server.file_name().is_some_and(|n| n == "mariadbd");
@@ -92,106 +90,48 @@ impl LocalServer {
                 String::from_utf8_lossy(&install.stderr)
             )));
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(DatabaseError::from)?
-            .port();
-        let log = dir.path().join("error.log");
-        let child = Command::new(&server)
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", data.display()))
-            .arg(format!("--port={port}"))
-            .arg(format!(
-                "--socket={}",
-                dir.path().join("mysqld.sock").display()
-            ))
-            .arg(format!(
-                "--pid-file={}",
-                dir.path().join("mysqld.pid").display()
-            ))
-            .arg(format!("--log-error={}", log.display()))
-            .args([
-                "--bind-address=127.0.0.1",
-                "--skip-name-resolve",
-                "--innodb-buffer-pool-size=128M",
-            ])
-            .args(["--max-connections=2000", &user])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(DatabaseError::from)?;
-        let group = child.id().expect("a spawned child has a pid");
-        crate::base::reaper::watch_group(group);
-        let mut server = Self {
-            child,
-            group,
-            dir,
-            url: format!("mysql://root@127.0.0.1:{port}"),
+        let port = free_port().map_err(DatabaseError::from)?;
+        let url = format!("mysql://root@127.0.0.1:{port}");
+        let path = |name: &str| dir.path().join(name).display().to_string();
+        let launch = Launch {
+            program: server.display().to_string(),
+            args: vec![
+                "--no-defaults".to_owned(),
+                format!("--datadir={}", data.display()),
+                format!("--port={port}"),
+                format!("--socket={}", path("mysqld.sock")),
+                format!("--pid-file={}", path("mysqld.pid")),
+                "--bind-address=127.0.0.1".to_owned(),
+                "--skip-name-resolve".to_owned(),
+                "--innodb-buffer-pool-size=128M".to_owned(),
+                "--max-connections=2000".to_owned(),
+                user,
+            ],
+            env: Vec::new(),
+            cwd: None,
+            // Without --log-error the server writes its error log to stderr.
+            log: dir.path().join("server.log"),
+            ready: Ready::Sql(format!("{url}/")),
+            ready_timeout: STARTUP,
+            grace: GRACE,
         };
-        server.wait_ready(&log).await?;
-        Ok(server)
-    }
-
-    async fn wait_ready(&mut self, log: &Path) -> Result<(), DatabaseError> {
-        sqlx::any::install_default_drivers();
-        let url = format!("{}/", self.url);
-        let child = &mut self.child;
-        let ready = poll::until(STARTUP, Duration::from_millis(100), async || {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Err(status);
-            }
-            match sqlx::AnyConnection::connect(&url).await {
-                Ok(conn) => {
-                    let _ = conn.close().await;
-                    Ok(Some(()))
-                }
-                Err(_) => Ok(None),
-            }
+        let service = Service::start(&launch)
+            .await
+            .map_err(|e| DatabaseError::caused("the throwaway MariaDB server did not start", e))?;
+        Ok(Self {
+            service,
+            _dir: dir,
+            url,
         })
-        .await;
-        match ready {
-            Ok(Some(())) => Ok(()),
-            Ok(None) => Err(DatabaseError::Setup(format!(
-                "the server did not start within {}:\n{}",
-                humantime::format_duration(STARTUP),
-                tail(log, 12)
-            ))),
-            Err(status) => Err(DatabaseError::Setup(format!(
-                "the server exited ({status}):\n{}",
-                tail(log, 12)
-            ))),
-        }
     }
 
     /// The server's process id (for tests that take the database away mid-run).
-    pub fn pid(&self) -> Option<u32> {
-        self.child.id()
+    pub fn pid(&self) -> u32 {
+        self.service.pid()
     }
 
     /// Stops the server (SIGTERM, then SIGKILL after 10 s) and removes its files.
-    pub async fn stop(mut self) {
-        if let Some(pid) = self.child.id() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid as i32),
-                nix::sys::signal::Signal::SIGTERM,
-            );
-            if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
-                .await
-                .is_err()
-            {
-                let _ = self.child.kill().await;
-            }
-        }
-    }
-}
-
-impl Drop for LocalServer {
-    /// Its files go with the temp dir, the server with `kill_on_drop`: the reaper need not.
-    fn drop(&mut self) {
-        crate::base::reaper::forget_group(self.group);
-        crate::base::reaper::forget_dir(self.dir.path());
+    pub async fn stop(self) {
+        self.service.stop().await;
     }
 }

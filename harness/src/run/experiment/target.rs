@@ -13,7 +13,7 @@ use crate::run::database::CellDatabase;
 use crate::run::scenario::params::{self, Section};
 use crate::run::scenario::template::{Bindings, DbValues};
 use crate::run::scenario::{Cell, CommandSpec, TargetSpec};
-use crate::run::service::{Launch, Service, free_port};
+use crate::run::service::{Launch, Ready, Service, free_port};
 
 /// How long after SIGTERM a command target is killed.
 const COMMAND_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -145,7 +145,7 @@ pub(super) async fn bring_up(
     };
     up.db = Some(db);
     let service = Service::start(&launch).await?;
-    up.base_url = service.base_url.clone();
+    up.base_url = service.url();
     up.service = Some(service);
     Ok(up)
 }
@@ -207,8 +207,10 @@ fn command(
             .collect(),
         cwd: Some(spec.cwd.clone()),
         log: log.to_owned(),
-        base_url,
-        ready: b.render(&spec.ready),
+        ready: Ready::Http {
+            base_url,
+            path: b.render(&spec.ready),
+        },
         ready_timeout: spec.ready_timeout,
         grace: COMMAND_GRACE,
     })

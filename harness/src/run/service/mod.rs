@@ -1,9 +1,11 @@
-//! A service under test, started per cell as a child process (target-app, or the user's own
-//! program): in its own process group (which the [`reaper`](crate::base::reaper) kills should
-//! poolstorm die), its stdout and stderr in a bounded log file ([`log`]), ready once a `GET`
-//! of its ready path answers 2xx, watched for an exit while the cell runs, and stopped with
-//! SIGTERM to the whole group, then SIGKILL after a grace. A stuck service is killed, never
-//! reused.
+//! A child process poolstorm supervises: the service under test of a cell (target-app, or the
+//! user's own program), a throwaway database server, a test's nginx. One way for all of them:
+//! its own process group (which the [`reaper`](crate::base::reaper) kills should poolstorm
+//! die), its stdout and stderr in a bounded log file ([`log`]), ready once its [`Ready`] check
+//! passes (a `GET` that answers 2xx, a TCP port or a database that accepts a connection),
+//! watched for an exit while it runs, and stopped with SIGTERM to the whole group, then
+//! SIGKILL after a grace; dropped without a stop, its group is killed. A stuck service is
+//! killed, never reused.
 
 pub mod log;
 
@@ -13,6 +15,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use sqlx::Connection as _;
 use tokio::process::Command;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -38,13 +41,76 @@ pub struct Launch {
     pub cwd: Option<PathBuf>,
     /// Where stdout and stderr go.
     pub log: PathBuf,
-    /// `http://127.0.0.1:PORT`.
-    pub base_url: String,
-    /// Path polled with `GET` until it answers 2xx.
-    pub ready: String,
+    /// What says it is ready, asked every [`Ready::every`] for at most `ready_timeout`.
+    pub ready: Ready,
     pub ready_timeout: Duration,
     /// How long after SIGTERM before SIGKILL.
     pub grace: Duration,
+}
+
+/// What says a started service is ready.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ready {
+    /// `GET {base_url}{path}` answers 2xx (`base_url`: `http://127.0.0.1:PORT`).
+    Http { base_url: String, path: String },
+    /// A TCP connection to this address opens.
+    Tcp(std::net::SocketAddr),
+    /// A database connection to this URL (sqlx's Any drivers) opens and closes.
+    Sql(String),
+}
+
+impl Ready {
+    /// Where it is reached: the base URL, the address, the database URL.
+    pub fn url(&self) -> String {
+        match self {
+            Ready::Http { base_url, .. } => base_url.clone(),
+            Ready::Tcp(addr) => addr.to_string(),
+            Ready::Sql(url) => url.clone(),
+        }
+    }
+
+    /// Whether the check passes now.
+    async fn passes(&self) -> bool {
+        match self {
+            Ready::Http { base_url, path } => matches!(
+                fetch::get(base_url, path, Duration::from_secs(1)).await,
+                Ok((200..=299, _))
+            ),
+            Ready::Tcp(addr) => tokio::net::TcpStream::connect(addr).await.is_ok(),
+            Ready::Sql(url) => {
+                sqlx::any::install_default_drivers();
+                match sqlx::AnyConnection::connect(url).await {
+                    Ok(conn) => {
+                        let _ = conn.close().await;
+                        true
+                    }
+                    Err(_) => false,
+                }
+            }
+        }
+    }
+
+    /// How often it is asked.
+    fn every(&self) -> Duration {
+        match self {
+            Ready::Sql(_) => Duration::from_millis(100),
+            _ => Duration::from_millis(50),
+        }
+    }
+}
+
+impl std::fmt::Display for Ready {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ready::Http { base_url, path } => write!(f, "answer GET {base_url}{path} with 2xx"),
+            Ready::Tcp(addr) => write!(f, "accept a TCP connection on {addr}"),
+            Ready::Sql(url) => write!(
+                f,
+                "accept a database connection at {}",
+                crate::base::redact::urls(url)
+            ),
+        }
+    }
 }
 
 /// Why a service did not come up.
@@ -69,12 +135,12 @@ pub enum StartError {
         log: String,
     },
     #[error(
-        "`{program}` did not answer GET {url} with 2xx within {}; its log ends:\n{log}",
+        "`{program}` did not {ready} within {}; its log ends:\n{log}",
         humantime::format_duration(*timeout)
     )]
     NotReady {
         program: String,
-        url: String,
+        ready: Ready,
         timeout: Duration,
         log: String,
     },
@@ -90,8 +156,9 @@ pub struct Service {
     log: PathBuf,
     output: BoundedLog,
     grace: Duration,
-    /// `http://127.0.0.1:PORT`.
-    pub base_url: String,
+    ready: Ready,
+    /// Stopped, or its group killed: nothing left for [`Drop`] to do.
+    ended: bool,
 }
 
 fn log_file(
@@ -146,31 +213,26 @@ impl Service {
             log: launch.log.clone(),
             output,
             grace: launch.grace,
-            base_url: launch.base_url.clone(),
+            ready: launch.ready.clone(),
+            ended: false,
         };
-        service.wait_ready(launch).await?;
-        Ok(service)
+        service.wait_ready(launch.ready_timeout).await
     }
 
-    async fn wait_ready(&self, launch: &Launch) -> Result<(), StartError> {
-        let ready = poll::until(
-            launch.ready_timeout,
-            Duration::from_millis(50),
-            async || {
-                if let Some(exit) = self.exited() {
-                    return Err(exit);
-                }
-                let attempt = fetch::get(&self.base_url, &launch.ready, Duration::from_secs(1));
-                Ok(matches!(attempt.await, Ok((200..=299, _))).then_some(()))
-            },
-        )
+    async fn wait_ready(mut self, timeout: Duration) -> Result<Self, StartError> {
+        let ready = poll::until(timeout, self.ready.every(), async || {
+            if let Some(exit) = self.exited() {
+                return Err(exit);
+            }
+            Ok(self.ready.passes().await.then_some(()))
+        })
         .await;
         let failed = match ready {
-            Ok(Some(())) => return Ok(()),
+            Ok(Some(())) => return Ok(self),
             Ok(None) => StartError::NotReady {
                 program: self.program.clone(),
-                url: format!("{}{}", self.base_url, launch.ready),
-                timeout: launch.ready_timeout,
+                ready: self.ready.clone(),
+                timeout,
                 log: self.closed_log_tail(),
             },
             Err(exit) => StartError::Exited {
@@ -180,7 +242,18 @@ impl Service {
             },
         };
         self.kill_group(Signal::SIGKILL);
+        self.ended = true;
         Err(failed)
+    }
+
+    /// Where it is reached (see [`Ready::url`]): `http://127.0.0.1:PORT` for an HTTP service.
+    pub fn url(&self) -> String {
+        self.ready.url()
+    }
+
+    /// Its process id, which is its process group's too.
+    pub fn pid(&self) -> u32 {
+        self.pid.as_raw() as u32
     }
 
     /// How it ended, if it has: an exit on its own, before anyone stopped it.
@@ -220,6 +293,7 @@ impl Service {
         if let Some(mut exit) = self.exited() {
             self.kill_group(Signal::SIGKILL);
             exit.log_cut_bytes = self.close_log();
+            self.ended = true;
             return exit;
         }
         self.kill_group(Signal::SIGTERM);
@@ -237,6 +311,7 @@ impl Service {
         // Anything of its group still running (a shell's children) goes too.
         self.kill_group(Signal::SIGKILL);
         let log_cut_bytes = self.close_log();
+        self.ended = true;
         let ended = *self.exited.borrow();
         match ended {
             Some((status, _)) => ServiceExit {
@@ -258,6 +333,16 @@ impl Service {
     fn close_log(&self) -> u64 {
         reaper::forget_group(self.pid.as_raw() as u32);
         self.output.finish(LOG_DRAIN).unwrap_or(0)
+    }
+}
+
+impl Drop for Service {
+    /// A service nobody stopped (a run that failed half-way) takes its group with it.
+    fn drop(&mut self) {
+        if !self.ended {
+            self.kill_group(Signal::SIGKILL);
+            reaper::forget_group(self.pid());
+        }
     }
 }
 
@@ -291,8 +376,10 @@ mod tests {
             env: vec![("GREETING".to_owned(), "hello".to_owned())],
             cwd: Some(dir.to_owned()),
             log: dir.join("service.log"),
-            base_url: format!("http://127.0.0.1:{port}"),
-            ready: "/".to_owned(),
+            ready: Ready::Http {
+                base_url: format!("http://127.0.0.1:{port}"),
+                path: "/".to_owned(),
+            },
             ready_timeout,
             grace: Duration::from_secs(2),
         }
@@ -328,6 +415,55 @@ mod tests {
         assert!(matches!(err, StartError::NotReady { .. }), "{err}");
         assert!(err.to_string().contains("waiting"), "{err}");
         assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn a_service_dropped_without_a_stop_takes_its_whole_group_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        // Ready at once: the test holds the port it checks.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut l = launch(
+            dir.path(),
+            "sleep 60 & echo $! > child.pid; wait",
+            Duration::from_secs(10),
+        );
+        l.ready = Ready::Tcp(port.local_addr().unwrap());
+        let service = Service::start(&l).await.unwrap();
+        let pid_file = dir.path().join("child.pid");
+        let child = poll::until(
+            Duration::from_secs(5),
+            Duration::from_millis(20),
+            async || {
+                Ok::<_, ()>(
+                    std::fs::read_to_string(&pid_file)
+                        .ok()
+                        .and_then(|t| t.trim().parse::<i32>().ok()),
+                )
+            },
+        )
+        .await
+        .unwrap()
+        .expect("the shell wrote its child's pid");
+        let running = |pid: i32| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                stat.rsplit(") ")
+                    .next()
+                    .is_some_and(|r| !r.starts_with('Z'))
+            })
+        };
+        assert!(running(child));
+        drop(service);
+        let gone = poll::until(
+            Duration::from_secs(5),
+            Duration::from_millis(20),
+            async || Ok::<_, ()>((!running(child)).then_some(())),
+        )
+        .await;
+        assert_eq!(
+            gone,
+            Ok(Some(())),
+            "the shell's child {child} outlived the drop"
+        );
     }
 
     #[tokio::test]
