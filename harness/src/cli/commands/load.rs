@@ -68,7 +68,7 @@ pub fn plan(args: &LoadArgs) -> Result<LoadPlan, UsageError> {
         cause: e.cause,
     };
     let values = args.settings.values().map_err(named)?;
-    load::resolve(&|name| values.get(name).cloned(), target, tasks).map_err(named)
+    load::resolve(&|key| values.get(&key).cloned(), target, tasks).map_err(named)
 }
 
 /// The share this process runs, and the run it belongs to: `--shard I/N`, or

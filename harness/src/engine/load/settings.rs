@@ -14,11 +14,68 @@ use super::{LoadPlan, Model, Protocol, Target, TaskSpec, TlsSettings};
 use crate::base::human::parse_duration;
 use crate::base::param::{Kind, ParamValue};
 
+/// The name of a load setting: the scenario key in `[load]`, the name in rules and `--set`,
+/// and (in kebab case) the flag. [`SETTINGS`] holds one row per key, in this order.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
+pub enum Key {
+    Users,
+    SpawnRate,
+    Wait,
+    Rate,
+    MaxInFlight,
+    Duration,
+    Requests,
+    Timeout,
+    StallWindow,
+    Workers,
+    Seed,
+    Http2,
+    H2c,
+    Streams,
+    Cacert,
+    Insecure,
+    #[strum(serialize = "cert")]
+    ClientCert,
+    #[strum(serialize = "key")]
+    ClientKey,
+}
+
+impl Key {
+    /// Its name, as scenarios and rules write it.
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+
+    /// Its row of [`SETTINGS`].
+    pub fn setting(self) -> &'static Setting {
+        &SETTINGS[self as usize]
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One load setting.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Setting {
-    /// The scenario key in `[load]` and the name in rules and `--set`.
-    pub name: &'static str,
+    /// Its name: the scenario key in `[load]` and the name in rules and `--set`.
+    pub key: Key,
     /// The `poolstorm load` flag: `--` and the name with `-` for `_`.
     pub flag: &'static str,
     pub value_name: &'static str,
@@ -33,9 +90,9 @@ pub struct Setting {
     /// Where a scenario sets it when not in `[load]` (`[stall] window`).
     pub table: Option<(&'static str, &'static str)>,
     /// Settings it cannot be combined with.
-    pub conflicts_with: &'static [&'static str],
+    pub conflicts_with: &'static [Key],
     /// A setting it only makes sense with.
-    pub requires: Option<&'static str>,
+    pub requires: Option<Key>,
 }
 
 const MODEL: &str = "Load model";
@@ -46,7 +103,7 @@ const PROTOCOL: &str = "Protocol and TLS";
 /// Every load setting, in `--help` order.
 pub const SETTINGS: &[Setting] = &[
     Setting {
-        name: "users",
+        key: Key::Users,
         flag: "--users",
         value_name: "N",
         kind: Kind::Int {
@@ -58,11 +115,11 @@ pub const SETTINGS: &[Setting] = &[
         help: "Closed model: users that each send, wait for the answer, think, and repeat.",
         heading: MODEL,
         table: None,
-        conflicts_with: &["rate"],
+        conflicts_with: &[Key::Rate],
         requires: None,
     },
     Setting {
-        name: "spawn_rate",
+        key: Key::SpawnRate,
         flag: "--spawn-rate",
         value_name: "R",
         kind: Kind::Float,
@@ -71,11 +128,11 @@ pub const SETTINGS: &[Setting] = &[
         help: "Closed model: users started per second.",
         heading: MODEL,
         table: None,
-        conflicts_with: &["rate"],
+        conflicts_with: &[Key::Rate],
         requires: None,
     },
     Setting {
-        name: "wait",
+        key: Key::Wait,
         flag: "--wait",
         value_name: "MIN..MAX",
         kind: Kind::Range,
@@ -84,11 +141,11 @@ pub const SETTINGS: &[Setting] = &[
         help: "Closed model: think time between one user's requests, MIN..MAX or one value (e.g. 100ms..500ms).",
         heading: MODEL,
         table: None,
-        conflicts_with: &["rate"],
+        conflicts_with: &[Key::Rate],
         requires: None,
     },
     Setting {
-        name: "rate",
+        key: Key::Rate,
         flag: "--rate",
         value_name: "RPS",
         kind: Kind::Float,
@@ -101,7 +158,7 @@ pub const SETTINGS: &[Setting] = &[
         requires: None,
     },
     Setting {
-        name: "max_in_flight",
+        key: Key::MaxInFlight,
         flag: "--max-in-flight",
         value_name: "N",
         kind: Kind::Int {
@@ -114,10 +171,10 @@ pub const SETTINGS: &[Setting] = &[
         heading: MODEL,
         table: None,
         conflicts_with: &[],
-        requires: Some("rate"),
+        requires: Some(Key::Rate),
     },
     Setting {
-        name: "duration",
+        key: Key::Duration,
         flag: "--duration",
         value_name: "DURATION",
         kind: Kind::Duration,
@@ -130,7 +187,7 @@ pub const SETTINGS: &[Setting] = &[
         requires: None,
     },
     Setting {
-        name: "requests",
+        key: Key::Requests,
         flag: "--requests",
         value_name: "N",
         kind: Kind::Int {
@@ -146,7 +203,7 @@ pub const SETTINGS: &[Setting] = &[
         requires: None,
     },
     Setting {
-        name: "timeout",
+        key: Key::Timeout,
         flag: "--timeout",
         value_name: "DURATION",
         kind: Kind::Duration,
@@ -159,7 +216,7 @@ pub const SETTINGS: &[Setting] = &[
         requires: None,
     },
     Setting {
-        name: "stall_window",
+        key: Key::StallWindow,
         flag: "--stall-window",
         value_name: "DURATION",
         kind: Kind::Duration,
@@ -172,7 +229,7 @@ pub const SETTINGS: &[Setting] = &[
         requires: None,
     },
     Setting {
-        name: "workers",
+        key: Key::Workers,
         flag: "--workers",
         value_name: "N",
         kind: Kind::Int { min: 1, max: 256 },
@@ -185,7 +242,7 @@ pub const SETTINGS: &[Setting] = &[
         requires: None,
     },
     Setting {
-        name: "seed",
+        key: Key::Seed,
         flag: "--seed",
         value_name: "N",
         kind: Kind::Uint,
@@ -198,7 +255,7 @@ pub const SETTINGS: &[Setting] = &[
         requires: None,
     },
     Setting {
-        name: "http2",
+        key: Key::Http2,
         flag: "--http2",
         value_name: "",
         kind: Kind::Bool,
@@ -207,11 +264,11 @@ pub const SETTINGS: &[Setting] = &[
         help: "HTTP/2, negotiated by ALPN over TLS (https:// targets); the run fails if the server will not speak it.",
         heading: PROTOCOL,
         table: None,
-        conflicts_with: &["h2c"],
+        conflicts_with: &[Key::H2c],
         requires: None,
     },
     Setting {
-        name: "h2c",
+        key: Key::H2c,
         flag: "--h2c",
         value_name: "",
         kind: Kind::Bool,
@@ -224,7 +281,7 @@ pub const SETTINGS: &[Setting] = &[
         requires: None,
     },
     Setting {
-        name: "streams",
+        key: Key::Streams,
         flag: "--streams",
         value_name: "N",
         kind: Kind::Int { min: 1, max: 1000 },
@@ -237,7 +294,7 @@ pub const SETTINGS: &[Setting] = &[
         requires: None,
     },
     Setting {
-        name: "cacert",
+        key: Key::Cacert,
         flag: "--cacert",
         value_name: "FILE",
         kind: Kind::Path,
@@ -246,11 +303,11 @@ pub const SETTINGS: &[Setting] = &[
         help: "PEM file of the CA certificates that sign the server's certificate (a private CA), or of the server's own certificate (pinned: a self-signed one, CA:TRUE or not; its name is still checked), instead of the system's roots.",
         heading: PROTOCOL,
         table: None,
-        conflicts_with: &["insecure"],
+        conflicts_with: &[Key::Insecure],
         requires: None,
     },
     Setting {
-        name: "insecure",
+        key: Key::Insecure,
         flag: "--insecure",
         value_name: "",
         kind: Kind::Bool,
@@ -263,7 +320,7 @@ pub const SETTINGS: &[Setting] = &[
         requires: None,
     },
     Setting {
-        name: "cert",
+        key: Key::ClientCert,
         flag: "--cert",
         value_name: "FILE",
         kind: Kind::Path,
@@ -273,10 +330,10 @@ pub const SETTINGS: &[Setting] = &[
         heading: PROTOCOL,
         table: None,
         conflicts_with: &[],
-        requires: Some("key"),
+        requires: Some(Key::ClientKey),
     },
     Setting {
-        name: "key",
+        key: Key::ClientKey,
         flag: "--key",
         value_name: "FILE",
         kind: Kind::Path,
@@ -286,20 +343,21 @@ pub const SETTINGS: &[Setting] = &[
         heading: PROTOCOL,
         table: None,
         conflicts_with: &[],
-        requires: Some("cert"),
+        requires: Some(Key::ClientCert),
     },
 ];
 
 /// The setting called `name`.
 pub fn find(name: &str) -> Option<&'static Setting> {
-    SETTINGS.iter().find(|s| s.name == name)
-}
-
-fn setting(name: &str) -> &'static Setting {
-    find(name).expect("a setting of the table")
+    name.parse::<Key>().ok().map(Key::setting)
 }
 
 impl Setting {
+    /// Its name: the scenario key in `[load]`, the name in rules and `--set`.
+    pub fn name(&self) -> &'static str {
+        self.key.name()
+    }
+
     /// The default, normalized.
     pub fn default_value(&self) -> Option<ParamValue> {
         self.default.map(|text| {
@@ -313,7 +371,7 @@ impl Setting {
     pub fn scenario_key(&self) -> String {
         match self.table {
             Some((table, key)) => format!("[{table}] {key}"),
-            None => self.name.to_owned(),
+            None => self.name().to_owned(),
         }
     }
 
@@ -325,34 +383,39 @@ impl Setting {
     /// Its `poolstorm load` argument.
     fn arg(&self) -> Arg {
         if self.kind == Kind::Bool {
-            return Arg::new(self.name)
+            return Arg::new(self.name())
                 .long(&self.flag[2..])
                 .help_heading(self.heading)
                 .action(ArgAction::SetTrue)
                 .help(self.help)
-                .conflicts_with_all(self.conflicts_with);
+                .conflicts_with_all(self.conflicts());
         }
-        let mut arg = Arg::new(self.name)
+        let mut arg = Arg::new(self.name())
             .long(&self.flag[2..])
             .value_name(self.value_name)
             .help_heading(self.heading)
             .allow_hyphen_values(true)
             .action(ArgAction::Set)
-            .conflicts_with_all(self.conflicts_with);
+            .conflicts_with_all(self.conflicts());
         arg = match self.default {
             Some(default) => arg.help(self.help).default_value(default),
             None => arg.help(format!("{} [default: {}]", self.help, self.unset)),
         };
         match self.requires {
-            Some(other) => arg.requires(other),
+            Some(other) => arg.requires(other.name()),
             None => arg,
         }
+    }
+
+    /// The names of the settings it cannot be combined with.
+    fn conflicts(&self) -> impl Iterator<Item = &'static str> {
+        self.conflicts_with.iter().map(|k| k.name())
     }
 }
 
 /// A bad load setting, naming it, and keeping the error beneath when there is one.
 #[derive(Debug, thiserror::Error)]
-#[error("{}: {message}", setting.name)]
+#[error("{}: {message}", setting.name())]
 pub struct SettingsError {
     pub setting: &'static Setting,
     pub message: String,
@@ -360,22 +423,22 @@ pub struct SettingsError {
     pub cause: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
-fn err(name: &str, message: impl Into<String>) -> SettingsError {
+fn err(key: Key, message: impl Into<String>) -> SettingsError {
     SettingsError {
-        setting: setting(name),
+        setting: key.setting(),
         message: message.into(),
         cause: None,
     }
 }
 
-/// Setting `name` is bad because of `cause`; `about` (a value, a path) comes first in the words.
+/// Setting `key` is bad because of `cause`; `about` (a value, a path) comes first in the words.
 fn because(
-    name: &str,
+    key: Key,
     about: Option<&dyn std::fmt::Display>,
     cause: impl std::error::Error + Send + Sync + 'static,
 ) -> SettingsError {
     SettingsError {
-        setting: setting(name),
+        setting: key.setting(),
         message: match about {
             Some(about) => format!("{about}: {cause}"),
             None => cause.to_string(),
@@ -388,20 +451,20 @@ fn because(
 /// applied by [`resolve`], from the same table).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SettingArgs {
-    given: BTreeMap<&'static str, String>,
+    given: BTreeMap<Key, String>,
 }
 
 impl SettingArgs {
     /// Checks every given flag's text; an error names the flag.
-    pub fn values(&self) -> Result<BTreeMap<&'static str, ParamValue>, SettingsError> {
+    pub fn values(&self) -> Result<BTreeMap<Key, ParamValue>, SettingsError> {
         self.given
             .iter()
-            .map(|(name, text)| {
-                let s = setting(name);
-                s.kind
+            .map(|(&key, text)| {
+                key.setting()
+                    .kind
                     .parse_text(text)
-                    .map(|v| (s.name, v))
-                    .map_err(|cause| because(s.name, Some(&format_args!("`{text}`")), cause))
+                    .map(|v| (key, v))
+                    .map_err(|cause| because(key, Some(&format_args!("`{text}`")), cause))
             })
             .collect()
     }
@@ -416,14 +479,14 @@ impl clap::FromArgMatches for SettingArgs {
 
     fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
         for s in SETTINGS {
-            if matches.value_source(s.name) != Some(ValueSource::CommandLine) {
+            let name = s.name();
+            if matches.value_source(name) != Some(ValueSource::CommandLine) {
                 continue;
             }
             if s.kind == Kind::Bool {
-                self.given
-                    .insert(s.name, matches.get_flag(s.name).to_string());
-            } else if let Some(text) = matches.get_one::<String>(s.name) {
-                self.given.insert(s.name, text.clone());
+                self.given.insert(s.key, matches.get_flag(name).to_string());
+            } else if let Some(text) = matches.get_one::<String>(name) {
+                self.given.insert(s.key, text.clone());
             }
         }
         Ok(())
@@ -445,24 +508,30 @@ pub const DEFAULT_USERS: u32 = 10;
 /// Duration when neither a duration nor a request count is given.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 
-/// Validates the settings `value` gives (by name; the table's default where it gives none)
+/// The value of a setting that has a default: `key`'s, or an error naming it should the table
+/// lose its default.
+fn required<T>(key: Key, value: Option<T>) -> Result<T, SettingsError> {
+    value.ok_or_else(|| err(key, "needs a value"))
+}
+
+/// Validates the settings `value` gives (by key; the table's default where it gives none)
 /// into a plan for `target` and `tasks`.
 pub fn resolve(
-    value: &dyn Fn(&str) -> Option<ParamValue>,
+    value: &dyn Fn(Key) -> Option<ParamValue>,
     target: Target,
     tasks: Vec<TaskSpec>,
 ) -> Result<LoadPlan, SettingsError> {
-    let get = |name: &str| value(name).or_else(|| setting(name).default_value());
-    let int = |name: &str| get(name).and_then(|v| v.as_int());
-    let float = |name: &str| get(name).and_then(|v| v.as_f64());
-    let duration = |name: &str| -> Result<Option<Duration>, SettingsError> {
-        get(name)
+    let get = |key: Key| value(key).or_else(|| key.setting().default_value());
+    let int = |key: Key| get(key).and_then(|v| v.as_int());
+    let float = |key: Key| get(key).and_then(|v| v.as_f64());
+    let duration = |key: Key| -> Result<Option<Duration>, SettingsError> {
+        get(key)
             .map(|v| {
                 parse_duration(&v.to_string())
-                    .map_err(|cause| because(name, None, cause))
+                    .map_err(|cause| because(key, None, cause))
                     .and_then(|d| {
                         if d.is_zero() {
-                            Err(err(name, "must be more than 0"))
+                            Err(err(key, "must be more than 0"))
                         } else {
                             Ok(d)
                         }
@@ -471,20 +540,20 @@ pub fn resolve(
             .transpose()
     };
     let model = model(&get, int, float)?;
-    let requests = int("requests").map(|n| n as u64);
-    let duration_limit = match duration("duration")? {
+    let requests = int(Key::Requests).map(|n| n as u64);
+    let duration_limit = match duration(Key::Duration)? {
         Some(d) => Some(d),
         None if requests.is_none() => Some(DEFAULT_DURATION),
         None => None,
     };
-    let timeout = duration("timeout")?.expect("timeout has a default");
-    let stall_window = duration("stall_window")?.expect("stall_window has a default");
+    let timeout = required(Key::Timeout, duration(Key::Timeout)?)?;
+    let stall_window = required(Key::StallWindow, duration(Key::StallWindow)?)?;
     let cpus = std::thread::available_parallelism().map_or(2, usize::from);
-    let mut workers = int("workers").map_or(cpus, |n| n as usize);
+    let mut workers = int(Key::Workers).map_or(cpus, |n| n as usize);
     if let Model::Closed { users, .. } = model {
         workers = workers.min(users as usize);
     }
-    let seed = get("seed")
+    let seed = get(Key::Seed)
         .and_then(|v| v.to_string().parse::<u64>().ok())
         .unwrap_or_else(|| fastrand::u64(..));
     let (protocol, tls) = protocol(&get, &target)?;
@@ -505,31 +574,29 @@ pub fn resolve(
 
 /// The protocol and TLS settings, checked against the target's scheme; files must exist.
 fn protocol(
-    get: &dyn Fn(&str) -> Option<ParamValue>,
+    get: &dyn Fn(Key) -> Option<ParamValue>,
     target: &Target,
 ) -> Result<(Protocol, TlsSettings), SettingsError> {
-    let on = |name: &str| matches!(get(name), Some(ParamValue::Bool(true)));
-    let file = |name: &str| -> Result<Option<std::path::PathBuf>, SettingsError> {
-        let Some(path) = get(name).map(|v| std::path::PathBuf::from(v.to_string())) else {
+    let on = |key: Key| matches!(get(key), Some(ParamValue::Bool(true)));
+    let file = |key: Key| -> Result<Option<std::path::PathBuf>, SettingsError> {
+        let Some(path) = get(key).map(|v| std::path::PathBuf::from(v.to_string())) else {
             return Ok(None);
         };
-        std::fs::metadata(&path).map_err(|e| because(name, Some(&path.display()), e))?;
+        std::fs::metadata(&path).map_err(|e| because(key, Some(&path.display()), e))?;
         Ok(Some(path))
     };
-    let streams = get("streams")
-        .and_then(|v| v.as_int())
-        .expect("streams has a default") as u32;
-    let protocol = match (on("http2"), on("h2c")) {
-        (true, true) => return Err(err("h2c", "cannot be used with http2: choose one")),
+    let streams = required(Key::Streams, get(Key::Streams).and_then(|v| v.as_int()))? as u32;
+    let protocol = match (on(Key::Http2), on(Key::H2c)) {
+        (true, true) => return Err(err(Key::H2c, "cannot be used with http2: choose one")),
         (true, false) if !target.tls => {
             return Err(err(
-                "http2",
+                Key::Http2,
                 "negotiates HTTP/2 over TLS: use an https:// URL, or h2c for http://",
             ));
         }
         (false, true) if target.tls => {
             return Err(err(
-                "h2c",
+                Key::H2c,
                 "is HTTP/2 over plain TCP: use an http:// URL, or http2 for https://",
             ));
         }
@@ -539,70 +606,74 @@ fn protocol(
     };
     if protocol == Protocol::Http1 && streams > 1 {
         return Err(err(
-            "streams",
+            Key::Streams,
             "is for HTTP/2 (http2 or h2c); HTTP/1.1 sends one request at a time per connection",
         ));
     }
     let tls = TlsSettings {
-        cacert: file("cacert")?,
-        insecure: on("insecure"),
-        cert: file("cert")?,
-        key: file("key")?,
+        cacert: file(Key::Cacert)?,
+        insecure: on(Key::Insecure),
+        cert: file(Key::ClientCert)?,
+        key: file(Key::ClientKey)?,
     };
     if !target.tls
-        && let Some(name) = ["cacert", "insecure", "cert", "key"]
+        && let Some(key) = [Key::Cacert, Key::Insecure, Key::ClientCert, Key::ClientKey]
             .into_iter()
-            .find(|n| get(n).is_some())
+            .find(|&k| get(k).is_some())
     {
-        return Err(err(name, "applies to https:// targets only"));
+        return Err(err(key, "applies to https:// targets only"));
     }
     if tls.cert.is_some() != tls.key.is_some() {
-        let missing = if tls.cert.is_some() { "key" } else { "cert" };
+        let missing = if tls.cert.is_some() {
+            Key::ClientKey
+        } else {
+            Key::ClientCert
+        };
         return Err(err(missing, "a client certificate needs both cert and key"));
     }
     if tls.insecure && tls.cacert.is_some() {
-        return Err(err("insecure", "cannot be used with cacert: choose one"));
+        return Err(err(Key::Insecure, "cannot be used with cacert: choose one"));
     }
     Ok((protocol, tls))
 }
 
 /// The closed or open model the values describe.
 fn model(
-    get: &dyn Fn(&str) -> Option<ParamValue>,
-    int: impl Fn(&str) -> Option<i64>,
-    float: impl Fn(&str) -> Option<f64>,
+    get: &dyn Fn(Key) -> Option<ParamValue>,
+    int: impl Fn(Key) -> Option<i64>,
+    float: impl Fn(Key) -> Option<f64>,
 ) -> Result<Model, SettingsError> {
-    if let Some(rate) = float("rate") {
-        if let Some(closed) = ["users", "spawn_rate", "wait"]
+    if let Some(rate) = float(Key::Rate) {
+        if let Some(closed) = [Key::Users, Key::SpawnRate, Key::Wait]
             .into_iter()
-            .find(|n| get(n).is_some())
+            .find(|&k| get(k).is_some())
         {
             return Err(err(
                 closed,
                 "cannot be used with rate: an open model takes no users, spawn_rate or wait",
             ));
         }
-        let max_in_flight = int("max_in_flight").expect("max_in_flight has a default") as u32;
+        let max_in_flight = required(Key::MaxInFlight, int(Key::MaxInFlight))? as u32;
         return Ok(Model::Open {
             rate,
             max_in_flight,
         });
     }
-    let users = int("users").map_or(DEFAULT_USERS, |n| n as u32);
-    let wait = match get("wait") {
+    let users = int(Key::Users).map_or(DEFAULT_USERS, |n| n as u32);
+    let wait = match get(Key::Wait) {
         Some(range) => {
             let text = range.to_string();
             let (min, max) = text.split_once("..").unwrap_or((&text, &text));
             (
-                parse_duration(min).map_err(|cause| because("wait", None, cause))?,
-                parse_duration(max).map_err(|cause| because("wait", None, cause))?,
+                parse_duration(min).map_err(|cause| because(Key::Wait, None, cause))?,
+                parse_duration(max).map_err(|cause| because(Key::Wait, None, cause))?,
             )
         }
         None => (Duration::ZERO, Duration::ZERO),
     };
     Ok(Model::Closed {
         users,
-        spawn_rate: float("spawn_rate"),
+        spawn_rate: float(Key::SpawnRate),
         wait,
     })
 }
@@ -631,16 +702,16 @@ pub(crate) mod tests {
 
     /// A plan of `GET /` against 127.0.0.1:1 with these settings (as text), for unit tests.
     pub(crate) fn plan(values: &[(&str, &str)]) -> Result<LoadPlan, SettingsError> {
-        let values: BTreeMap<String, ParamValue> = values
+        let values: BTreeMap<Key, ParamValue> = values
             .iter()
             .map(|(k, v)| {
-                let value = setting(k).kind.parse_text(v).unwrap();
-                ((*k).to_owned(), value)
+                let key: Key = k.parse().unwrap();
+                (key, key.setting().kind.parse_text(v).unwrap())
             })
             .collect();
         let target = Target::parse("http://127.0.0.1:1/").unwrap();
         let task = TaskSpec::parse("GET /", std::path::Path::new(".")).unwrap();
-        resolve(&|name| values.get(name).cloned(), target, vec![task])
+        resolve(&|key| values.get(&key).cloned(), target, vec![task])
     }
 
     #[test]
@@ -678,21 +749,22 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn every_flag_is_its_name_in_kebab_case_with_a_valid_default() {
-        for s in SETTINGS {
-            assert_eq!(s.flag, format!("--{}", s.name.replace('_', "-")));
-            assert!(s.default.is_some() || !s.unset.is_empty(), "{}", s.name);
+    fn every_key_has_its_row_and_every_flag_is_its_name_in_kebab_case_with_a_valid_default() {
+        use strum::VariantArray as _;
+        assert_eq!(SETTINGS.len(), Key::VARIANTS.len());
+        for (&key, s) in Key::VARIANTS.iter().zip(SETTINGS) {
+            assert_eq!(s.key, key, "SETTINGS is in Key's order");
+            assert_eq!(find(key.name()), Some(s));
+            assert_eq!(s.flag, format!("--{}", s.name().replace('_', "-")));
+            assert!(s.default.is_some() || !s.unset.is_empty(), "{key}");
             let _ = s.default_value();
-            for other in s.conflicts_with.iter().chain(&s.requires) {
-                assert!(find(other).is_some(), "{} names {other}", s.name);
-            }
         }
     }
 
     #[test]
     fn bad_text_names_the_flag() {
         let args = SettingArgs {
-            given: BTreeMap::from([("users", "0".to_owned())]),
+            given: BTreeMap::from([(Key::Users, "0".to_owned())]),
         };
         let e = args.values().unwrap_err();
         assert_eq!(e.setting.flag, "--users");

@@ -59,10 +59,10 @@ pub fn plan(
         .path
         .parent()
         .unwrap_or_else(|| std::path::Path::new("."));
-    let value = |name: &str| match name {
-        "stall_window" => Some(window.clone()),
-        _ => cell.get(name).map(|v| match load::settings::find(name) {
-            Some(s) if s.kind == crate::base::param::Kind::Path => {
+    let value = |key: load::settings::Key| match key {
+        load::settings::Key::StallWindow => Some(window.clone()),
+        _ => cell.get(key.name()).map(|v| match key.setting().kind {
+            crate::base::param::Kind::Path => {
                 ParamValue::Text(here.join(v.to_string()).display().to_string())
             }
             _ => v.clone(),

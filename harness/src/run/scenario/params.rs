@@ -122,7 +122,7 @@ const APP: &[Param] = &[
 impl From<&'static Setting> for Param {
     fn from(s: &'static Setting) -> Self {
         Param {
-            name: s.name,
+            name: s.name(),
             section: Section::Load,
             kind: s.kind,
             default: s.default.map_or(Preset::Unset, Preset::Text),

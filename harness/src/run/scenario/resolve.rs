@@ -858,13 +858,15 @@ impl Resolver<'_> {
     }
 
     fn stall(&self, raw: &RawScenario) -> Result<StallSpec, ScenarioError> {
-        let setting = crate::engine::load::settings::find("stall_window").expect("a load setting");
+        let setting = crate::engine::load::settings::Key::StallWindow.setting();
         let window = match raw.stall.as_ref().and_then(|s| s.window.as_ref()) {
             Some(w) => setting
                 .kind
                 .normalize(w.get_ref())
                 .map_err(|m| self.at.error(Some(w.span()), format!("stall.window {m}")))?,
-            None => setting.default_value().expect("stall_window has a default"),
+            None => setting
+                .default_value()
+                .ok_or_else(|| self.at.error(None, "stall.window needs a value"))?,
         };
         let window = crate::base::human::parse_duration(&window.to_string())
             .map_err(|m| self.at.caused(None, m))?;
