@@ -161,7 +161,7 @@ impl IdStrategy {
     }
 
     /// Most connections one request holds at once with this strategy: HikariCP's Cm.
-    pub fn connections_per_request(self) -> u32 {
+    pub fn cm(self) -> u32 {
         match self {
             IdStrategy::Table | IdStrategy::PooledLo | IdStrategy::PooledLotl => 2,
             IdStrategy::Identity | IdStrategy::SameConn => 1,
@@ -226,10 +226,7 @@ mod tests {
 
     #[test]
     fn only_sequence_strategies_take_a_second_connection() {
-        let cm: Vec<u32> = IdStrategy::ALL
-            .iter()
-            .map(|s| s.connections_per_request())
-            .collect();
+        let cm: Vec<u32> = IdStrategy::ALL.iter().map(|s| s.cm()).collect();
         assert_eq!(cm, [2, 2, 2, 1, 1]);
     }
 

@@ -69,8 +69,11 @@ pub struct RequestsSnapshot {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RouteSnapshot {
     pub in_flight: u64,
-    /// Most connections one request of this route held at once so far (observed Cm).
-    pub max_connections_held: u32,
+    /// Cm observed: the most connections one request of this route held at once so far
+    /// (named on the wire, and in the `target_app_route_max_connections_held` gauge, for
+    /// what it counts).
+    #[serde(rename = "max_connections_held")]
+    pub cm: u32,
     /// Finished requests by HTTP status.
     pub requests: BTreeMap<u16, u64>,
 }
@@ -92,7 +95,8 @@ pub struct ConfigSnapshot {
     #[serde(default)]
     pub query_delay_ms: u64,
     /// Cm of the configured id strategy, for the pool-sizing formula Tn x (Cm - 1) + 1.
-    pub id_strategy_connections: u32,
+    #[serde(rename = "id_strategy_connections")]
+    pub cm: u32,
     /// The database URL with any password replaced by `***`.
     pub database: String,
 }
@@ -135,7 +139,7 @@ mod tests {
                 "/mode1/dependency".to_owned(),
                 RouteSnapshot {
                     in_flight: 28,
-                    max_connections_held: 1,
+                    cm: 1,
                     requests: BTreeMap::from([(200, 4)]),
                 },
             )]),
@@ -150,7 +154,7 @@ mod tests {
                 id_block: 1000,
                 work_ms: 0,
                 query_delay_ms: 0,
-                id_strategy_connections: 2,
+                cm: 2,
                 database: "sqlite:///tmp/x.db".to_owned(),
             },
         };

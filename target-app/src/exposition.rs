@@ -117,7 +117,7 @@ impl Collector for SnapshotCollector {
         )?;
         for (path, route) in &s.routes {
             let labels = [("route", path.clone())];
-            ConstGauge::new(route.max_connections_held).encode(held.encode_family(&labels)?)?;
+            ConstGauge::new(route.cm).encode(held.encode_family(&labels)?)?;
         }
         Ok(())
     }

@@ -38,7 +38,7 @@ pub struct RouteStats {
     pub in_flight: Gauge,
     by_status: Mutex<BTreeMap<u16, u64>>,
     /// Most connections any one request of this route held at once (observed Cm).
-    pub max_connections_held: Arc<AtomicU32>,
+    pub cm: Arc<AtomicU32>,
 }
 
 impl RouteStats {

@@ -58,10 +58,11 @@ pub struct PoolSample {
     /// Mode-1 teardown jobs not finished (target-app only).
     pub teardown_pending: Option<u64>,
     pub requests_in_flight: Option<u64>,
-    /// The most connections one request has held at once so far, over every route (target-app
-    /// counts it per route: `max_connections_held`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_held: Option<u64>,
+    /// Cm observed: the most connections one request has held at once so far, over every route
+    /// (target-app counts it per route: `max_connections_held`). Reports before this name
+    /// called it `max_held`.
+    #[serde(default, alias = "max_held", skip_serializing_if = "Option::is_none")]
+    pub cm: Option<u64>,
 }
 
 /// `Some(a, b)` when both are known.
@@ -212,7 +213,7 @@ impl PoolSample {
             blocking_queued: v(Gauge::ThreadsQueued),
             teardown_pending: None,
             requests_in_flight: None,
-            max_held: None,
+            cm: None,
         }
     }
 }
@@ -448,6 +449,17 @@ impl Sampler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn observed_cm_is_written_as_cm_and_read_under_its_old_name_too() {
+        let sample: PoolSample = serde_json::from_str(r#"{"t_ms": 0, "max_held": 2}"#).unwrap();
+        assert_eq!(sample.cm, Some(2));
+        let written = serde_json::to_value(&sample).unwrap();
+        assert_eq!(
+            (written["cm"].as_u64(), written.get("max_held")),
+            (Some(2), None)
+        );
+    }
 
     #[test]
     fn saturation_needs_every_gauge_it_speaks_of() {

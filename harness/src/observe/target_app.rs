@@ -24,11 +24,7 @@ pub fn from_snapshot(s: &Snapshot, t_ms: u64) -> PoolSample {
         blocking_queued: Some(s.blocking.queued),
         teardown_pending: Some(s.teardown.pending),
         requests_in_flight: Some(s.requests.in_flight),
-        max_held: s
-            .routes
-            .values()
-            .map(|r| u64::from(r.max_connections_held))
-            .max(),
+        cm: s.routes.values().map(|r| u64::from(r.cm)).max(),
     }
 }
 

@@ -61,7 +61,7 @@ async fn track(
     if let Some(route) = &route {
         request
             .extensions_mut()
-            .insert(ConnScope::new(Arc::clone(&route.max_connections_held)));
+            .insert(ConnScope::new(Arc::clone(&route.cm)));
     }
     let response = next.run(request).await;
     if let Some(route) = &route {

@@ -37,7 +37,7 @@ pub(super) fn take(app: &App) -> Snapshot {
             .map(|(path, r)| {
                 let route = RouteSnapshot {
                     in_flight: r.in_flight.get(),
-                    max_connections_held: r.max_connections_held.load(Ordering::SeqCst),
+                    cm: r.cm.load(Ordering::SeqCst),
                     requests: r.by_status(),
                 };
                 (path.to_owned(), route)
@@ -54,7 +54,7 @@ pub(super) fn take(app: &App) -> Snapshot {
             id_block: c.id_block,
             work_ms: c.work_ms,
             query_delay_ms: c.query_delay_ms,
-            id_strategy_connections: c.id_strategy.connections_per_request(),
+            cm: c.id_strategy.cm(),
             database: c
                 .database_url
                 .as_ref()

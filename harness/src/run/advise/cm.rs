@@ -63,7 +63,7 @@ async fn measure_in(
             .run_cell(&cell, runner.stop, &mut *runner.monitor)
             .await?;
         let ok = report.load.as_ref().map_or(0, |l| l.outcome(Kind::Ok));
-        let held = report.pool_samples.iter().filter_map(|s| s.max_held).max();
+        let held = report.pool_samples.iter().filter_map(|s| s.cm).max();
         if let (Some(held), true) = (held, ok > 0) {
             return Ok(TaskCm {
                 task: task.to_owned(),

@@ -388,9 +388,7 @@ impl Scenario {
                 let strategy = cell
                     .get("id_strategy")
                     .map_or("table".to_owned(), ToString::to_string);
-                Some(Value::Num(f64::from(params::connections_per_request(
-                    &strategy,
-                ))))
+                Some(Value::Num(f64::from(params::cm(&strategy))))
             }
             "engine" => Some(Value::Str(self.backend.engine().name().to_owned())),
             "backend" => Some(Value::Str(self.backend.name().to_owned())),

@@ -200,8 +200,8 @@ impl Param {
 }
 
 /// Connections one mode-2 insert holds at once with an id strategy (HikariCP's Cm).
-pub fn connections_per_request(id_strategy: &str) -> u32 {
-    IdStrategy::from_name(id_strategy).map_or(1, IdStrategy::connections_per_request)
+pub fn cm(id_strategy: &str) -> u32 {
+    IdStrategy::from_name(id_strategy).map_or(1, IdStrategy::cm)
 }
 
 /// The Markdown table of target-app's settings, as scenarios/README.md shows it (a test keeps
@@ -273,7 +273,7 @@ mod tests {
 
     #[test]
     fn cm_comes_from_the_id_strategy() {
-        assert_eq!(connections_per_request("table"), 2);
-        assert_eq!(connections_per_request("identity"), 1);
+        assert_eq!(cm("table"), 2);
+        assert_eq!(cm("identity"), 1);
     }
 }
