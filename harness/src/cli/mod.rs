@@ -398,4 +398,31 @@ mod tests {
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
     }
+
+    /// The help's prose is the one place outcome and rule names are written out by hand: it
+    /// names every kind and every `--fail-if` name there is.
+    #[test]
+    fn load_help_names_every_outcome_kind_and_every_fail_if_name() {
+        let words: Vec<&str> = LOAD_HELP
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .collect();
+        for kind in crate::engine::metrics::Kind::ALL {
+            let name = match kind.name() {
+                "http" => "http_",
+                name => name,
+            };
+            assert!(
+                words
+                    .iter()
+                    .any(|w| *w == name || (name == "http_" && w.starts_with(name))),
+                "LOAD_HELP misses the outcome {name}"
+            );
+        }
+        for name in crate::results::gate::NAMES {
+            assert!(
+                words.contains(name),
+                "LOAD_HELP misses the --fail-if name {name}"
+            );
+        }
+    }
 }

@@ -5,19 +5,39 @@
 
 use super::svg::{Scale, Svg};
 use crate::base::human::{latency, secs};
+use crate::engine::metrics::{Family, Second};
 use crate::observe::{Gauge, PoolSample};
 use crate::results::scenario::CellReport;
 use crate::verdict::Verdict;
 
-/// Outcome series of the completions panel, bottom to top.
-const OUTCOMES: [(&str, &str); 6] = [
-    ("ok", "#2e9e44"),
-    ("http", "#e0a100"),
-    ("pool_timeout", "#d62728"),
-    ("timeout", "#9467bd"),
-    ("connect", "#7f7f7f"),
-    ("other", "#1f77b4"),
-];
+/// The colour of an outcome family's series in the completions panel (stacked bottom to top
+/// in [`Family::ALL`]'s order); `None` for requests cut off by the end of the run, which are
+/// not drawn.
+fn outcome_color(family: Family) -> Option<&'static str> {
+    Some(match family {
+        Family::Ok => "#2e9e44",
+        Family::Http => "#e0a100",
+        Family::PoolTimeout => "#d62728",
+        Family::Timeout => "#9467bd",
+        Family::Connect => "#7f7f7f",
+        Family::Other => "#1f77b4",
+        Family::Tls => "#8c564b",
+        Family::H2 => "#e377c2",
+        Family::Aborted => return None,
+    })
+}
+
+/// The families a cell's completions panel shows: the first six always, TLS and HTTP/2
+/// failures when the cell had any.
+fn drawn_outcomes(timeline: &[Second]) -> Vec<(Family, &'static str)> {
+    Family::ALL
+        .iter()
+        .filter(|&&f| {
+            !matches!(f, Family::Tls | Family::H2) || timeline.iter().any(|s| s.finished[f] > 0)
+        })
+        .filter_map(|&f| Some((f, outcome_color(f)?)))
+        .collect()
+}
 
 /// Colors for cells in overlaid charts.
 const PALETTE: [&str; 10] = [
@@ -160,16 +180,17 @@ pub fn timeline(cell: &CellReport) -> Option<String> {
         "start",
         "panel",
     );
+    let outcomes = drawn_outcomes(&load.timeline);
     for s in &load.timeline {
-        let values = [s.ok, s.http, s.pool_timeout, s.timeout, s.connect, s.other];
         let (x0, x1) = (x.at(f64::from(s.t)), x.at(f64::from(s.t) + 1.0));
         let mut base = 0.0;
-        for ((name, color), v) in OUTCOMES.iter().zip(values) {
+        for &(family, color) in &outcomes {
+            let v = s.finished[family];
             if v == 0 {
                 continue;
             }
             let (top, bottom) = (y.at(base + v as f64), y.at(base));
-            let title = format!("{name}: {v} in [{}s, {}s)", s.t, s.t + 1);
+            let title = format!("{}: {v} in [{}s, {}s)", family.name(), s.t, s.t + 1);
             svg.rect(
                 x0 + 0.5,
                 top,
@@ -181,10 +202,10 @@ pub fn timeline(cell: &CellReport) -> Option<String> {
             base += v as f64;
         }
     }
-    for (i, (name, color)) in OUTCOMES.iter().enumerate() {
+    for (i, (family, color)) in outcomes.iter().enumerate() {
         let ly = tops[0] + 10.0 + 14.0 * i as f64;
         svg.rect(right + 10.0, ly - 9.0, 14.0, 9.0, color, "");
-        svg.text((right + 28.0, ly), name, "start", "legend");
+        svg.text((right + 28.0, ly), family.name(), "start", "legend");
     }
 
     let at = |t_ms: u64| t_ms as f64 / 1000.0;

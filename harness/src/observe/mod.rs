@@ -454,7 +454,7 @@ mod tests {
     fn observed_cm_is_written_as_cm_and_read_under_its_old_name_too() {
         let sample: PoolSample = serde_json::from_str(r#"{"t_ms": 0, "max_held": 2}"#).unwrap();
         assert_eq!(sample.cm, Some(2));
-        let written = serde_json::to_value(&sample).unwrap();
+        let written = serde_json::to_value(sample).unwrap();
         assert_eq!(
             (written["cm"].as_u64(), written.get("max_held")),
             (Some(2), None)

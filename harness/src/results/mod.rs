@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::load::{LoadPlan, Model};
 use crate::engine::metrics::RunOutput;
-use crate::engine::metrics::{Kind, OutcomeKey, Outcomes, Second, Stall, Summary, TaskTotals};
+use crate::engine::metrics::{
+    Family, Kind, OutcomeKey, Outcomes, Second, Stall, Summary, TaskTotals,
+};
 use crate::observe::database::DbReport;
 use crate::observe::{PoolSample, SourceReport};
 use crate::verdict::Observed;
@@ -296,15 +298,16 @@ impl LoadReport {
                 .outcomes
                 .iter()
                 .filter(|(k, n)| !matches!(k.kind(), Kind::Ok | Kind::Aborted) && *n > 0)
-                .map(|(k, n)| (k.to_string(), n))
                 .collect(),
             stalls: self.stalls.clone(),
             samples,
             source,
             database,
             death: None,
-            first_pool_timeout_s: first_second(&|s| s.pool_timeout > 0),
-            first_error_s: first_second(&|s| s.completed > s.ok + s.aborted),
+            first_pool_timeout_s: first_second(&|s| s.finished[Family::PoolTimeout] > 0),
+            first_error_s: first_second(&|s| {
+                s.completed > s.finished[Family::Ok] + s.finished[Family::Aborted]
+            }),
             ok_rps: self.ok_rps,
             p99_us: self.latency_us.p99,
         }

@@ -23,7 +23,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::base::human::{count, latency, secs};
-use crate::engine::metrics::{Kind, Live, Stall};
+use crate::engine::metrics::{Kind, Live, OutcomeKey, Stall};
 use crate::observe::database::DbReport;
 use crate::observe::{GaugeNames, PoolSample, SourceReport};
 
@@ -149,7 +149,7 @@ pub struct Observed<'a> {
     pub ok: u64,
     pub pool_timeouts: u64,
     /// Completed requests that were not ok, by outcome, for the evidence.
-    pub errors: Vec<(String, u64)>,
+    pub errors: Vec<(OutcomeKey, u64)>,
     /// The finished run's stalls, or the stall under way.
     pub stalls: Vec<Stall>,
     /// The server's pool samples, and what is known of their source (`None`: the target has
@@ -176,7 +176,7 @@ impl<'a> Observed<'a> {
             .iter()
             .copied()
             .filter(|k| !matches!(k, Kind::Ok | Kind::Aborted))
-            .map(|k| (k.name().to_owned(), live.count(k)))
+            .map(|k| (OutcomeKey::of(k), live.count(k)))
             .filter(|(_, n)| *n > 0)
             .collect();
         let stalls = live

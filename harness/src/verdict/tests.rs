@@ -18,7 +18,10 @@ fn finished(ok: u64, errors: &[(&str, u64)], stalls: Vec<Stall>) -> Observed<'st
         completed: ok + failed,
         ok,
         pool_timeouts,
-        errors: errors.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect(),
+        errors: errors
+            .iter()
+            .map(|(k, n)| (k.parse().expect("an outcome name"), *n))
+            .collect(),
         stalls,
         samples: &[],
         source: None,
@@ -236,7 +239,7 @@ fn live_counts_leave_aborted_requests_out_and_starve_like_the_final_verdict() {
     let l = live(40, 60, 7, None);
     let o = Observed::live(&l, &[], None);
     assert_eq!((o.completed, o.pool_timeouts), (100, 60));
-    assert_eq!(o.errors, vec![("pool_timeout".to_owned(), 60)]);
+    assert_eq!(o.errors, vec![(OutcomeKey::of(Kind::PoolTimeout), 60)]);
     let j = judge(&o, &Thresholds::default());
     assert_eq!(j.verdict, Verdict::Starved);
     assert_eq!(j.onset_s, Some(1.5));
@@ -415,7 +418,7 @@ fn stuck_over(db: &DbReport) -> Judgement {
         samples: &samples,
         source: Some(&source),
         database: Some(db),
-        ..finished(4, &[("server_error", 20)], vec![stall(1.0, 5.0)])
+        ..finished(4, &[("http_500", 20)], vec![stall(1.0, 5.0)])
     };
     judge(&o, &Thresholds::default())
 }
@@ -526,7 +529,7 @@ fn a_target_that_died_is_named_with_its_signal_and_log_before_any_stall() {
             status: "signal 9 (SIGKILL)".to_owned(),
             log: "listening on 127.0.0.1:4000".to_owned(),
         }),
-        ..finished(4, &[("connect_error", 30)], vec![stall(2.5, 3.0)])
+        ..finished(4, &[("connect", 30)], vec![stall(2.5, 3.0)])
     };
     let j = judge(&o, &Thresholds::default());
     assert_eq!(j.verdict, Verdict::TargetDied);

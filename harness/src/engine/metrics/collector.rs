@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use super::histogram::{Latency, Summary};
-use super::outcome::Kind;
+use super::outcome::{Families, Kind};
 use super::recorder::{ConnectionTotals, KindCounts, Report, TICK, TICKS_PER_SECOND, TaskTotals};
 use super::stall::{Stall, find_stalls};
 
@@ -39,19 +39,9 @@ pub struct Second {
     pub dropped: u64,
     /// Requests finished, any outcome.
     pub completed: u64,
-    pub ok: u64,
-    pub http: u64,
-    pub pool_timeout: u64,
-    pub timeout: u64,
-    pub connect: u64,
-    pub other: u64,
-    pub aborted: u64,
-    /// TLS failures (certificates and handshakes).
-    #[serde(default)]
-    pub tls: u64,
-    /// HTTP/2 GOAWAYs and stream resets.
-    #[serde(default)]
-    pub h2: u64,
+    /// Requests finished, by outcome family (a field each in JSON: `ok`, `http`, ...).
+    #[serde(flatten)]
+    pub finished: Families,
     /// Most requests in flight at any tick of the second.
     pub in_flight: u64,
     /// Latency of the requests that finished in this second (µs).
@@ -68,49 +58,21 @@ impl Second {
             started,
             dropped,
             completed,
-            ok,
-            http,
-            pool_timeout,
-            timeout,
-            connect,
-            other,
-            aborted,
-            tls,
-            h2,
+            finished,
             in_flight: _,
             latency_us: _,
         } = other;
         self.started += started;
         self.dropped += dropped;
         self.completed += completed;
-        self.ok += ok;
-        self.http += http;
-        self.pool_timeout += pool_timeout;
-        self.timeout += timeout;
-        self.connect += connect;
-        self.other += other;
-        self.aborted += aborted;
-        self.tls += tls;
-        self.h2 += h2;
+        self.finished.add(finished);
     }
 
     fn add_finished(&mut self, counts: &KindCounts) {
         for &kind in Kind::ALL {
             let n = counts[kind.index()];
             self.completed += n;
-            *match kind {
-                Kind::Ok => &mut self.ok,
-                Kind::Http => &mut self.http,
-                Kind::PoolTimeout => &mut self.pool_timeout,
-                Kind::Timeout => &mut self.timeout,
-                Kind::Connect => &mut self.connect,
-                Kind::Other => &mut self.other,
-                Kind::Aborted => &mut self.aborted,
-                Kind::CertUnknownIssuer | Kind::CertExpired | Kind::CertWrongName | Kind::Tls => {
-                    &mut self.tls
-                }
-                Kind::GoAway | Kind::StreamReset => &mut self.h2,
-            } += n;
+            self.finished[kind.family()] += n;
         }
     }
 }

@@ -10,7 +10,7 @@ mod stall;
 
 pub use collector::{Collected, Collector, IntervalSink, Live, RECENT_SECONDS, Second};
 pub use histogram::{HistogramError, Latency, SIGFIGS, Summary};
-pub use outcome::{Kind, Outcome, OutcomeKey, Outcomes, StatusCounts};
+pub use outcome::{Families, Family, Kind, Outcome, OutcomeKey, Outcomes, StatusCounts};
 pub use recorder::{
     ConnectionTotals, KindCounts, Recorder, Report, TICK, TICKS_PER_SECOND, TaskTotals, TickCounts,
 };

@@ -73,17 +73,137 @@ impl Kind {
         self.into()
     }
 
+    /// The timeline column it is counted in.
+    pub fn family(self) -> Family {
+        match self {
+            Kind::Ok => Family::Ok,
+            Kind::Http => Family::Http,
+            Kind::PoolTimeout => Family::PoolTimeout,
+            Kind::Timeout => Family::Timeout,
+            Kind::Connect => Family::Connect,
+            Kind::Other => Family::Other,
+            Kind::Aborted => Family::Aborted,
+            Kind::CertUnknownIssuer | Kind::CertExpired | Kind::CertWrongName | Kind::Tls => {
+                Family::Tls
+            }
+            Kind::GoAway | Kind::StreamReset => Family::H2,
+        }
+    }
+
     /// A TLS failure (certificate or handshake).
     pub fn is_tls(self) -> bool {
-        matches!(
-            self,
-            Kind::CertUnknownIssuer | Kind::CertExpired | Kind::CertWrongName | Kind::Tls
-        )
+        self.family() == Family::Tls
     }
 
     /// An HTTP/2 failure (GOAWAY, stream reset).
     pub fn is_h2(self) -> bool {
-        matches!(self, Kind::GoAway | Kind::StreamReset)
+        self.family() == Family::H2
+    }
+}
+
+/// The columns a timeline counts finished requests in, a second at a time: each [`Kind`], but
+/// the TLS failures together and the HTTP/2 ones together.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
+pub enum Family {
+    Ok,
+    Http,
+    PoolTimeout,
+    Timeout,
+    Connect,
+    Other,
+    Aborted,
+    /// Certificates and handshakes.
+    Tls,
+    /// GOAWAYs and stream resets.
+    H2,
+}
+
+impl Family {
+    /// Every family, in report order.
+    pub const ALL: &'static [Family] = <Family as strum::VariantArray>::VARIANTS;
+
+    /// The name of its timeline column.
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// Finished requests counted by [`Family`]; in JSON, a field per family named after it (a
+/// missing one is 0, an unknown one is skipped).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Families([u64; Family::ALL.len()]);
+
+impl std::ops::Index<Family> for Families {
+    type Output = u64;
+    fn index(&self, family: Family) -> &u64 {
+        &self.0[family as usize]
+    }
+}
+
+impl std::ops::IndexMut<Family> for Families {
+    fn index_mut(&mut self, family: Family) -> &mut u64 {
+        &mut self.0[family as usize]
+    }
+}
+
+impl Families {
+    /// Adds another's counts.
+    pub fn add(&mut self, other: &Families) {
+        for (mine, theirs) in self.0.iter_mut().zip(other.0) {
+            *mine += theirs;
+        }
+    }
+}
+
+impl Serialize for Families {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(Some(Family::ALL.len()))?;
+        for &family in Family::ALL {
+            map.serialize_entry(family.name(), &self[family])?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Families {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Families;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("counts by outcome family")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Families, A::Error> {
+                let mut counts = Families::default();
+                while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    match name.parse::<Family>() {
+                        Ok(family) => counts[family] = map.next_value()?,
+                        Err(_) => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(counts)
+            }
+        }
+        deserializer.deserialize_map(Visitor)
     }
 }
 
@@ -334,6 +454,60 @@ impl StatusCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_timeline_second_keeps_a_field_per_family_and_reads_older_seconds_without_tls() {
+        use crate::engine::metrics::Second;
+        let old = r#"{"t": 3, "started": 9, "dropped": 0, "completed": 7, "ok": 4, "http": 1,
+            "pool_timeout": 2, "timeout": 0, "connect": 0, "other": 0, "aborted": 0,
+            "in_flight": 5, "latency_us": {"count": 0, "min": 0, "mean": 0, "p50": 0, "p90": 0,
+            "p99": 0, "p999": 0, "p9999": 0, "max": 0}}"#;
+        let second: Second = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            (
+                second.finished[Family::Ok],
+                second.finished[Family::PoolTimeout]
+            ),
+            (4, 2)
+        );
+        assert_eq!(second.finished[Family::Tls], 0);
+        let written = serde_json::to_value(&second).unwrap();
+        let names: Vec<&str> = Family::ALL.iter().map(|f| f.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "ok",
+                "http",
+                "pool_timeout",
+                "timeout",
+                "connect",
+                "other",
+                "aborted",
+                "tls",
+                "h2"
+            ]
+        );
+        for name in names {
+            assert!(written[name].is_u64(), "{name} in {written}");
+        }
+        assert_eq!(serde_json::from_value::<Second>(written).unwrap(), second);
+    }
+
+    #[test]
+    fn every_kind_is_counted_in_its_family() {
+        let tls: Vec<Kind> = Kind::ALL.iter().copied().filter(|k| k.is_tls()).collect();
+        assert_eq!(
+            tls,
+            [
+                Kind::CertUnknownIssuer,
+                Kind::CertExpired,
+                Kind::CertWrongName,
+                Kind::Tls
+            ]
+        );
+        assert_eq!(Kind::GoAway.family(), Family::H2);
+        assert_eq!(Kind::PoolTimeout.family().name(), Kind::PoolTimeout.name());
+    }
 
     #[test]
     fn a_pool_timeout_body_is_its_own_kind() {
