@@ -211,7 +211,7 @@ pub fn timeline(cell: &CellReport) -> Option<String> {
     let at = |t_ms: u64| t_ms as f64 / 1000.0;
     let samples = &cell.pool_samples;
     // A gauge the source does not report leaves a gap, not a zero.
-    let series = |pick: &dyn Fn(&PoolSample) -> Option<u64>| {
+    let series = |pick: &dyn Fn(&PoolSample) -> Option<u64>| -> Vec<(f64, f64)> {
         samples
             .iter()
             .filter_map(|s| Some((at(s.t_ms), pick(s)? as f64)))
@@ -223,12 +223,20 @@ pub fn timeline(cell: &CellReport) -> Option<String> {
         .map(|s| (f64::from(s.t) + 0.5, s.in_flight as f64))
         .collect();
     // Each line under the service's own metric name when it has one.
-    let label = |gauge: Gauge| gauge.named(&names);
-    let waiting = if samples.iter().any(|s| s.pool_waits.is_some()) {
-        (label(Gauge::Waits), series(&|s| s.pool_waits))
+    let gauge = |g: Gauge| (g.named(&names), series(&|s| s.gauge(g)));
+    let waiting = gauge(if samples.iter().any(|s| s.pool_waits.is_some()) {
+        Gauge::Waits
     } else {
-        (label(Gauge::Waiting), series(&|s| s.pool_waiting))
-    };
+        Gauge::Waiting
+    });
+    let [in_use, max, busy, threads, queued] = [
+        Gauge::InUse,
+        Gauge::Max,
+        Gauge::ThreadsBusy,
+        Gauge::ThreadsMax,
+        Gauge::ThreadsQueued,
+    ]
+    .map(gauge);
     if pooled {
         line_panel(
             &mut svg,
@@ -239,13 +247,8 @@ pub fn timeline(cell: &CellReport) -> Option<String> {
             "requests in flight and the connection pool",
             &[
                 ("in flight (client)".to_owned(), "#1f77b4", false, in_flight),
-                (
-                    label(Gauge::InUse),
-                    "#2e9e44",
-                    false,
-                    series(&|s| s.pool_in_use),
-                ),
-                (label(Gauge::Max), "#2e9e44", true, series(&|s| s.pool_max)),
+                (in_use.0, "#2e9e44", false, in_use.1),
+                (max.0, "#2e9e44", true, max.1),
                 (waiting.0, "#d62728", false, waiting.1),
             ],
         );
@@ -262,24 +265,9 @@ pub fn timeline(cell: &CellReport) -> Option<String> {
             right,
             threads_title,
             &[
-                (
-                    label(Gauge::ThreadsBusy),
-                    "#ff7f0e",
-                    false,
-                    series(&|s| s.blocking_busy),
-                ),
-                (
-                    label(Gauge::ThreadsMax),
-                    "#ff7f0e",
-                    true,
-                    series(&|s| s.blocking_threads),
-                ),
-                (
-                    label(Gauge::ThreadsQueued),
-                    "#8c564b",
-                    false,
-                    series(&|s| s.blocking_queued),
-                ),
+                (busy.0, "#ff7f0e", false, busy.1),
+                (threads.0, "#ff7f0e", true, threads.1),
+                (queued.0, "#8c564b", false, queued.1),
                 (
                     "teardowns pending".to_owned(),
                     "#e377c2",

@@ -195,6 +195,23 @@ impl PoolSample {
         parts.join("; ")
     }
 
+    /// Its value of `gauge` (the waits since the cell's first sample for [`Gauge::Waits`]):
+    /// the one place a gauge meets its field, for what charts and views draw.
+    pub fn gauge(&self, gauge: Gauge) -> Option<u64> {
+        match gauge {
+            Gauge::InUse => self.pool_in_use,
+            Gauge::Max => self.pool_max,
+            Gauge::Waiting => self.pool_waiting,
+            Gauge::Idle => self.pool_idle,
+            Gauge::Open => self.pool_open,
+            Gauge::ThreadsBusy => self.blocking_busy,
+            Gauge::ThreadsMax => self.blocking_threads,
+            Gauge::ThreadsQueued => self.blocking_queued,
+            Gauge::Timeouts => self.acquire_timeouts,
+            Gauge::Waits => self.pool_waits,
+        }
+    }
+
     /// A sample from a reading of the service's metrics; `waits_at_start` is the waits
     /// counter of the cell's first reading.
     pub fn from_reading(t_ms: u64, r: &metrics::Reading, waits_at_start: Option<u64>) -> Self {
@@ -459,6 +476,18 @@ mod tests {
             (written["cm"].as_u64(), written.get("max_held")),
             (Some(2), None)
         );
+    }
+
+    #[test]
+    fn every_gauge_of_a_reading_comes_back_from_its_sample_under_the_same_gauge() {
+        let reading = metrics::Reading {
+            values: Gauge::ALL.iter().zip(1..).map(|(&g, v)| (g, v)).collect(),
+            ..Default::default()
+        };
+        let sample = PoolSample::from_reading(0, &reading, Some(0));
+        for &g in Gauge::ALL {
+            assert_eq!(sample.gauge(g), reading.values.get(&g).copied(), "{g}");
+        }
     }
 
     #[test]
