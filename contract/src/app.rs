@@ -104,6 +104,8 @@ pub enum Engine {
     #[default]
     Sqlite,
     Mysql,
+    /// PostgreSQL (`postgres://`), directly or through pgbouncer.
+    Postgres,
 }
 
 /// The names of a list of choices, at compile time.
@@ -192,6 +194,7 @@ impl Engine {
         match self {
             Engine::Sqlite => "sqlite",
             Engine::Mysql => "mysql",
+            Engine::Postgres => "postgres",
         }
     }
 }

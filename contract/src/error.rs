@@ -15,6 +15,15 @@ pub enum ErrorCode {
     MysqlLockWaitTimeout,
     /// MySQL error 1213 (500).
     MysqlDeadlock,
+    /// PostgreSQL SQLSTATE 40P01, a deadlock its detector broke (500).
+    PgDeadlock,
+    /// PostgreSQL SQLSTATE 55P03: a lock `NOWAIT` or `lock_timeout` could not get (500).
+    LockNotAvailable,
+    /// PostgreSQL SQLSTATE 57014: `statement_timeout` cancelled the query (500).
+    StatementTimeout,
+    /// PostgreSQL SQLSTATE 53300: the server's max_connections, or pgbouncer's, is reached
+    /// (500).
+    TooManyConnections,
     /// Any other database error (500).
     Db,
     /// The request itself is wrong (400).
@@ -23,11 +32,15 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 6] = [
+    pub const ALL: [ErrorCode; 10] = [
         ErrorCode::PoolTimeout,
         ErrorCode::SqliteBusy,
         ErrorCode::MysqlLockWaitTimeout,
         ErrorCode::MysqlDeadlock,
+        ErrorCode::PgDeadlock,
+        ErrorCode::LockNotAvailable,
+        ErrorCode::StatementTimeout,
+        ErrorCode::TooManyConnections,
         ErrorCode::Db,
         ErrorCode::BadRequest,
     ];
@@ -39,6 +52,10 @@ impl ErrorCode {
             ErrorCode::SqliteBusy => "sqlite_busy",
             ErrorCode::MysqlLockWaitTimeout => "mysql_lock_wait_timeout",
             ErrorCode::MysqlDeadlock => "mysql_deadlock",
+            ErrorCode::PgDeadlock => "pg_deadlock",
+            ErrorCode::LockNotAvailable => "lock_not_available",
+            ErrorCode::StatementTimeout => "statement_timeout",
+            ErrorCode::TooManyConnections => "too_many_connections",
             ErrorCode::Db => "db",
             ErrorCode::BadRequest => "bad_request",
         }

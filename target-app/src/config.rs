@@ -32,10 +32,12 @@ after --shutdown-grace it exits even when requests are stuck (exit status 1, els
     after_help = "Every flag can also be set with its environment variable, e.g. TARGET_APP_POOL_MAX=4.\n\
 Use IP addresses, not host names, in database URLs (names are resolved once at start).\n\
 Examples:\n  target-app --threads 8 --pool-max 4 --acquire-timeout none\n  \
-target-app --database-url mysql://root@127.0.0.1:3306/poolstorm --threads 16 --pool-max 10 --id-strategy table"
+target-app --database-url mysql://root@127.0.0.1:3306/poolstorm --threads 16 --pool-max 10 --id-strategy table\n  \
+target-app --database-url postgres://postgres@127.0.0.1:5432/poolstorm --threads 16 --pool-max 16 --work-ms 200"
 )]
 pub struct Config {
-    /// Database URL: `sqlite://PATH` or `mysql://USER:PASS@IP:PORT/DB` (`mariadb://` also works).
+    /// Database URL: `sqlite://PATH`, `mysql://USER:PASS@IP:PORT/DB` (`mariadb://` also works) or
+    /// `postgres://USER:PASS@IP:PORT/DB`; a MySQL or PostgreSQL database is created if missing.
     /// Default: a SQLite file in a fresh temporary directory, removed at exit.
     #[arg(long, env = "TARGET_APP_DATABASE_URL", value_name = "URL", value_parser = parse_database_url)]
     pub database_url: Option<DatabaseUrl>,
@@ -90,8 +92,9 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(app::WORK_MS.min as u64..=app::WORK_MS.max as u64))]
     pub work_ms: u64,
 
-    /// Milliseconds of server-side `SELECT SLEEP` every connection checkout runs before the app
-    /// uses it (MySQL/MariaDB only), 0..=60000: a slow database, for fault injection.
+    /// Milliseconds of server-side sleep (`SELECT SLEEP`, `pg_sleep`) every connection checkout
+    /// runs before the app uses it (MySQL/MariaDB and PostgreSQL), 0..=60000: a slow database,
+    /// for fault injection.
     #[arg(long, env = "TARGET_APP_QUERY_DELAY_MS", allow_negative_numbers = true, value_name = "MS", default_value_t = app::QUERY_DELAY_MS.default as u64,
           value_parser = clap::value_parser!(u64).range(app::QUERY_DELAY_MS.min as u64..=app::QUERY_DELAY_MS.max as u64))]
     pub query_delay_ms: u64,
@@ -159,10 +162,12 @@ pub enum ConfigError {
         source: url::ParseError,
     },
     #[error(
-        "unsupported scheme `{0}`: expected sqlite://PATH, mysql://USER:PASS@IP:PORT/DB or mariadb://..."
+        "unsupported scheme `{0}`: expected sqlite://PATH, mysql://USER:PASS@IP:PORT/DB (or mariadb://...) or postgres://USER:PASS@IP:PORT/DB"
     )]
     Scheme(String),
-    #[error("expected mysql://USER:PASS@IP:PORT/DB")]
+    #[error(
+        "expected mysql://USER:PASS@IP:PORT/DB or postgres://USER:PASS@IP:PORT/DB: the URL names no host"
+    )]
     NoHost,
     #[error("cannot set host `{host}`: {source}")]
     Host {
@@ -201,9 +206,10 @@ impl DatabaseUrl {
         let engine = match url.scheme() {
             "sqlite" => Engine::Sqlite,
             "mysql" | "mariadb" => Engine::Mysql,
+            "postgres" | "postgresql" => Engine::Postgres,
             scheme => return Err(ConfigError::Scheme(scheme.to_owned())),
         };
-        if engine == Engine::Mysql && url.host().is_none() {
+        if engine != Engine::Sqlite && url.host().is_none() {
             return Err(ConfigError::NoHost);
         }
         Ok(Self { engine, url })
@@ -338,7 +344,7 @@ mod tests {
     #[test]
     fn database_url_rejects_unknown_schemes() {
         assert!(
-            parse_database_url("postgres://x")
+            parse_database_url("oracle://x")
                 .unwrap_err()
                 .to_string()
                 .contains("unsupported scheme")
@@ -350,6 +356,13 @@ mod tests {
             Engine::Mysql
         );
         assert!(parse_database_url("mysql:nohost").is_err());
+        assert_eq!(
+            parse_database_url("postgres://app:pw@127.0.0.1:5432/db")
+                .unwrap()
+                .engine,
+            Engine::Postgres
+        );
+        assert!(parse_database_url("postgresql:nohost").is_err());
         assert!(
             parse_database_url("not a url")
                 .unwrap_err()

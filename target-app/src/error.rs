@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use contract::{ErrorBody, ErrorCode};
 use sqlx::mysql::MySqlDatabaseError;
+use sqlx::postgres::PgDatabaseError;
 use sqlx::sqlite::SqliteError;
 
 /// Everything a request can fail with.
@@ -31,6 +32,9 @@ pub enum AppError {
     /// MySQL error 1213.
     #[error("deadlock found when trying to get lock: {0}")]
     MysqlDeadlock(String),
+    /// A PostgreSQL error with a stable code of its own (see [`PG_CODES`]).
+    #[error("{1}")]
+    Postgres(ErrorCode, String),
     /// Any other database error.
     #[error("database error: {0}")]
     Db(String),
@@ -47,6 +51,7 @@ impl AppError {
             Self::SqliteBusy(_) => ErrorCode::SqliteBusy,
             Self::MysqlLockWaitTimeout(_) => ErrorCode::MysqlLockWaitTimeout,
             Self::MysqlDeadlock(_) => ErrorCode::MysqlDeadlock,
+            Self::Postgres(code, _) => *code,
             Self::Db(_) => ErrorCode::Db,
             Self::BadRequest(_) => ErrorCode::BadRequest,
         }
@@ -57,6 +62,14 @@ impl AppError {
         StatusCode::from_u16(self.code().status()).expect("error statuses are valid")
     }
 }
+
+/// The PostgreSQL SQLSTATEs with a stable code of their own.
+pub const PG_CODES: [(&str, ErrorCode); 4] = [
+    ("40P01", ErrorCode::PgDeadlock),
+    ("55P03", ErrorCode::LockNotAvailable),
+    ("57014", ErrorCode::StatementTimeout),
+    ("53300", ErrorCode::TooManyConnections),
+];
 
 /// SQLite's primary result code for "busy" (extended codes keep it in the low byte).
 const SQLITE_BUSY: i64 = 5;
@@ -80,6 +93,13 @@ impl From<sqlx::Error> for AppError {
                 1205 => Self::MysqlLockWaitTimeout(text),
                 1213 => Self::MysqlDeadlock(text),
                 _ => Self::Db(text),
+            };
+        }
+        if db.try_downcast_ref::<PgDatabaseError>().is_some() {
+            let state = db.code().unwrap_or_default();
+            return match PG_CODES.iter().find(|(s, _)| *s == state) {
+                Some(&(_, code)) => Self::Postgres(code, text),
+                None => Self::Db(text),
             };
         }
         if db.try_downcast_ref::<SqliteError>().is_some() {

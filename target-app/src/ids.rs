@@ -76,11 +76,12 @@ impl IdAllocator {
         let id = match self.strategy {
             IdStrategy::Identity => return Ok(None),
             IdStrategy::SameConn => {
-                sqlx::query(BUMP_SEQUENCE)
+                let engine = db.engine();
+                sqlx::query(engine.sql(BUMP_SEQUENCE))
                     .bind(SEQUENCE_NAME)
                     .execute(&mut *a)
                     .await?;
-                let next: i64 = sqlx::query_scalar(READ_SEQUENCE)
+                let next: i64 = sqlx::query_scalar(engine.sql(READ_SEQUENCE))
                     .bind(SEQUENCE_NAME)
                     .fetch_one(&mut *a)
                     .await?;
@@ -134,7 +135,7 @@ async fn allocate_on_second_connection(
             .bind(SEQUENCE_NAME)
             .fetch_one(&mut *tx)
             .await?;
-        let moved = sqlx::query(ADVANCE_SEQUENCE)
+        let moved = sqlx::query(engine.sql(ADVANCE_SEQUENCE))
             .bind(lo + size)
             .bind(SEQUENCE_NAME)
             .bind(lo)

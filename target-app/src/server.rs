@@ -34,7 +34,7 @@ pub async fn serve(mut config: Config) -> anyhow::Result<ExitCode> {
     config.database_url = Some(url.clone());
     if config.query_delay_ms > 0 && url.engine == Engine::Sqlite {
         anyhow::bail!(
-            "--query-delay-ms needs a MySQL/MariaDB --database-url: SQLite has no server-side sleep"
+            "--query-delay-ms needs a MySQL/MariaDB or PostgreSQL --database-url: SQLite has no server-side sleep"
         );
     }
     let settings = PoolSettings {
@@ -103,14 +103,17 @@ pub async fn serve(mut config: Config) -> anyhow::Result<ExitCode> {
 /// Resolves once at start-up so that no name lookup ever runs on the blocking pool
 /// (tokio resolves names with `spawn_blocking`, which would change the experiment).
 async fn pin_host_to_ip(url: DatabaseUrl) -> anyhow::Result<DatabaseUrl> {
-    if url.engine != Engine::Mysql {
+    if url.engine == Engine::Sqlite {
         return Ok(url);
     }
     let host = match url.url().host() {
         Some(url::Host::Domain(name)) => name.to_owned(),
         _ => return Ok(url),
     };
-    let port = url.url().port().unwrap_or(3306);
+    let port = url.url().port().unwrap_or(match url.engine {
+        Engine::Postgres => 5432,
+        _ => 3306,
+    });
     let addrs: Vec<_> = tokio::net::lookup_host((host.as_str(), port))
         .await
         .with_context(|| format!("cannot resolve database host `{host}` (--database-url)"))?

@@ -1,6 +1,6 @@
-//! The database: one sqlx pool (SQLite or MySQL/MariaDB through sqlx's `Any` driver) wrapped so
-//! that waiting callers, acquire waits and acquire timeouts are counted, and every connection
-//! is counted against the request that holds it.
+//! The database: one sqlx pool (SQLite, MySQL/MariaDB or PostgreSQL through sqlx's `Any`
+//! driver) wrapped so that waiting callers, acquire waits and acquire timeouts are counted, and
+//! every connection is counted against the request that holds it.
 
 mod dialect;
 mod lease;
@@ -33,7 +33,7 @@ pub struct PoolSettings {
     pub max: u32,
     pub min: u32,
     pub acquire_timeout: AcquireTimeout,
-    /// Fault injection: a server-side `SELECT SLEEP` every checkout runs first (MySQL only).
+    /// Fault injection: a server-side sleep every checkout runs first (MySQL, PostgreSQL).
     pub checkout_delay: Duration,
 }
 
@@ -73,7 +73,7 @@ impl Database {
                     Ok(())
                 })
             }),
-            Engine::Mysql => options,
+            Engine::Mysql | Engine::Postgres => options,
         };
         let pool = match options.clone().connect(url.as_str()).await {
             Err(err) if schema::is_unknown_database(&err) => {
@@ -112,7 +112,11 @@ impl Database {
             Ok(conn) => {
                 let mut lease = Lease::new(conn, scope);
                 if !self.settings.checkout_delay.is_zero() {
-                    sqlx::query(SLEEP)
+                    let sleep = match self.engine {
+                        Engine::Postgres => PG_SLEEP,
+                        Engine::Sqlite | Engine::Mysql => SLEEP,
+                    };
+                    sqlx::query(self.engine.sql(sleep))
                         .bind(self.settings.checkout_delay.as_secs_f64())
                         .execute(&mut **lease)
                         .await?;

@@ -10,13 +10,16 @@ use url::Url;
 use super::dialect::Dialect as _;
 use crate::config::{DatabaseUrl, Engine};
 
+/// Raises the sequence row to a floor (never lowers it).
+const RAISE_SEQUENCE: &str = "UPDATE id_sequence SET next_val = ? WHERE name = ? AND next_val < ?";
+
 /// Creates the tables and the sequence row when missing, then reconciles the id counters.
 /// Returns the lowest id any strategy may hand out next.
 pub(super) async fn prepare(pool: &AnyPool, engine: Engine) -> Result<i64, sqlx::Error> {
     for statement in engine.schema() {
         sqlx::query(*statement).execute(pool).await?;
     }
-    let next_val: i64 = sqlx::query_scalar(READ_SEQUENCE)
+    let next_val: i64 = sqlx::query_scalar(engine.sql(READ_SEQUENCE))
         .bind(SEQUENCE_NAME)
         .fetch_one(pool)
         .await?;
@@ -26,7 +29,7 @@ pub(super) async fn prepare(pool: &AnyPool, engine: Engine) -> Result<i64, sqlx:
         .await?;
     let floor = next_val.max(max_id + 1).max(auto_increment + 1);
 
-    sqlx::query("UPDATE id_sequence SET next_val = ? WHERE name = ? AND next_val < ?")
+    sqlx::query(engine.sql(RAISE_SEQUENCE))
         .bind(floor)
         .bind(SEQUENCE_NAME)
         .bind(floor)
@@ -60,43 +63,73 @@ async fn raise_auto_increment(
             let ddl = format!("ALTER TABLE messages AUTO_INCREMENT = {}", last + 1);
             sqlx::query(AssertSqlSafe(ddl)).execute(pool).await?;
         }
+        Engine::Postgres => {
+            // The next identity value is `last + 1`; a row, not `void`, for the Any driver.
+            sqlx::query("SELECT setval(pg_get_serial_sequence('messages', 'id'), $1)")
+                .bind(last)
+                .execute(pool)
+                .await?;
+        }
     }
     Ok(())
 }
 
 /// MySQL's "Unknown database" error number.
 const ER_BAD_DB_ERROR: u16 = 1049;
+/// PostgreSQL's SQLSTATEs for "database does not exist" and "already exists".
+const PG_INVALID_CATALOG_NAME: &str = "3D000";
+const PG_DUPLICATE_DATABASE: &str = "42P04";
 
-/// Whether connecting failed only because the MySQL database does not exist yet.
+/// Whether connecting failed only because the MySQL or PostgreSQL database does not exist yet.
 pub(super) fn is_unknown_database(err: &sqlx::Error) -> bool {
-    err.as_database_error()
-        .and_then(|db| db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
-        .is_some_and(|e| e.number() == ER_BAD_DB_ERROR)
+    let Some(db) = err.as_database_error() else {
+        return false;
+    };
+    if let Some(mysql) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return mysql.number() == ER_BAD_DB_ERROR;
+    }
+    db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .is_some_and(|e| e.code() == PG_INVALID_CATALOG_NAME)
 }
 
-/// Creates the database a MySQL URL names (`mysql://HOST/NAME`), connecting without it.
+/// Creates the database a URL names (`mysql://HOST/NAME`, `postgres://HOST/NAME`), connecting
+/// without it (PostgreSQL: to its `postgres` database). One created meanwhile by another
+/// process is fine.
 pub(super) async fn create_database(url: &DatabaseUrl) -> Result<(), sqlx::Error> {
-    let (server, name) = split_database_name(url.url())
+    let (server, name) = split_database_name(url.url(), url.engine)
         .ok_or_else(|| sqlx::Error::Configuration("the database URL names no database".into()))?;
     let mut conn = AnyConnection::connect(server.as_str()).await?;
     // Identifiers cannot be bound; `name` is checked to be [A-Za-z0-9_] only.
-    sqlx::query(AssertSqlSafe(format!(
-        "CREATE DATABASE IF NOT EXISTS `{name}`"
-    )))
-    .execute(&mut conn)
-    .await?;
+    let create = match url.engine {
+        Engine::Postgres => format!("CREATE DATABASE \"{name}\""),
+        Engine::Sqlite | Engine::Mysql => format!("CREATE DATABASE IF NOT EXISTS `{name}`"),
+    };
+    match sqlx::query(AssertSqlSafe(create)).execute(&mut conn).await {
+        Err(err)
+            if err
+                .as_database_error()
+                .and_then(|db| db.code())
+                .is_some_and(|code| code == PG_DUPLICATE_DATABASE) => {}
+        other => {
+            other?;
+        }
+    }
     conn.close().await
 }
 
-/// Splits `mysql://host/name?opts` into (`mysql://host/?opts`, `name`) for a plain name.
-fn split_database_name(url: &Url) -> Option<(Url, String)> {
+/// Splits `mysql://host/name?opts` into (`mysql://host/?opts`, `name`) for a plain name; a
+/// PostgreSQL URL's server part names the `postgres` database, as its tools connect.
+fn split_database_name(url: &Url, engine: Engine) -> Option<(Url, String)> {
     let name = url.path().trim_start_matches('/');
     let plain = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !plain {
         return None;
     }
     let mut server = url.clone();
-    server.set_path("/");
+    server.set_path(match engine {
+        Engine::Postgres => "/postgres",
+        Engine::Sqlite | Engine::Mysql => "/",
+    });
     Some((server, name.to_owned()))
 }
 
@@ -105,7 +138,13 @@ mod tests {
     use super::*;
 
     fn split(text: &str) -> Option<(String, String)> {
-        split_database_name(&Url::parse(text).unwrap()).map(|(u, n)| (u.to_string(), n))
+        let url = Url::parse(text).unwrap();
+        let engine = if text.starts_with("postgres") {
+            Engine::Postgres
+        } else {
+            Engine::Mysql
+        };
+        split_database_name(&url, engine).map(|(u, n)| (u.to_string(), n))
     }
 
     #[test]
@@ -118,6 +157,13 @@ mod tests {
             ))
         );
         assert_eq!(split("mysql://127.0.0.1:3306/"), None);
+        assert_eq!(
+            split("postgres://app@127.0.0.1:5432/poolstorm"),
+            Some((
+                "postgres://app@127.0.0.1:5432/postgres".to_owned(),
+                "poolstorm".to_owned()
+            ))
+        );
         assert_eq!(split("mysql://127.0.0.1/bad%60name"), None);
     }
 }

@@ -17,7 +17,8 @@ use super::detached;
 use crate::blocking::WorkerSlot;
 use crate::config::Engine;
 use crate::db::{
-    ConnScope, INSERT_MESSAGE, INSERT_MESSAGE_RETURNING_ID, INSERT_MESSAGE_WITH_ID, MESSAGE_STATS,
+    ConnScope, Dialect as _, INSERT_MESSAGE, INSERT_MESSAGE_RETURNING_ID, INSERT_MESSAGE_WITH_ID,
+    MESSAGE_STATS,
 };
 use contract::MessageStats;
 
@@ -93,7 +94,7 @@ async fn insert(
     }
     let id = match app.ids.next_id(&app.db, scope, &mut tx, slot).await? {
         Some(id) => {
-            sqlx::query(INSERT_MESSAGE_WITH_ID)
+            sqlx::query(app.db.engine().sql(INSERT_MESSAGE_WITH_ID))
                 .bind(id)
                 .bind(message.title)
                 .bind(message.contents)
@@ -107,18 +108,21 @@ async fn insert(
     Ok(id)
 }
 
-/// Inserts and lets the database number the row (AUTO_INCREMENT / INTEGER PRIMARY KEY).
+/// Inserts and lets the database number the row (AUTO_INCREMENT, INTEGER PRIMARY KEY, an
+/// identity column).
 async fn insert_with_identity(
     conn: &mut AnyConnection,
     engine: Engine,
     message: NewMessage,
 ) -> Result<i64, AppError> {
     match engine {
-        Engine::Sqlite => Ok(sqlx::query_scalar(INSERT_MESSAGE_RETURNING_ID)
-            .bind(message.title)
-            .bind(message.contents)
-            .fetch_one(conn)
-            .await?),
+        Engine::Sqlite | Engine::Postgres => {
+            Ok(sqlx::query_scalar(engine.sql(INSERT_MESSAGE_RETURNING_ID))
+                .bind(message.title)
+                .bind(message.contents)
+                .fetch_one(conn)
+                .await?)
+        }
         Engine::Mysql => sqlx::query(INSERT_MESSAGE)
             .bind(message.title)
             .bind(message.contents)
