@@ -46,7 +46,7 @@ TEST_MYSQL_IMAGE ?= $(or $(POOLSTORM_MYSQL_IMAGE),poolstorm-local/mariadb:10.11)
 test: ## Run every test, both tiers; installs what they need as root (Docker engine, local images), else names it
 	scripts/test-deps.sh
 	$(CARGO) build --workspace --tests $(TEST_FEATURES)
-	POOLSTORM_MYSQL_IMAGE=$(TEST_MYSQL_IMAGE) scripts/with-mariadb.sh $(CARGO) test --workspace $(TEST_FEATURES) -- --test-threads=$(TEST_THREADS)
+	POOLSTORM_MYSQL_IMAGE=$(TEST_MYSQL_IMAGE) scripts/with-mariadb.sh scripts/with-postgres.sh $(CARGO) test --workspace $(TEST_FEATURES) -- --test-threads=$(TEST_THREADS)
 
 k8s-validate: ## Validate deploy/k8s against Kubernetes' own schemas, offline (kubernetes-validate from PyPI, in tools/.venv)
 	scripts/venv.sh tools

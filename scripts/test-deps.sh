@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What the test suite needs besides Rust, checked before any test runs:
 #   a MariaDB/MySQL server binary (or POOLSTORM_MYSQL_URL)  mariadb-server
+#   PostgreSQL's initdb and postgres (or POOLSTORM_POSTGRES_URL)  postgresql
 #   HdrHistogram's Java tools, for the interval-log test     libhdrhistogram-java default-jre-headless
 #   docker-compose, to check docker-compose.yml              docker-compose
 #   tmux, to drive the dashboard in a real terminal          tmux
@@ -21,6 +22,9 @@ cd "$(dirname "$0")/.."
 missing=()
 have() { command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/sbin/$1" ]]; }
 if [[ -z "${POOLSTORM_MYSQL_URL:-}" ]] && ! have mariadbd && ! have mysqld; then missing+=(mariadb-server); fi
+if [[ -z "${POOLSTORM_POSTGRES_URL:-}" ]] && ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && ! have initdb; then
+  missing+=(postgresql)
+fi
 [[ -f /usr/share/java/hdrhistogram.jar ]] || missing+=(libhdrhistogram-java)
 have java || missing+=(default-jre-headless)
 have docker-compose || missing+=(docker-compose)

@@ -8,6 +8,8 @@
 #
 # usage: scripts/with-mariadb.sh COMMAND [ARGS...]
 set -euo pipefail
+# shellcheck source=scripts/throwaway.sh
+source "$(dirname "$0")/throwaway.sh"
 
 if [[ -n "${POOLSTORM_MYSQL_URL:-}" ]]; then
   echo "with-mariadb: using POOLSTORM_MYSQL_URL=${POOLSTORM_MYSQL_URL}" >&2
@@ -59,23 +61,14 @@ else
     || { cat "$dir/install.log" >&2; exit 1; }
 fi
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for _ in $(seq 20); do
-  port=$(( 20000 + RANDOM % 40000 ))
-  port_free "$port" && break
-done
+port=$(free_port)
 
 "$server" --no-defaults --datadir="$dir/data" --bind-address=127.0.0.1 --port="$port" \
   --socket="$dir/mysqld.sock" --pid-file="$dir/mysqld.pid" --log-error="$dir/error.log" \
   --skip-name-resolve --innodb-buffer-pool-size=128M --max-connections=1000 "$user_flag" 2>"$dir/stderr.log" &
 pid=$!
 
-for _ in $(seq 300); do
-  if grep -q "ready for connections" "$dir/error.log" 2>/dev/null; then break; fi
-  if ! kill -0 "$pid" 2>/dev/null; then cat "$dir/error.log" >&2; exit 1; fi
-  sleep 0.1
-done
-grep -q "ready for connections" "$dir/error.log" || { echo "with-mariadb: server did not start" >&2; cat "$dir/error.log" >&2; exit 1; }
+wait_ready with-mariadb "$dir/error.log" "ready for connections" "$pid"
 
 export POOLSTORM_MYSQL_URL="mysql://root@127.0.0.1:$port"
 echo "with-mariadb: throwaway $("$server" --version | head -1) at $POOLSTORM_MYSQL_URL" >&2

@@ -9,7 +9,7 @@ use crate::support::{Backend, Call, Load, RunningApp, binary, num, wait_for_snap
 
 /// (flag, bad value) pairs: each must be refused naming the flag.
 const BAD_VALUES: &[(&str, &str)] = &[
-    ("--database-url", "postgres://127.0.0.1/x"),
+    ("--database-url", "oracle://127.0.0.1/x"),
     ("--listen", "nowhere"),
     ("--pool-max", "0"),
     ("--pool-max", "ten"),
@@ -120,7 +120,7 @@ async fn a_query_delay_on_sqlite_is_refused_naming_the_flag() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("--query-delay-ms needs a MySQL/MariaDB --database-url"),
+        stderr.contains("--query-delay-ms needs a MySQL/MariaDB or PostgreSQL --database-url"),
         "{stderr}"
     );
 }

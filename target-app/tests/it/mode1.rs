@@ -35,9 +35,13 @@ async fn shared_teardown_deadlocks_with_every_thread_waiting_for_a_connection(ba
     let answered = stuck["routes"][DEPENDENCY]["requests"]["200"]
         .as_u64()
         .unwrap_or(0);
-    let before = wait_until(SECONDS(5), || {
+    let before = wait_until(SECONDS(5), async || {
         let done = load.tally().completed();
-        (done >= answered).then_some(done)
+        if done >= answered {
+            Ok(done)
+        } else {
+            Err(format!("{done} of {answered} answers arrived"))
+        }
     })
     .await;
     let window_end = tokio::time::Instant::now() + SECONDS(3);
@@ -103,7 +107,7 @@ async fn session_per_operation_serves_every_request(backend: Backend) {
     every_request_succeeds(backend, "m1_per_op", "shared", "/mode1/per-operation").await;
 }
 
-crate::on_both_engines!(
+crate::on_every_engine!(
     shared_teardown_deadlocks_with_every_thread_waiting_for_a_connection,
     a_finite_acquire_timeout_turns_the_deadlock_into_pool_timeouts,
     separate_teardown_limiter_serves_every_request,

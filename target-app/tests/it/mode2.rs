@@ -203,7 +203,7 @@ async fn bad_message_bodies_are_rejected_with_the_field_named(backend: Backend) 
     }
 }
 
-crate::on_both_engines!(
+crate::on_every_engine!(
     table_sequence_locks_the_incidents_pool_of_ten_but_not_seventeen,
     with_every_thread_holding_a_sixteen_connections_lock_and_seventeen_do_not,
     one_connection_strategies_never_lock_a_pool_of_ten,

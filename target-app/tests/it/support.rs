@@ -16,6 +16,8 @@ use tokio::process::{Child, Command};
 /// The environment variable naming the MySQL/MariaDB server the tests use
 /// (`mysql://USER[:PASS]@IP:PORT`; `make test` starts a throwaway one and sets it).
 pub(crate) const MYSQL_URL_VAR: &str = "POOLSTORM_MYSQL_URL";
+/// The same for PostgreSQL (`postgres://USER[:PASS]@IP:PORT`).
+pub(crate) const POSTGRES_URL_VAR: &str = "POOLSTORM_POSTGRES_URL";
 
 /// Which engine a test runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +25,8 @@ pub(crate) enum Backend {
     Sqlite,
     #[cfg_attr(not(feature = "interop"), allow(dead_code))]
     Mariadb,
+    #[cfg_attr(not(feature = "interop"), allow(dead_code))]
+    Postgres,
 }
 
 /// A fresh, empty database for one test.
@@ -32,21 +36,21 @@ pub(crate) struct TestDb {
     _dir: Option<tempfile::TempDir>,
 }
 
-fn mysql_server_url() -> String {
-    let url = std::env::var(MYSQL_URL_VAR).unwrap_or_else(|_| {
-        panic!(
-            "this test needs a MySQL/MariaDB server: run `make test` (it starts a throwaway \
-             MariaDB from the `mariadb-server` package) or set {MYSQL_URL_VAR}=mysql://USER:PASS@IP:PORT"
-        )
+/// The server named by `var` as `scheme://authority`; `what` says what to run when unset.
+fn server_url(var: &str, what: &str) -> String {
+    let url = std::env::var(var).unwrap_or_else(|_| {
+        panic!("this test needs a {what} server: run `make test` (it starts a throwaway one) or set {var}")
     });
-    let (scheme, rest) = url.split_once("://").expect("POOLSTORM_MYSQL_URL is a URL");
+    let (scheme, rest) = url
+        .split_once("://")
+        .unwrap_or_else(|| panic!("{var} is a URL"));
     let authority = rest.split(['/', '?']).next().unwrap_or(rest);
     format!("{scheme}://{authority}")
 }
 
 impl Backend {
-    /// A new empty database named after the test (a MySQL database of that name is dropped
-    /// first, so reruns start clean).
+    /// A new empty database named after the test (a MySQL or PostgreSQL database of that name
+    /// is dropped first, so reruns start clean).
     pub(crate) async fn fresh_db(self, name: &str) -> TestDb {
         match self {
             Backend::Sqlite => {
@@ -60,19 +64,29 @@ impl Backend {
                     _dir: Some(dir),
                 }
             }
-            Backend::Mariadb => {
+            Backend::Mariadb | Backend::Postgres => {
                 sqlx::any::install_default_drivers();
-                let server = mysql_server_url();
                 let db = format!("ta_{name}");
-                let mut conn = sqlx::AnyConnection::connect(&format!("{server}/"))
+                // The server's own database to connect to, and how it drops one still in use.
+                let (server, admin, drop) = match self {
+                    Backend::Mariadb => (
+                        server_url(MYSQL_URL_VAR, "MySQL/MariaDB"),
+                        "/",
+                        format!("DROP DATABASE IF EXISTS `{db}`"),
+                    ),
+                    _ => (
+                        server_url(POSTGRES_URL_VAR, "PostgreSQL"),
+                        "/postgres",
+                        format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"),
+                    ),
+                };
+                let mut conn = sqlx::AnyConnection::connect(&format!("{server}{admin}"))
                     .await
-                    .expect("connect to MySQL");
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS `{db}`"
-                )))
-                .execute(&mut conn)
-                .await
-                .expect("drop old test database");
+                    .unwrap_or_else(|e| panic!("connect to {server}: {e}"));
+                sqlx::query(sqlx::AssertSqlSafe(drop))
+                    .execute(&mut conn)
+                    .await
+                    .expect("drop old test database");
                 TestDb {
                     url: format!("{server}/{db}"),
                     _dir: None,
@@ -372,28 +386,33 @@ pub(crate) async fn wait_for_snapshot(
     limit: Duration,
     condition: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = Instant::now() + limit;
-    loop {
+    wait_until(limit, async || {
         let s = app.snapshot().await;
         if condition(&s) {
-            return s;
+            Ok(s)
+        } else {
+            Err(format!("last snapshot: {s:#}"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "condition not reached within {limit:?}; last snapshot: {s:#}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
-/// Polls `check` until it gives a value, for at most `limit`.
-pub(crate) async fn wait_until<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+/// Asks `check` every 20 ms until it answers `Ok`, for at most `limit`; then fails with what
+/// its last `Err` said was there instead. The one wait of these tests.
+pub(crate) async fn wait_until<T>(
+    limit: Duration,
+    mut check: impl AsyncFnMut() -> Result<T, String>,
+) -> T {
     let deadline = Instant::now() + limit;
     loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "not reached within {limit:?}");
+        let seen = match check().await {
+            Ok(value) => return value,
+            Err(seen) => seen,
+        };
+        assert!(
+            Instant::now() < deadline,
+            "not reached within {limit:?}; {seen}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -407,9 +426,10 @@ pub(crate) fn num(v: &Value, path: &str) -> u64 {
 }
 
 /// Declares each listed `async fn name(Backend)` as one test per engine: `sqlite::name`, and
-/// `mariadb::name` in the tier that has a MariaDB server (feature `interop`, `make test`).
+/// `mariadb::name` and `postgres::name` in the tier that has those servers (feature `interop`,
+/// `make test`).
 #[macro_export]
-macro_rules! on_both_engines {
+macro_rules! on_every_engine {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $(
@@ -425,6 +445,15 @@ macro_rules! on_both_engines {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     super::$name($crate::support::Backend::Mariadb).await
+                }
+            )*
+        }
+        #[cfg(feature = "interop")]
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::support::Backend::Postgres).await
                 }
             )*
         }
