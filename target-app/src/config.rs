@@ -169,6 +169,10 @@ pub enum ConfigError {
         "expected mysql://USER:PASS@IP:PORT/DB or postgres://USER:PASS@IP:PORT/DB: the URL names no host"
     )]
     NoHost,
+    #[error(
+        "this target-app was built without its `{0}` feature (as `make demo` builds it): build it with its default features, `make release` or `cargo build --release`"
+    )]
+    NotBuilt(&'static str),
     #[error("cannot set host `{host}`: {source}")]
     Host {
         host: String,
@@ -209,6 +213,9 @@ impl DatabaseUrl {
             "postgres" | "postgresql" => Engine::Postgres,
             scheme => return Err(ConfigError::Scheme(scheme.to_owned())),
         };
+        if engine == Engine::Postgres && !cfg!(feature = "postgres") {
+            return Err(ConfigError::NotBuilt("postgres"));
+        }
         if engine != Engine::Sqlite && url.host().is_none() {
             return Err(ConfigError::NoHost);
         }

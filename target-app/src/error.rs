@@ -6,7 +6,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use contract::{ErrorBody, ErrorCode};
 use sqlx::mysql::MySqlDatabaseError;
-use sqlx::postgres::PgDatabaseError;
 use sqlx::sqlite::SqliteError;
 
 /// Everything a request can fail with.
@@ -95,13 +94,6 @@ impl From<sqlx::Error> for AppError {
                 _ => Self::Db(text),
             };
         }
-        if db.try_downcast_ref::<PgDatabaseError>().is_some() {
-            let state = db.code().unwrap_or_default();
-            return match PG_CODES.iter().find(|(s, _)| *s == state) {
-                Some(&(_, code)) => Self::Postgres(code, text),
-                None => Self::Db(text),
-            };
-        }
         if db.try_downcast_ref::<SqliteError>().is_some() {
             let code = db
                 .code()
@@ -110,8 +102,15 @@ impl From<sqlx::Error> for AppError {
             if code & 0xff == SQLITE_BUSY {
                 return Self::SqliteBusy(text);
             }
+            return Self::Db(text);
         }
-        Self::Db(text)
+        // PostgreSQL's: read by SQLSTATE, which needs no driver type (the `postgres` feature
+        // may be off); the four are PostgreSQL's own classes, which MySQL does not send.
+        let state = db.code().unwrap_or_default();
+        match PG_CODES.iter().find(|(s, _)| *s == state) {
+            Some(&(_, code)) => Self::Postgres(code, text),
+            None => Self::Db(text),
+        }
     }
 }
 

@@ -88,8 +88,9 @@ pub(super) fn is_unknown_database(err: &sqlx::Error) -> bool {
     if let Some(mysql) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
         return mysql.number() == ER_BAD_DB_ERROR;
     }
-    db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
-        .is_some_and(|e| e.code() == PG_INVALID_CATALOG_NAME)
+    // By SQLSTATE (the `postgres` feature may be off); MySQL's unknown database is 42000.
+    db.code()
+        .is_some_and(|code| code == PG_INVALID_CATALOG_NAME)
 }
 
 /// Creates the database a URL names (`mysql://HOST/NAME`, `postgres://HOST/NAME`), connecting
