@@ -238,7 +238,7 @@ impl Databases {
 
 impl CellDatabase {
     /// What a command target's `{db.*}` placeholders take: `{db.url}` is
-    /// `mysql://USER:PASS@IP:PORT/NAME` or `sqlite:///PATH`.
+    /// `mysql://USER:PASS@IP:PORT/NAME` or `sqlite:///PATH`, `{db.jdbc}` the same for a JVM.
     pub fn values(&self) -> DbValues {
         if let Some(file) = &self.file {
             return DbValues {
@@ -248,6 +248,7 @@ impl CellDatabase {
                     .map(|s| s.to_string_lossy().into_owned())
                     .unwrap_or_default(),
                 path: Some(file.display().to_string()),
+                jdbc: format!("jdbc:sqlite:{}", file.display()),
                 ..DbValues::default()
             };
         }
@@ -257,16 +258,29 @@ impl CellDatabase {
                 .decode_utf8_lossy()
                 .into_owned()
         };
+        let host = parsed
+            .as_ref()
+            .and_then(|u| u.host_str().map(str::to_owned));
+        let port = parsed.as_ref().and_then(url::Url::port_or_known_default);
+        let name = parsed
+            .as_ref()
+            .map(|u| u.path().trim_start_matches('/').to_owned())
+            .unwrap_or_default();
+        // JDBC's name for the engine, and the engine's own port when the URL gives none.
+        let (protocol, default_port) = match parsed.as_ref().map(url::Url::scheme) {
+            Some("postgres" | "postgresql") => ("postgresql", 5432),
+            _ => ("mysql", 3306),
+        };
         DbValues {
             url: self.url.clone(),
-            host: parsed
-                .as_ref()
-                .and_then(|u| u.host_str().map(str::to_owned)),
-            port: parsed.as_ref().and_then(url::Url::port_or_known_default),
-            name: parsed
-                .as_ref()
-                .map(|u| u.path().trim_start_matches('/').to_owned())
-                .unwrap_or_default(),
+            jdbc: format!(
+                "jdbc:{protocol}://{}:{}/{name}",
+                host.as_deref().unwrap_or("127.0.0.1"),
+                port.unwrap_or(default_port)
+            ),
+            host,
+            port,
+            name,
             user: parsed.as_ref().map(|u| decode(u.username())),
             password: parsed
                 .as_ref()
@@ -320,6 +334,15 @@ mod tests {
                 Some("p@ss")
             )
         );
+        assert_eq!(v.jdbc, "jdbc:mysql://127.0.0.1:3307/ps_x_01");
+        let postgres = CellDatabase {
+            url: "postgres://app@127.0.0.1/ps_x_01".to_owned(),
+            file: None,
+        };
+        assert_eq!(
+            postgres.values().jdbc,
+            "jdbc:postgresql://127.0.0.1:5432/ps_x_01"
+        );
         let sqlite = CellDatabase {
             url: "sqlite:///tmp/d/ps_x_01.db?mode=rwc".to_owned(),
             file: Some(PathBuf::from("/tmp/d/ps_x_01.db")),
@@ -330,6 +353,7 @@ mod tests {
             (v.name.as_str(), v.path.as_deref()),
             ("ps_x_01", Some("/tmp/d/ps_x_01.db"))
         );
+        assert_eq!(v.jdbc, "jdbc:sqlite:/tmp/d/ps_x_01.db");
     }
 
     #[test]

@@ -56,10 +56,14 @@ pub enum DbField {
     Password,
     /// The SQLite file.
     Path,
+    /// The JDBC URL a JVM service takes: `jdbc:mysql://HOST:PORT/NAME`,
+    /// `jdbc:postgresql://HOST:PORT/NAME` or `jdbc:sqlite:PATH` (the user and password go
+    /// apart, as Spring's `spring.datasource.username` and `password`).
+    Jdbc,
 }
 
 impl DbField {
-    pub const ALL: [DbField; 7] = [
+    pub const ALL: [DbField; 8] = [
         DbField::Url,
         DbField::Host,
         DbField::Port,
@@ -67,6 +71,7 @@ impl DbField {
         DbField::User,
         DbField::Password,
         DbField::Path,
+        DbField::Jdbc,
     ];
 
     pub fn key(self) -> &'static str {
@@ -78,6 +83,7 @@ impl DbField {
             DbField::User => "user",
             DbField::Password => "password",
             DbField::Path => "path",
+            DbField::Jdbc => "jdbc",
         }
     }
 
@@ -85,7 +91,7 @@ impl DbField {
     /// SQLite's.
     pub fn applies_to(self, engine: Engine) -> bool {
         match self {
-            DbField::Url | DbField::Name => true,
+            DbField::Url | DbField::Name | DbField::Jdbc => true,
             DbField::Path => engine == Engine::Sqlite,
             DbField::Host | DbField::Port | DbField::User | DbField::Password => {
                 engine != Engine::Sqlite
@@ -149,6 +155,7 @@ pub struct DbValues {
     pub user: Option<String>,
     pub password: Option<String>,
     pub path: Option<String>,
+    pub jdbc: String,
 }
 
 impl DbValues {
@@ -161,6 +168,7 @@ impl DbValues {
             DbField::User => self.user.clone(),
             DbField::Password => Some(self.password.clone().unwrap_or_default()),
             DbField::Path => self.path.clone(),
+            DbField::Jdbc => Some(self.jdbc.clone()),
         }
     }
 }
@@ -253,6 +261,7 @@ mod tests {
             user: Some("app".into()),
             password: Some("pw".into()),
             path: None,
+            jdbc: "jdbc:mysql://127.0.0.1:3306/ps_x".into(),
         };
         let b = Bindings {
             values: &values,
@@ -263,6 +272,7 @@ mod tests {
             b.render("--port={port} --admin={port.management} -t {threads} {db.user}@{db.host}:{db.port}/{db.name} {\"json\": 1}"),
             "--port=8080 --admin=9090 -t 16 app@127.0.0.1:3306/ps_x {\"json\": 1}"
         );
+        assert_eq!(b.render("{db.jdbc}"), "jdbc:mysql://127.0.0.1:3306/ps_x");
         assert_eq!(
             b.render("{unknown}"),
             "{unknown}",
