@@ -197,6 +197,35 @@ impl Engine {
             Engine::Postgres => "postgres",
         }
     }
+
+    /// The engine a database URL's scheme names: `sqlite`, `mysql` or `mariadb`, `postgres`
+    /// or `postgresql`.
+    pub fn of_scheme(scheme: &str) -> Option<Engine> {
+        match scheme {
+            "sqlite" => Some(Engine::Sqlite),
+            "mysql" | "mariadb" => Some(Engine::Mysql),
+            "postgres" | "postgresql" => Some(Engine::Postgres),
+            _ => None,
+        }
+    }
+
+    /// The server's port when a URL gives none (SQLite has no server).
+    pub fn default_port(self) -> Option<u16> {
+        match self {
+            Engine::Sqlite => None,
+            Engine::Mysql => Some(3306),
+            Engine::Postgres => Some(5432),
+        }
+    }
+
+    /// Its JDBC URL for a database `name` on `host:port`, or in the SQLite file `path`.
+    pub fn jdbc(self, host: &str, port: u16, name: &str, path: &str) -> String {
+        match self {
+            Engine::Sqlite => format!("jdbc:sqlite:{path}"),
+            Engine::Mysql => format!("jdbc:mysql://{host}:{port}/{name}"),
+            Engine::Postgres => format!("jdbc:postgresql://{host}:{port}/{name}"),
+        }
+    }
 }
 
 impl std::fmt::Display for Engine {
@@ -225,6 +254,10 @@ mod tests {
             assert_eq!(IdStrategy::from_name(s.name()), Some(s));
         }
         assert_eq!(serde_json::to_string(&Engine::Mysql).unwrap(), "\"mysql\"");
+        assert_eq!(Engine::of_scheme("postgresql"), Some(Engine::Postgres));
+        assert_eq!(Engine::of_scheme("mariadb"), Some(Engine::Mysql));
+        assert_eq!(Engine::of_scheme("oracle"), None);
+        assert_eq!(Engine::Postgres.default_port(), Some(5432));
     }
 
     #[test]

@@ -207,12 +207,8 @@ impl DatabaseUrl {
             text: text.to_owned(),
             source,
         })?;
-        let engine = match url.scheme() {
-            "sqlite" => Engine::Sqlite,
-            "mysql" | "mariadb" => Engine::Mysql,
-            "postgres" | "postgresql" => Engine::Postgres,
-            scheme => return Err(ConfigError::Scheme(scheme.to_owned())),
-        };
+        let engine = Engine::of_scheme(url.scheme())
+            .ok_or_else(|| ConfigError::Scheme(url.scheme().to_owned()))?;
         if engine == Engine::Postgres && !cfg!(feature = "postgres") {
             return Err(ConfigError::NotBuilt("postgres"));
         }

@@ -110,10 +110,11 @@ async fn pin_host_to_ip(url: DatabaseUrl) -> anyhow::Result<DatabaseUrl> {
         Some(url::Host::Domain(name)) => name.to_owned(),
         _ => return Ok(url),
     };
-    let port = url.url().port().unwrap_or(match url.engine {
-        Engine::Postgres => 5432,
-        _ => 3306,
-    });
+    let port = url
+        .url()
+        .port()
+        .or(url.engine.default_port())
+        .unwrap_or_default();
     let addrs: Vec<_> = tokio::net::lookup_host((host.as_str(), port))
         .await
         .with_context(|| format!("cannot resolve database host `{host}` (--database-url)"))?

@@ -8,6 +8,7 @@ mod mariadb_local;
 
 use std::path::PathBuf;
 
+use contract::Engine;
 use sqlx::Connection as _;
 
 #[cfg(feature = "containers")]
@@ -248,7 +249,7 @@ impl CellDatabase {
                     .map(|s| s.to_string_lossy().into_owned())
                     .unwrap_or_default(),
                 path: Some(file.display().to_string()),
-                jdbc: format!("jdbc:sqlite:{}", file.display()),
+                jdbc: Engine::Sqlite.jdbc("", 0, "", &file.display().to_string()),
                 ..DbValues::default()
             };
         }
@@ -266,17 +267,17 @@ impl CellDatabase {
             .as_ref()
             .map(|u| u.path().trim_start_matches('/').to_owned())
             .unwrap_or_default();
-        // JDBC's name for the engine, and the engine's own port when the URL gives none.
-        let (protocol, default_port) = match parsed.as_ref().map(url::Url::scheme) {
-            Some("postgres" | "postgresql") => ("postgresql", 5432),
-            _ => ("mysql", 3306),
-        };
+        let engine = parsed
+            .as_ref()
+            .and_then(|u| Engine::of_scheme(u.scheme()))
+            .unwrap_or(Engine::Mysql);
         DbValues {
             url: self.url.clone(),
-            jdbc: format!(
-                "jdbc:{protocol}://{}:{}/{name}",
+            jdbc: engine.jdbc(
                 host.as_deref().unwrap_or("127.0.0.1"),
-                port.unwrap_or(default_port)
+                port.or(engine.default_port()).unwrap_or_default(),
+                &name,
+                "",
             ),
             host,
             port,
