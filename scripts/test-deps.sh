@@ -2,6 +2,7 @@
 # What the test suite needs besides Rust, checked before any test runs:
 #   a MariaDB/MySQL server binary (or POOLSTORM_MYSQL_URL)  mariadb-server
 #   PostgreSQL's initdb and postgres (or POOLSTORM_POSTGRES_URL)  postgresql
+#   pgbouncer, the pool in front of PostgreSQL                pgbouncer
 #   HdrHistogram's Java tools, for the interval-log test     libhdrhistogram-java default-jre-headless
 #   docker-compose, to check docker-compose.yml              docker-compose
 #   tmux, to drive the dashboard in a real terminal          tmux
@@ -25,6 +26,7 @@ if [[ -z "${POOLSTORM_MYSQL_URL:-}" ]] && ! have mariadbd && ! have mysqld; then
 if [[ -z "${POOLSTORM_POSTGRES_URL:-}" ]] && ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && ! have initdb; then
   missing+=(postgresql)
 fi
+have pgbouncer || missing+=(pgbouncer)
 [[ -f /usr/share/java/hdrhistogram.jar ]] || missing+=(libhdrhistogram-java)
 have java || missing+=(default-jre-headless)
 have docker-compose || missing+=(docker-compose)

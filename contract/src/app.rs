@@ -209,6 +209,11 @@ impl Engine {
         }
     }
 
+    /// The engine a database URL names by its scheme (`postgres://...`).
+    pub fn of_url(url: &str) -> Option<Engine> {
+        Engine::of_scheme(url.split_once("://")?.0)
+    }
+
     /// The server's port when a URL gives none (SQLite has no server).
     pub fn default_port(self) -> Option<u16> {
         match self {

@@ -193,7 +193,11 @@ pub enum ConfigError {
     PoolMinAboveMax { min: u32, max: u32 },
 }
 
-/// A validated database URL (`sqlite://PATH` or `mysql://USER:PASS@HOST:PORT/DB`).
+/// The `application_name` target-app's PostgreSQL backends carry.
+pub const APPLICATION_NAME: &str = "target-app";
+
+/// A validated database URL (`sqlite://PATH`, `mysql://USER:PASS@HOST:PORT/DB` or
+/// `postgres://USER:PASS@HOST:PORT/DB`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatabaseUrl {
     pub engine: Engine,
@@ -214,6 +218,13 @@ impl DatabaseUrl {
         }
         if engine != Engine::Sqlite && url.host().is_none() {
             return Err(ConfigError::NoHost);
+        }
+        let mut url = url;
+        // Its backends named in pg_stat_activity, as JDBC's and libpq's clients name theirs,
+        // unless the URL names them itself.
+        if engine == Engine::Postgres && !url.query_pairs().any(|(k, _)| k == "application_name") {
+            url.query_pairs_mut()
+                .append_pair("application_name", APPLICATION_NAME);
         }
         Ok(Self { engine, url })
     }
@@ -366,6 +377,19 @@ mod tests {
             Engine::Postgres
         );
         assert!(parse_database_url("postgresql:nohost").is_err());
+        assert_eq!(
+            parse_database_url("postgres://app@127.0.0.1/db")
+                .unwrap()
+                .as_str(),
+            "postgres://app@127.0.0.1/db?application_name=target-app",
+            "its backends are named in pg_stat_activity"
+        );
+        assert_eq!(
+            parse_database_url("postgres://app@127.0.0.1/db?application_name=shop")
+                .unwrap()
+                .as_str(),
+            "postgres://app@127.0.0.1/db?application_name=shop"
+        );
         assert!(
             parse_database_url("not a url")
                 .unwrap_err()

@@ -246,8 +246,9 @@ pub struct ScenarioArgs {
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
 
-    /// Database backend for every scenario: sqlite, mariadb-local, container, or a
-    /// mysql://USER:PASS@IP:PORT URL.
+    /// Database backend for every scenario: sqlite, mariadb-local, postgres-local, container
+    /// (MySQL), container:postgres, or a mysql://USER:PASS@IP:PORT or
+    /// postgres://USER:PASS@IP:PORT URL.
     #[arg(long, value_name = "BACKEND")]
     pub db: Option<String>,
 

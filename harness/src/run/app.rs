@@ -71,6 +71,7 @@ pub fn launch(binary: &Path, flags: &[String], log: &Path) -> Result<Launch, App
         },
         ready_timeout: STARTUP,
         grace: KILL_AFTER,
+        run_as: None,
     })
 }
 

@@ -2,8 +2,10 @@
 //! was down, whether the app's sessions waited on locks or ran long, or whether it sat idle
 //! (the signature of a pool deadlock), in words for the evidence.
 
+use contract::Engine;
+
 use crate::base::human::{self, count, ms_secs};
-use crate::observe::database::{DbReport, DbSample, Sessions};
+use crate::observe::database::{Blocker, DbReport, DbSample, Sessions};
 
 /// Consecutive failed probes that make the database down (a second at 4 Hz), not a blip.
 const DOWN_SAMPLES: usize = 4;
@@ -38,8 +40,11 @@ pub(super) fn down(report: &DbReport) -> Option<(f64, String)> {
     ))
 }
 
-/// The probe's samples within `[from_ms, to_ms]`.
-pub(super) struct During<'a>(Vec<&'a DbSample>);
+/// The probe's samples within `[from_ms, to_ms]`, and the engine whose words describe them.
+pub(super) struct During<'a> {
+    engine: Engine,
+    samples: Vec<&'a DbSample>,
+}
 
 /// The probe's failures within `[from_ms, to_ms]`: how many, and the first reason.
 pub(super) fn unanswered(report: &DbReport, from_ms: u64, to_ms: u64) -> Option<(usize, String)> {
@@ -65,7 +70,14 @@ impl<'a> During<'a> {
             .iter()
             .filter(|s| s.t_ms >= from_ms && s.t_ms <= to_ms && s.up)
             .collect();
-        (!samples.is_empty()).then_some(Self(samples))
+        Self::new(report, samples)
+    }
+
+    fn new(report: &DbReport, samples: Vec<&'a DbSample>) -> Option<Self> {
+        (!samples.is_empty()).then_some(Self {
+            engine: report.engine,
+            samples,
+        })
     }
 
     /// The samples nearest each of `times` (within a sampling period), for the database as it
@@ -83,17 +95,26 @@ impl<'a> During<'a> {
             })
             .collect();
         samples.dedup_by_key(|s| s.t_ms);
-        (!samples.is_empty()).then_some(Self(samples))
+        Self::new(report, samples)
     }
 
     fn share(&self, pred: impl Fn(&DbSample) -> bool) -> f64 {
-        self.0.iter().filter(|s| pred(s)).count() as f64 / self.0.len() as f64
+        self.samples.iter().filter(|s| pred(s)).count() as f64 / self.samples.len() as f64
     }
 
     /// The middle sample that `pred` holds for.
     fn typical(&self, pred: impl Fn(&DbSample) -> bool) -> Option<&'a DbSample> {
-        let matching: Vec<&&DbSample> = self.0.iter().filter(|s| pred(s)).collect();
+        let matching: Vec<&&DbSample> = self.samples.iter().filter(|s| pred(s)).collect();
         matching.get(matching.len() / 2).map(|s| **s)
+    }
+
+    /// What the engine calls a connection's server side: MySQL's sessions, PostgreSQL's
+    /// backends.
+    fn sessions_noun(&self) -> &'static str {
+        match self.engine {
+            Engine::Postgres => "backends",
+            _ => "sessions",
+        }
     }
 
     /// The app's sessions waited on someone's lock in at least `share` of the samples.
@@ -114,6 +135,7 @@ impl<'a> During<'a> {
         }
         let sessions = s.sessions.as_ref()?;
         let holder = match &sessions.blocker {
+            Some(b) if self.engine == Engine::Postgres => pg_holder(b),
             Some(b) => format!(
                 "held by thread {} ({}, {} for {} s{})",
                 b.thread,
@@ -132,10 +154,15 @@ impl<'a> During<'a> {
             ),
             None => "held by a session poolstorm could not name".to_owned(),
         };
+        let lock = match self.engine {
+            Engine::Postgres => "a lock",
+            _ => "a row lock",
+        };
         Some(format!(
-            "{} of the app's {} sessions wait on a row lock {holder}",
+            "{} of the app's {} {} wait on {lock} {holder}",
             count(sessions.lock_waits),
-            count(sessions.total)
+            count(sessions.total),
+            self.sessions_noun()
         ))
     }
 
@@ -153,8 +180,14 @@ impl<'a> During<'a> {
             let s = self.typical(queries_slow)?;
             let x = s.sessions.as_ref()?;
             return Some(format!(
-                "{} of the app's sessions are running queries, the longest for {}; the database answers poolstorm in {}",
+                "{} of the app's {} are running queries{}, the longest for {}; the database answers poolstorm in {}",
                 count(x.running),
+                self.sessions_noun(),
+                if self.engine == Engine::Postgres {
+                    " (active)"
+                } else {
+                    ""
+                },
                 ms_secs(x.longest_running_ms),
                 rtt(s)
             ));
@@ -170,12 +203,15 @@ impl<'a> During<'a> {
     }
 
     /// The database sat idle under the app in at least `share` of the samples: none of the
-    /// app's sessions ran a statement or waited on a lock (SQLite: its write lock was free).
-    /// A view with neither sessions nor the write lock (a user without PROCESS) only knows
-    /// that the database answered, and counts as idle.
+    /// app's sessions ran a statement or waited on a lock (PostgreSQL: every idle backend
+    /// waits on `ClientRead`, for its client; SQLite: its write lock was free). A view with
+    /// neither sessions nor the write lock (a user without PROCESS) only knows that the
+    /// database answered, and counts as idle.
     pub(super) fn idle(&self, share: f64) -> bool {
         self.share(|s| match (&s.sessions, s.write_lock_free) {
-            (Some(x), _) => x.running == 0 && x.lock_waits == 0,
+            (Some(x), _) => {
+                x.running == 0 && x.lock_waits == 0 && x.client_read.is_none_or(|c| c == x.idle)
+            }
             (None, Some(free)) => free,
             (None, None) => true,
         }) >= share
@@ -185,8 +221,9 @@ impl<'a> During<'a> {
     /// (none inside a transaction), none running a query, none waiting on a lock; it answers
     /// poolstorm in 0.4 ms".
     pub(super) fn described(&self) -> String {
-        let last = self.0.last().expect("not empty");
+        let last = self.samples.last().expect("not empty");
         match &last.sessions {
+            Some(x) if self.engine == Engine::Postgres => backends_words(x, last),
             Some(x) => sessions_words(x, last),
             None => match last.write_lock_free {
                 Some(true) => format!(
@@ -205,6 +242,66 @@ impl<'a> During<'a> {
 
 fn rtt(s: &DbSample) -> String {
     s.rtt_us.map_or("?".to_owned(), human::rtt)
+}
+
+/// A PostgreSQL lock holder: "held by pid 4242 (application_name `psql`, user postgres, idle
+/// in transaction, its transaction open 9 s, not one of the app's backends)".
+fn pg_holder(b: &Blocker) -> String {
+    format!(
+        "held by pid {} (application_name `{}`, user {}, {}, its transaction open {} s, {})",
+        b.thread,
+        b.application.as_deref().unwrap_or_default(),
+        b.user,
+        b.command,
+        b.time_s,
+        if b.in_app {
+            "one of the app's own backends"
+        } else {
+            "not one of the app's backends"
+        }
+    )
+}
+
+/// The app's backends in PostgreSQL's words: "PostgreSQL shows 10 of the app's backends idle
+/// in transaction (ClientRead) for 2.7 s; none active; none waiting on a lock; it answers
+/// poolstorm in 0.4 ms".
+fn backends_words(x: &Sessions, s: &DbSample) -> String {
+    let plain = x.idle - x.idle_in_transaction;
+    let idle = match (x.idle_in_transaction, plain) {
+        (0, 0) => "none idle".to_owned(),
+        (n, 0) if n == x.total => format!("{} idle in transaction", count(n)),
+        (0, n) if n == x.total => format!("{} idle", count(n)),
+        (t, 0) => format!("{t} idle in transaction"),
+        (0, p) => format!("{p} idle"),
+        (t, p) => format!("{t} idle in transaction and {p} idle"),
+    };
+    let waiting = match x.client_read {
+        Some(c) if c == x.idle && c > 0 => " (ClientRead)".to_owned(),
+        Some(c) if c > 0 => format!(" ({c} waiting on ClientRead)"),
+        _ => String::new(),
+    };
+    let idle_for = x
+        .idle_for_ms
+        .filter(|_| x.idle > 0)
+        .map(|ms| format!(" for {}", ms_secs(ms)))
+        .unwrap_or_default();
+    let active = match x.running {
+        0 => "none active".to_owned(),
+        n => format!(
+            "{} active (longest {})",
+            count(n),
+            ms_secs(x.longest_running_ms)
+        ),
+    };
+    let waits = match x.lock_waits {
+        0 => "none waiting on a lock".to_owned(),
+        n => format!("{} waiting on a lock", count(n)),
+    };
+    format!(
+        "PostgreSQL shows {} of the app's backends: {idle}{waiting}{idle_for}; {active}; {waits}; it answers poolstorm in {}",
+        count(x.total),
+        rtt(s)
+    )
 }
 
 fn sessions_words(x: &Sessions, s: &DbSample) -> String {
@@ -319,6 +416,7 @@ mod tests {
                 time_s: 9,
                 in_app: false,
                 waiters: 16,
+                application: None,
             }),
             ..Sessions::default()
         };
@@ -346,5 +444,69 @@ mod tests {
                 .unwrap()
                 .starts_with("16 of the app's sessions are running queries, the longest for 4.0 s")
         );
+    }
+
+    fn postgres(samples: Vec<DbSample>) -> DbReport {
+        DbReport {
+            engine: Engine::Postgres,
+            samples,
+            ..DbReport::default()
+        }
+    }
+
+    #[test]
+    fn on_postgres_a_locked_pool_reads_as_backends_idle_in_transaction_waiting_on_their_client() {
+        let locked = Sessions {
+            total: 10,
+            idle: 10,
+            idle_in_transaction: 10,
+            client_read: Some(10),
+            idle_for_ms: Some(2700),
+            ..Sessions::default()
+        };
+        let report = postgres((0..8).map(|i| up(i * 250, locked.clone())).collect());
+        let d = During::of(&report, 0, 2000).unwrap();
+        assert!(d.idle(0.75));
+        assert_eq!(
+            d.described(),
+            "PostgreSQL shows 10 of the app's backends: 10 idle in transaction (ClientRead) for 2.7 s; none active; none waiting on a lock; it answers poolstorm in 0.4 ms"
+        );
+        // Idle backends that wait on something other than their client are not a pool that
+        // holds them.
+        let other = Sessions {
+            client_read: Some(4),
+            ..locked
+        };
+        let report = postgres((0..8).map(|i| up(i * 250, other.clone())).collect());
+        assert!(!During::of(&report, 0, 2000).unwrap().idle(0.75));
+    }
+
+    #[test]
+    fn on_postgres_lock_waits_name_the_holders_pid_application_state_and_transaction_age() {
+        let waiting = Sessions {
+            total: 6,
+            idle: 1,
+            running: 5,
+            lock_waits: 5,
+            longest_running_ms: 3000,
+            client_read: Some(1),
+            blocker: Some(Blocker {
+                thread: 4242,
+                user: "postgres".to_owned(),
+                command: "idle in transaction".to_owned(),
+                time_s: 9,
+                in_app: false,
+                waiters: 5,
+                application: Some("poolstorm-fault".to_owned()),
+            }),
+            ..Sessions::default()
+        };
+        let report = postgres((0..8).map(|i| up(i * 250, waiting.clone())).collect());
+        let d = During::of(&report, 0, 2000).unwrap();
+        assert_eq!(
+            d.lock_contention(0.75).unwrap(),
+            "5 of the app's 6 backends wait on a lock held by pid 4242 (application_name `poolstorm-fault`, user postgres, idle in transaction, its transaction open 9 s, not one of the app's backends)"
+        );
+        assert!(!d.idle(0.5));
     }
 }

@@ -484,6 +484,7 @@ fn sessions_waiting_on_someone_elses_row_lock_are_lock_contention() {
             time_s: 9,
             in_app: false,
             waiters: 4,
+            application: None,
         }),
         ..Sessions::default()
     }));

@@ -471,7 +471,7 @@ async fn the_container_backend_runs_a_scenario_and_removes_its_container_also_af
         harness::run::database::engine_answers(&address).await,
         "this test needs a Docker engine at {address}: `make test` starts one as root (scripts/docker-engine.sh), or run `sudo dockerd &`"
     );
-    let (name, tag) = harness::run::database::image();
+    let (name, tag) = harness::run::database::image(contract::Engine::Mysql);
     let image = format!("{name}:{tag}");
     assert!(
         docker(&["image", "inspect", &image]).is_ok(),

@@ -340,9 +340,10 @@ async fn a_database_killed_mid_cell_is_down_not_deadlocked_and_the_finished_cell
     let name = "faults_down";
     let servers = tempfile::tempdir().unwrap();
     // Its files in the test's own folder: another test counts the servers left in /tmp.
-    let server = harness::run::database::LocalServer::start_in(servers.path())
-        .await
-        .expect("a local MariaDB server");
+    let server =
+        harness::run::database::LocalServer::start_in(contract::Engine::Mysql, servers.path())
+            .await
+            .expect("a local MariaDB server");
     let cells = "[[cells]]\npool_max = 4\n\n[[cells]]\npool_max = 5\n\n[[cells]]\npool_max = 6\n";
     let (_dir, out, child) = launch(name, cells, &server.url);
 

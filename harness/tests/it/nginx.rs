@@ -88,6 +88,7 @@ http {{
             ready: Ready::Tcp(([127, 0, 0, 1], h2c_port).into()),
             ready_timeout: Duration::from_secs(10),
             grace: Duration::from_secs(2),
+            run_as: None,
         };
         Self {
             _service: Service::start(&launch).await.expect("nginx starts"),

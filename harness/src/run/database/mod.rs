@@ -1,24 +1,33 @@
 //! Databases for scenario cells: a fresh, empty database per cell from the scenario's
-//! backend (a SQLite file, a throwaway local MariaDB, a container, or a MySQL URL), and direct
-//! reads of the messages table for the mode-2 integrity check.
+//! backend (a SQLite file, a throwaway local MariaDB or PostgreSQL, a container, or a MySQL or
+//! PostgreSQL URL), and direct reads of the messages table for the mode-2 integrity check.
 
 #[cfg(feature = "containers")]
 mod container;
 mod mariadb_local;
+mod postgres_local;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use contract::Engine;
 use sqlx::Connection as _;
 
 #[cfg(feature = "containers")]
 pub use container::{
-    ContainerServer, IMAGE_VARIABLE, MYSQL_TAG, engine_address, engine_answers, image,
+    ContainerServer, IMAGE_VARIABLE, MYSQL_TAG, POSTGRES_IMAGE_VARIABLE, POSTGRES_TAG,
+    engine_address, engine_answers, image,
 };
-pub use mariadb_local::LocalServer;
 
+use crate::base::reaper::WatchedDir;
 use crate::run::scenario::Backend;
 use crate::run::scenario::template::DbValues;
+use crate::run::service::{Launch, Service};
+
+/// How long a throwaway server gets to say it is ready.
+const STARTUP: Duration = Duration::from_secs(60);
+/// How long it gets to shut down after SIGTERM, before SIGKILL.
+const GRACE: Duration = Duration::from_secs(10);
 
 /// Why a database could not be provided.
 #[derive(Debug, thiserror::Error)]
@@ -56,8 +65,10 @@ impl DatabaseError {
 pub enum Databases {
     /// Each cell gets a new file in this directory.
     Sqlite { dir: tempfile::TempDir },
-    /// Each cell gets a new database on this server (`mysql://...` without a database).
-    Mysql {
+    /// Each cell gets a new database on this server (`mysql://...` or `postgres://...`
+    /// without a database).
+    Server {
+        engine: Engine,
         server_url: String,
         owned: Option<Server>,
     },
@@ -69,6 +80,74 @@ pub enum Server {
     Local(Box<LocalServer>),
     #[cfg(feature = "containers")]
     Container(Box<ContainerServer>),
+}
+
+impl Server {
+    async fn stop(self) {
+        match self {
+            Server::Local(local) => local.stop().await,
+            #[cfg(feature = "containers")]
+            Server::Container(container) => container.stop().await,
+        }
+    }
+}
+
+/// A throwaway server made ready to start: its files' directory, how to start it, its URL.
+struct Prepared {
+    dir: WatchedDir,
+    launch: Launch,
+    url: String,
+}
+
+/// A throwaway server from this machine's packages (MariaDB's or PostgreSQL's), its own
+/// process group (so a terminal's Ctrl-C reaches poolstorm only), a [`Service`] like any
+/// other child, stopped and removed by [`LocalServer::stop`] or, failing that, when dropped,
+/// and by the [`reaper`](crate::base::reaper) should poolstorm die.
+#[derive(Debug)]
+pub struct LocalServer {
+    /// The server, supervised as every child process is (its group, its log, its stop).
+    service: Service,
+    /// Its data, socket and log; declared after the server, so removed after it stops.
+    _dir: WatchedDir,
+    pub engine: Engine,
+    /// `mysql://root@127.0.0.1:PORT` or `postgres://postgres@127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl LocalServer {
+    /// A throwaway server of `engine` (MySQL is MariaDB's, or MySQL's), its files in a new
+    /// directory under the temp dir.
+    pub async fn start(engine: Engine) -> Result<Self, DatabaseError> {
+        Self::start_in(engine, &std::env::temp_dir()).await
+    }
+
+    /// [`LocalServer::start`] with its files in a new directory under `parent`.
+    pub async fn start_in(engine: Engine, parent: &std::path::Path) -> Result<Self, DatabaseError> {
+        let (prepared, name) = match engine {
+            Engine::Postgres => (postgres_local::prepare(parent).await?, "PostgreSQL"),
+            _ => (mariadb_local::prepare(parent).await?, "MariaDB"),
+        };
+        let service = Service::start(&prepared.launch).await.map_err(|e| {
+            DatabaseError::caused(format!("the throwaway {name} server did not start"), e)
+        })?;
+        Ok(Self {
+            service,
+            _dir: prepared.dir,
+            engine,
+            url: prepared.url,
+        })
+    }
+
+    /// The server's process id (for tests that take the database away mid-run).
+    pub fn pid(&self) -> u32 {
+        self.service.pid()
+    }
+
+    /// Stops the server (SIGTERM to its group, so each of its processes ends too, then
+    /// SIGKILL after 10 s) and removes its files.
+    pub async fn stop(self) {
+        self.service.stop().await;
+    }
 }
 
 /// One cell's database.
@@ -87,7 +166,7 @@ pub struct MessageCounts {
     pub distinct_ids: u64,
 }
 
-/// The server part of a MySQL URL (`mysql://USER:PASS@HOST:PORT`), without database or
+/// The server part of a database URL (`mysql://USER:PASS@HOST:PORT`), without database or
 /// options.
 fn server_of(url: &str) -> Result<String, DatabaseError> {
     let mut url = url::Url::parse(url)
@@ -98,10 +177,39 @@ fn server_of(url: &str) -> Result<String, DatabaseError> {
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
+/// The URL poolstorm creates and drops databases through: the server's own database on
+/// PostgreSQL (a connection there must name one), none on MySQL.
+fn admin_url(engine: Engine, server_url: &str) -> String {
+    match engine {
+        Engine::Postgres => format!("{server_url}/postgres"),
+        _ => format!("{server_url}/"),
+    }
+}
+
+/// Fails at once when this build has no driver for `engine`'s servers.
+fn driver_for(engine: Engine) -> Result<(), DatabaseError> {
+    if engine == Engine::Postgres && !cfg!(feature = "postgres") {
+        return Err(DatabaseError::Setup(
+            "this poolstorm was built without PostgreSQL (as `make demo` builds it): build it with its \
+             default features, `make release` or `cargo build --release`, or use --db sqlite, \
+             mariadb-local or a mysql:// URL"
+                .to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 impl Databases {
     /// Gets the backend ready: a temp dir, a started local server, or a reachable URL.
     pub async fn start(backend: &Backend) -> Result<Self, DatabaseError> {
         sqlx::any::install_default_drivers();
+        let engine = backend.engine();
+        driver_for(engine)?;
+        let owned = |server_url: String, owned: Server| Databases::Server {
+            engine,
+            server_url,
+            owned: Some(owned),
+        };
         match backend {
             Backend::Sqlite => Ok(Databases::Sqlite {
                 dir: tempfile::Builder::new()
@@ -109,37 +217,36 @@ impl Databases {
                     .tempdir()
                     .map_err(DatabaseError::from)?,
             }),
-            Backend::MariadbLocal => {
-                let local = LocalServer::start().await?;
-                Ok(Databases::Mysql {
-                    server_url: local.url.clone(),
-                    owned: Some(Server::Local(Box::new(local))),
-                })
+            Backend::MariadbLocal | Backend::PostgresLocal => {
+                let local = LocalServer::start(engine).await?;
+                Ok(owned(local.url.clone(), Server::Local(Box::new(local))))
             }
             #[cfg(feature = "containers")]
-            Backend::Container => {
-                let container = ContainerServer::start().await?;
-                Ok(Databases::Mysql {
-                    server_url: container.url.clone(),
-                    owned: Some(Server::Container(Box::new(container))),
-                })
+            Backend::Container(engine) => {
+                let container = ContainerServer::start(*engine).await?;
+                Ok(owned(
+                    container.url.clone(),
+                    Server::Container(Box::new(container)),
+                ))
             }
             #[cfg(not(feature = "containers"))]
-            Backend::Container => Err(DatabaseError::Setup(
+            Backend::Container(_) => Err(DatabaseError::Setup(
                 "this poolstorm was built without the container backend (as `make demo` builds \
                  it): build it with its default features, `make release` or `cargo build \
-                 --release`, or use --db sqlite, mariadb-local or a mysql:// URL"
+                 --release`, or use --db sqlite, mariadb-local, postgres-local or a mysql:// or \
+                 postgres:// URL"
                     .to_owned(),
             )),
             Backend::Url(url) => {
                 let server_url = server_of(url)?;
-                let conn = sqlx::AnyConnection::connect(&format!("{server_url}/"))
+                let conn = sqlx::AnyConnection::connect(&admin_url(engine, &server_url))
                     .await
                     .map_err(|e| {
                         DatabaseError::caused(format!("cannot connect to {server_url}"), e)
                     })?;
                 let _ = conn.close().await;
-                Ok(Databases::Mysql {
+                Ok(Databases::Server {
+                    engine,
                     server_url,
                     owned: None,
                 })
@@ -173,15 +280,25 @@ impl Databases {
                     file: Some(file),
                 })
             }
-            Databases::Mysql { server_url, .. } => {
-                let mut conn = sqlx::AnyConnection::connect(&format!("{server_url}/"))
+            Databases::Server {
+                engine, server_url, ..
+            } => {
+                let mut conn = sqlx::AnyConnection::connect(&admin_url(*engine, server_url))
                     .await
                     .map_err(DatabaseError::from)?;
-                // `name` is [a-z0-9_] only; identifiers cannot be bound.
-                for statement in [
-                    format!("DROP DATABASE IF EXISTS `{name}`"),
-                    format!("CREATE DATABASE `{name}`"),
-                ] {
+                // `name` is [a-z0-9_] only; identifiers cannot be bound. PostgreSQL's FORCE
+                // ends a previous run's sessions that would keep the drop waiting.
+                let statements = match engine {
+                    Engine::Postgres => [
+                        format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+                        format!("CREATE DATABASE \"{name}\""),
+                    ],
+                    _ => [
+                        format!("DROP DATABASE IF EXISTS `{name}`"),
+                        format!("CREATE DATABASE `{name}`"),
+                    ],
+                };
+                for statement in statements {
                     sqlx::query(sqlx::AssertSqlSafe(statement))
                         .execute(&mut conn)
                         .await
@@ -196,20 +313,15 @@ impl Databases {
         }
     }
 
-    /// Stops a local server; removes temp files.
+    /// Stops a local server or container; removes temp files.
     pub async fn stop(self) {
         match self {
             Databases::Sqlite { dir } => drop(dir),
-            Databases::Mysql {
-                owned: Some(Server::Local(local)),
+            Databases::Server {
+                owned: Some(server),
                 ..
-            } => local.stop().await,
-            #[cfg(feature = "containers")]
-            Databases::Mysql {
-                owned: Some(Server::Container(container)),
-                ..
-            } => container.stop().await,
-            Databases::Mysql { owned: None, .. } => {}
+            } => server.stop().await,
+            Databases::Server { owned: None, .. } => {}
         }
     }
 
@@ -217,27 +329,30 @@ impl Databases {
     pub fn describe(&self) -> String {
         match self {
             Databases::Sqlite { dir } => format!("sqlite (files in {})", dir.path().display()),
-            Databases::Mysql {
-                server_url,
-                owned: Some(Server::Local(_)),
-            } => format!("mariadb-local ({server_url})"),
-            #[cfg(feature = "containers")]
-            Databases::Mysql {
-                server_url,
-                owned: Some(Server::Container(_)),
-            } => {
-                let (name, tag) = image();
-                format!("container {name}:{tag} ({server_url})")
-            }
-            Databases::Mysql {
-                server_url,
-                owned: None,
-            } => server_url.clone(),
+            Databases::Server {
+                server_url, owned, ..
+            } => match owned {
+                Some(Server::Local(local)) => match local.engine {
+                    Engine::Postgres => format!("postgres-local ({server_url})"),
+                    _ => format!("mariadb-local ({server_url})"),
+                },
+                #[cfg(feature = "containers")]
+                Some(Server::Container(c)) => format!("container {} ({server_url})", c.image),
+                None => server_url.clone(),
+            },
         }
     }
 }
 
 impl CellDatabase {
+    /// The engine it runs on, from its URL's scheme.
+    pub fn engine(&self) -> Engine {
+        if self.file.is_some() {
+            return Engine::Sqlite;
+        }
+        Engine::of_url(&self.url).unwrap_or(Engine::Mysql)
+    }
+
     /// What a command target's `{db.*}` placeholders take: `{db.url}` is
     /// `mysql://USER:PASS@IP:PORT/NAME` or `sqlite:///PATH`, `{db.jdbc}` the same for a JVM.
     pub fn values(&self) -> DbValues {
@@ -267,10 +382,7 @@ impl CellDatabase {
             .as_ref()
             .map(|u| u.path().trim_start_matches('/').to_owned())
             .unwrap_or_default();
-        let engine = parsed
-            .as_ref()
-            .and_then(|u| Engine::of_scheme(u.scheme()))
-            .unwrap_or(Engine::Mysql);
+        let engine = self.engine();
         DbValues {
             url: self.url.clone(),
             jdbc: engine.jdbc(

@@ -287,7 +287,7 @@ async fn drive(
         .probe_database
         .then(|| up.db_target())
         .flatten()
-        .map(|db| DbProbe::start(db, load_start));
+        .map(|db| DbProbe::start(db, pool.clone(), load_start));
     let database = probe.as_ref().map(DbProbe::report);
     let stopped = Arc::new(AtomicBool::new(false));
     let title = format!(

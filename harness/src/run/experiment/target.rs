@@ -56,7 +56,8 @@ impl Up {
         let db = self.db.as_ref()?;
         Some(match &db.file {
             Some(path) => DbTarget::Sqlite { path: path.clone() },
-            None => DbTarget::Mysql {
+            None => DbTarget::Server {
+                engine: db.engine(),
                 url: db.url.clone(),
                 database: db.values().name,
             },
@@ -213,5 +214,6 @@ fn command(
         },
         ready_timeout: spec.ready_timeout,
         grace: COMMAND_GRACE,
+        run_as: None,
     })
 }

@@ -61,7 +61,7 @@ impl ScenarioError {
 /// A `--db` or `[database] backend` that names no backend.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown database backend `{0}`; use sqlite, mariadb-local, container, or url with a mysql://USER:PASS@IP:PORT URL"
+    "unknown database backend `{0}`; use sqlite, mariadb-local, postgres-local, container (MySQL), container:postgres, or a mysql://USER:PASS@IP:PORT or postgres://USER:PASS@IP:PORT URL"
 )]
 pub struct UnknownBackend(pub String);
 
@@ -182,23 +182,31 @@ pub enum Backend {
     Sqlite,
     /// A throwaway `mariadbd`/`mysqld` from this machine, a fresh database per cell.
     MariadbLocal,
-    /// A MySQL container through testcontainers (needs a Docker engine).
-    Container,
-    /// A MySQL server at this URL; a fresh database per cell.
+    /// A throwaway PostgreSQL from this machine's `postgresql` package, a fresh database per
+    /// cell.
+    PostgresLocal,
+    /// A server of this engine in a container through testcontainers (needs a Docker engine):
+    /// `container` is MySQL, `container:postgres` PostgreSQL.
+    Container(contract::Engine),
+    /// A MySQL/MariaDB or PostgreSQL server at this URL; a fresh database per cell.
     Url(String),
 }
 
 impl Backend {
-    /// Parses `sqlite`, `mariadb-local`, `container` or a `mysql://` URL.
+    /// Parses `sqlite`, `mariadb-local`, `postgres-local`, `container[:mysql|:postgres]`, or a
+    /// `mysql://` or `postgres://` URL.
     pub fn parse(text: &str) -> Result<Self, UnknownBackend> {
+        use contract::Engine;
         match text {
             "sqlite" => Ok(Backend::Sqlite),
             "mariadb-local" => Ok(Backend::MariadbLocal),
-            "container" => Ok(Backend::Container),
-            url if url.starts_with("mysql://") || url.starts_with("mariadb://") => {
-                Ok(Backend::Url(url.to_owned()))
-            }
-            other => Err(UnknownBackend(other.to_owned())),
+            "postgres-local" => Ok(Backend::PostgresLocal),
+            "container" | "container:mysql" => Ok(Backend::Container(Engine::Mysql)),
+            "container:postgres" => Ok(Backend::Container(Engine::Postgres)),
+            url => match Engine::of_url(url) {
+                Some(Engine::Mysql | Engine::Postgres) => Ok(Backend::Url(url.to_owned())),
+                _ => Err(UnknownBackend(url.to_owned())),
+            },
         }
     }
 
@@ -207,16 +215,21 @@ impl Backend {
         match self {
             Backend::Sqlite => "sqlite",
             Backend::MariadbLocal => "mariadb-local",
-            Backend::Container => "container",
+            Backend::PostgresLocal => "postgres-local",
+            Backend::Container(_) => "container",
             Backend::Url(_) => "url",
         }
     }
 
     /// The engine its databases run on.
     pub fn engine(&self) -> contract::Engine {
+        use contract::Engine;
         match self {
-            Backend::Sqlite => contract::Engine::Sqlite,
-            Backend::MariadbLocal | Backend::Container | Backend::Url(_) => contract::Engine::Mysql,
+            Backend::Sqlite => Engine::Sqlite,
+            Backend::MariadbLocal => Engine::Mysql,
+            Backend::PostgresLocal => Engine::Postgres,
+            Backend::Container(engine) => *engine,
+            Backend::Url(url) => Engine::of_url(url).unwrap_or(Engine::Mysql),
         }
     }
 }

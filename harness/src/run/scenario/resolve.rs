@@ -609,7 +609,7 @@ impl Resolver<'_> {
                 .ok_or_else(|| {
                     self.at.error(
                         Some(url.span()),
-                        "database.url must be mysql://USER:PASS@IP:PORT",
+                        "database.url must be mysql://USER:PASS@IP:PORT or postgres://USER:PASS@IP:PORT",
                     )
                 }),
             (Some(b), None) if b.get_ref() == "url" => {

@@ -242,9 +242,40 @@ fn database_backends_parse_and_unknown_ones_list_the_choices() {
     let e = parse_text(&text).unwrap_err();
     assert!(
         e.message
-            .contains("use sqlite, mariadb-local, container, or url with a mysql://"),
+            .contains("use sqlite, mariadb-local, postgres-local, container (MySQL), container:postgres, or a mysql://"),
         "{}",
         e.message
+    );
+    use contract::Engine;
+    for (text, backend, engine) in [
+        ("postgres-local", Backend::PostgresLocal, Engine::Postgres),
+        (
+            "container",
+            Backend::Container(Engine::Mysql),
+            Engine::Mysql,
+        ),
+        (
+            "container:postgres",
+            Backend::Container(Engine::Postgres),
+            Engine::Postgres,
+        ),
+        (
+            "postgres://app@127.0.0.1:5432",
+            Backend::Url("postgres://app@127.0.0.1:5432".into()),
+            Engine::Postgres,
+        ),
+        (
+            "postgresql://app@127.0.0.1",
+            Backend::Url("postgresql://app@127.0.0.1".into()),
+            Engine::Postgres,
+        ),
+    ] {
+        let parsed = Backend::parse(text).unwrap();
+        assert_eq!((&parsed, parsed.engine()), (&backend, engine), "{text}");
+    }
+    assert!(
+        Backend::parse("sqlite:///x.db").is_err(),
+        "sqlite is a backend, not a URL"
     );
     let text = BASE.replace(
         "name = \"t\"",

@@ -46,6 +46,9 @@ pub struct Launch {
     pub ready_timeout: Duration,
     /// How long after SIGTERM before SIGKILL.
     pub grace: Duration,
+    /// The user and group it runs as (uid, gid), when not poolstorm's own: PostgreSQL refuses
+    /// to run as root.
+    pub run_as: Option<(u32, u32)>,
 }
 
 /// What says a started service is ready.
@@ -188,6 +191,10 @@ impl Service {
             .kill_on_drop(true);
         if let Some(cwd) = &launch.cwd {
             command.current_dir(cwd);
+        }
+        if let Some((uid, gid)) = launch.run_as {
+            // std drops root's supplementary groups before it changes the user.
+            command.uid(uid).gid(gid);
         }
         let spawned = command.spawn();
         // The pipe's writing ends are the child's alone now: its end is the log's end.
@@ -382,6 +389,7 @@ mod tests {
             },
             ready_timeout,
             grace: Duration::from_secs(2),
+            run_as: None,
         }
     }
 

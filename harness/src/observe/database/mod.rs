@@ -1,14 +1,18 @@
 //! poolstorm's own view of a cell's database, from one connection outside the app's pool,
 //! sampled four times a second beside the pool with a timeout on every query: whether the
-//! database answers and how fast; on MySQL/MariaDB the app's sessions as the server sees them
-//! (`information_schema.PROCESSLIST` joined with `INNODB_TRX`, and MariaDB's
-//! `INNODB_LOCK_WAITS` or MySQL 8's `performance_schema.data_lock_waits` for who waits on
-//! whose row lock); on SQLite whether the write lock can be had.
+//! database answers and how fast; on MySQL/MariaDB ([`mysql`]) and PostgreSQL ([`postgres`])
+//! the app's sessions as the server sees them and who waits on whose lock; on SQLite whether
+//! the write lock can be had.
+
+mod mysql;
+#[cfg(feature = "postgres")]
+mod postgres;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use contract::Engine;
 use serde::{Deserialize, Serialize};
 use sqlx::Connection as _;
 use sqlx::mysql::MySqlConnection;
@@ -19,35 +23,45 @@ use super::periodic::{Periodic, Probe};
 use crate::base::human::{ms_secs, rtt};
 
 /// The longest any one probe query may take.
-const QUERY_TIMEOUT: Duration = Duration::from_millis(800);
+pub(super) const QUERY_TIMEOUT: Duration = Duration::from_millis(800);
 
 /// Which database the probe watches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DbTarget {
-    /// A MySQL/MariaDB database: the cell's URL and its name (the app's sessions are those
-    /// connected to it).
-    Mysql { url: String, database: String },
+    /// A MySQL/MariaDB or PostgreSQL database: the cell's URL and its name (the app's sessions
+    /// are those connected to it).
+    Server {
+        engine: Engine,
+        url: String,
+        database: String,
+    },
     /// A SQLite file.
     Sqlite { path: PathBuf },
 }
 
-/// The server's view of the app's sessions at one moment (MySQL/MariaDB).
+/// The server's view of the app's sessions at one moment (MySQL/MariaDB; PostgreSQL calls
+/// them backends).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sessions {
     /// Connections to the cell's database, poolstorm's own left out.
     pub total: u64,
-    /// Sleeping between statements.
+    /// Sleeping between statements (PostgreSQL: `idle` or `idle in transaction`).
     pub idle: u64,
-    /// Of those, inside an open InnoDB transaction (InnoDB lists one only after its first
-    /// statement).
+    /// Of those, inside an open transaction (InnoDB lists one only after its first
+    /// statement; PostgreSQL from its `BEGIN`).
     pub idle_in_transaction: u64,
-    /// Running a statement.
+    /// PostgreSQL: backends waiting for their client to send the next statement
+    /// (`wait_event` `ClientRead`), what a backend under a locked pool waits on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_read: Option<u64>,
+    /// Running a statement (PostgreSQL: `active`).
     pub running: u64,
     /// The longest a running statement has run, ms.
     pub longest_running_ms: u64,
     /// The shortest time any idle session has been idle, ms: "all idle for at least ...".
     pub idle_for_ms: Option<u64>,
-    /// Sessions waiting on a row lock.
+    /// Sessions waiting on a row lock (PostgreSQL: any heavyweight lock, `wait_event_type`
+    /// `Lock`).
     pub lock_waits: u64,
     /// The session most of them wait for, when any wait.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -57,17 +71,22 @@ pub struct Sessions {
 /// A session that holds a row lock others wait for.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Blocker {
-    /// The server's thread id.
+    /// The server's thread id (PostgreSQL: the backend's pid).
     pub thread: u64,
     pub user: String,
-    /// `Sleep` (idle in its transaction) or `Query`.
+    /// `Sleep` (idle in its transaction) or `Query`; PostgreSQL: its `state`
+    /// (`idle in transaction`, `active`).
     pub command: String,
-    /// Seconds in its current state.
+    /// Seconds in its current state (PostgreSQL: since its transaction began).
     pub time_s: u64,
-    /// One of the app's own sessions (connected to the cell's database).
+    /// One of the app's own sessions (MySQL: connected to the cell's database; PostgreSQL:
+    /// with the `application_name` of the backends that wait).
     pub in_app: bool,
     /// Sessions waiting for it.
     pub waiters: u64,
+    /// PostgreSQL: its `application_name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application: Option<String>,
 }
 
 /// The database at one moment, from poolstorm's own connection.
@@ -180,16 +199,21 @@ enum Conn {
         conn: MySqlConnection,
         mariadb: bool,
     },
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::postgres::PgConnection),
     Sqlite(SqliteConnection),
 }
 
 /// Why the probe's question to the database got no answer.
 #[derive(Debug, thiserror::Error)]
-enum ProbeError {
+pub(super) enum ProbeError {
     #[error(transparent)]
     Sql(#[from] sqlx::Error),
     #[error("no answer within {}", humantime::format_duration(QUERY_TIMEOUT))]
     Timeout,
+    #[cfg(not(feature = "postgres"))]
+    #[error("this poolstorm was built without PostgreSQL")]
+    NotBuilt,
 }
 
 impl ProbeError {
@@ -200,7 +224,7 @@ impl ProbeError {
     }
 }
 
-async fn timed<T>(
+pub(super) async fn timed<T>(
     work: impl std::future::Future<Output = Result<T, sqlx::Error>>,
 ) -> Result<T, ProbeError> {
     match tokio::time::timeout(QUERY_TIMEOUT, work).await {
@@ -212,7 +236,22 @@ async fn timed<T>(
 impl DbTarget {
     async fn connect(&self, report: &Mutex<DbReport>) -> Result<Conn, ProbeError> {
         match self {
-            DbTarget::Mysql { url, .. } => {
+            #[cfg(feature = "postgres")]
+            DbTarget::Server {
+                engine: Engine::Postgres,
+                url,
+                ..
+            } => {
+                let (conn, version) = postgres::connect(url).await?;
+                report.lock().expect("db report lock").version = Some(version);
+                Ok(Conn::Postgres(conn))
+            }
+            #[cfg(not(feature = "postgres"))]
+            DbTarget::Server {
+                engine: Engine::Postgres,
+                ..
+            } => Err(ProbeError::NotBuilt),
+            DbTarget::Server { url, .. } => {
                 let mut conn = timed(MySqlConnection::connect(url)).await?;
                 let version: String =
                     timed(sqlx::query_scalar("SELECT VERSION()").fetch_one(&mut conn)).await?;
@@ -233,16 +272,16 @@ impl DbTarget {
     }
 }
 
-/// One row of the app's sessions: id, command, ms in that state, in a transaction, waiting
-/// on a lock.
-type SessionRow = (u64, String, u64, i64, String);
-
 impl Conn {
     /// `SELECT 1`, timed.
     async fn ping(&mut self) -> Result<u64, ProbeError> {
         let started = std::time::Instant::now();
         match self {
             Conn::Mysql { conn, .. } => {
+                timed(sqlx::query("SELECT 1").execute(&mut *conn)).await?;
+            }
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(conn) => {
                 timed(sqlx::query("SELECT 1").execute(&mut *conn)).await?;
             }
             Conn::Sqlite(conn) => {
@@ -263,125 +302,62 @@ impl Conn {
             Err(e) => Err(e),
         }
     }
-
-    /// MySQL/MariaDB: the app's sessions and who they wait for.
-    async fn sessions(
-        conn: &mut MySqlConnection,
-        mariadb: bool,
-        database: &str,
-    ) -> Result<Sessions, ProbeError> {
-        let time_ms = if mariadb {
-            "CAST(p.TIME_MS AS UNSIGNED)"
-        } else {
-            "CAST(p.TIME AS UNSIGNED) * 1000"
-        };
-        let sql = format!(
-            "SELECT CAST(p.ID AS UNSIGNED), p.COMMAND, {time_ms}, \
-             CAST(t.trx_id IS NOT NULL AS SIGNED), COALESCE(t.trx_state, '') \
-             FROM information_schema.PROCESSLIST p \
-             LEFT JOIN information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = p.ID \
-             WHERE p.DB = ? AND p.ID <> CONNECTION_ID()"
-        );
-        let rows: Vec<SessionRow> = timed(
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(database)
-                .fetch_all(&mut *conn),
-        )
-        .await?;
-        let mut s = Sessions {
-            total: rows.len() as u64,
-            ..Sessions::default()
-        };
-        for (_, command, ms, in_trx, state) in &rows {
-            if command == "Sleep" {
-                s.idle += 1;
-                s.idle_in_transaction += u64::from(*in_trx != 0);
-                s.idle_for_ms = Some(s.idle_for_ms.map_or(*ms, |m| m.min(*ms)));
-            } else {
-                s.running += 1;
-                s.longest_running_ms = s.longest_running_ms.max(*ms);
-            }
-            s.lock_waits += u64::from(state == "LOCK WAIT");
-        }
-        if s.lock_waits > 0 {
-            s.blocker = blocker(conn, mariadb, &rows).await?;
-        }
-        Ok(s)
-    }
-}
-
-/// The session the most lock waiters wait for.
-async fn blocker(
-    conn: &mut MySqlConnection,
-    mariadb: bool,
-    app: &[SessionRow],
-) -> Result<Option<Blocker>, ProbeError> {
-    let waits = if mariadb {
-        "SELECT CAST(b.trx_mysql_thread_id AS UNSIGNED), CAST(COUNT(*) AS UNSIGNED) \
-         FROM information_schema.INNODB_LOCK_WAITS w \
-         JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id \
-         GROUP BY b.trx_mysql_thread_id ORDER BY COUNT(*) DESC LIMIT 1"
-    } else {
-        "SELECT CAST(b.trx_mysql_thread_id AS UNSIGNED), CAST(COUNT(*) AS UNSIGNED) \
-         FROM performance_schema.data_lock_waits w \
-         JOIN information_schema.INNODB_TRX b ON b.trx_id = w.BLOCKING_ENGINE_TRANSACTION_ID \
-         GROUP BY b.trx_mysql_thread_id ORDER BY COUNT(*) DESC LIMIT 1"
-    };
-    let top: Option<(u64, u64)> = timed(sqlx::query_as(waits).fetch_optional(&mut *conn)).await?;
-    let Some((thread, waiters)) = top else {
-        return Ok(None);
-    };
-    let who: Option<(String, String, u64)> = timed(
-        sqlx::query_as(
-            "SELECT USER, COMMAND, CAST(TIME AS UNSIGNED) FROM information_schema.PROCESSLIST WHERE ID = ?",
-        )
-        .bind(thread)
-        .fetch_optional(&mut *conn),
-    )
-    .await?;
-    let (user, command, time_s) = who.unwrap_or_default();
-    Ok(Some(Blocker {
-        thread,
-        user,
-        command,
-        time_s,
-        in_app: app.iter().any(|r| r.0 == thread),
-        waiters,
-    }))
 }
 
 /// A running probe of the database.
 #[derive(Debug)]
 pub struct DbProbe(Periodic<DbReport>);
 
-/// What the probe keeps between samples: its target and its connection.
+/// What the probe keeps between samples: its target, its connection, and the pool's state
+/// (PostgreSQL's `pg_blocking_pids()` is asked only while the pool is saturated).
 struct Probing {
     target: DbTarget,
     conn: Option<Conn>,
+    pool: Option<crate::observe::Shared>,
+}
+
+impl Probing {
+    /// Whether the pool is saturated now, or poolstorm cannot see the pool.
+    fn pool_saturated(&self) -> bool {
+        self.pool.as_ref().is_none_or(|p| {
+            p.lock()
+                .expect("pool state lock")
+                .samples
+                .last()
+                .is_some_and(crate::observe::PoolSample::pool_saturated)
+        })
+    }
 }
 
 impl Probe for Probing {
     type State = DbReport;
 
     async fn sample(&mut self, t_ms: u64, report: &Mutex<DbReport>) {
-        if let Some(sample) = sample(&self.target, &mut self.conn, report, t_ms).await {
+        let saturated = self.pool_saturated();
+        let sampled = sample(&self.target, &mut self.conn, report, t_ms, saturated).await;
+        if let Some(sample) = sampled {
             report.lock().expect("db report lock").samples.push(sample);
         }
     }
 }
 
 impl DbProbe {
-    /// Starts probing `target` on a task of its own; times count from `start`.
-    pub fn start(target: DbTarget, start: Instant) -> Self {
+    /// Starts probing `target` on a task of its own beside the pool's sampler, when there
+    /// is one; times count from `start`.
+    pub fn start(target: DbTarget, pool: Option<crate::observe::Shared>, start: Instant) -> Self {
         let engine = match target {
-            DbTarget::Mysql { .. } => contract::Engine::Mysql,
-            DbTarget::Sqlite { .. } => contract::Engine::Sqlite,
+            DbTarget::Server { engine, .. } => engine,
+            DbTarget::Sqlite { .. } => Engine::Sqlite,
         };
         let report = DbReport {
             engine,
             ..DbReport::default()
         };
-        let probing = Probing { target, conn: None };
+        let probing = Probing {
+            target,
+            conn: None,
+            pool,
+        };
         Self(Periodic::start(probing, report, start))
     }
 
@@ -404,15 +380,18 @@ fn note(report: &Mutex<DbReport>, text: String) {
     }
 }
 
-/// One sample: (re)connect when needed, ping, then the engine's own view. `None` while a
-/// SQLite file does not exist yet: a service that has not created its database is not a
-/// database that went down.
+/// One sample: (re)connect when needed, ping, then the engine's own view (who blocks whom
+/// only while `saturated`, on PostgreSQL). `None` while a SQLite file does not exist yet: a
+/// service that has not created its database is not a database that went down.
 async fn sample(
     target: &DbTarget,
     conn: &mut Option<Conn>,
     report: &Mutex<DbReport>,
     t_ms: u64,
+    saturated: bool,
 ) -> Option<DbSample> {
+    #[cfg(not(feature = "postgres"))]
+    let _ = saturated;
     let down = |error: ProbeError| {
         Some(DbSample {
             t_ms,
@@ -456,10 +435,19 @@ async fn sample(
     };
     let note = |text: String| note(report, text);
     match (c, target) {
-        (Conn::Mysql { conn, mariadb }, DbTarget::Mysql { database, .. }) => {
-            match Conn::sessions(conn, *mariadb, database).await {
+        (Conn::Mysql { conn, mariadb }, DbTarget::Server { database, .. }) => {
+            match mysql::sessions(conn, *mariadb, database).await {
                 Ok(sessions) => s.sessions = Some(sessions),
                 Err(e) => note(format!("the app's sessions could not be read: {e}")),
+            }
+        }
+        #[cfg(feature = "postgres")]
+        (Conn::Postgres(conn), DbTarget::Server { database, .. }) => {
+            match postgres::backends(conn, database, saturated).await {
+                Ok(sessions) => s.sessions = Some(sessions),
+                Err(e) => note(format!(
+                    "the app's backends could not be read from pg_stat_activity: {e}"
+                )),
             }
         }
         (Conn::Sqlite(conn), DbTarget::Sqlite { .. }) => match Conn::write_lock_free(conn).await {
@@ -486,14 +474,16 @@ mod tests {
         let report = Mutex::new(DbReport::default());
         let target = DbTarget::Sqlite { path };
         let mut conn = None;
-        let free = sample(&target, &mut conn, &report, 0).await.unwrap();
+        let free = sample(&target, &mut conn, &report, 0, false).await.unwrap();
         assert!(free.up && free.rtt_us.is_some());
         assert_eq!(free.write_lock_free, Some(true));
         sqlx::query("BEGIN IMMEDIATE")
             .execute(&mut other)
             .await
             .unwrap();
-        let held = sample(&target, &mut conn, &report, 250).await.unwrap();
+        let held = sample(&target, &mut conn, &report, 250, false)
+            .await
+            .unwrap();
         assert_eq!(
             held.write_lock_free,
             Some(false),
@@ -540,12 +530,13 @@ mod tests {
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = closed.local_addr().unwrap().port();
         drop(closed);
-        let target = DbTarget::Mysql {
+        let target = DbTarget::Server {
+            engine: Engine::Mysql,
             url: format!("mysql://root@127.0.0.1:{port}/x"),
             database: "x".to_owned(),
         };
         let report = Mutex::new(DbReport::default());
-        let s = sample(&target, &mut None, &report, 0).await.unwrap();
+        let s = sample(&target, &mut None, &report, 0, false).await.unwrap();
         assert!(!s.up);
         assert!(s.error.unwrap().to_lowercase().contains("refused"));
     }
