@@ -33,7 +33,7 @@ PROFILE ?= release
 profile-build:
 	$(CARGO) build --locked --workspace $(if $(filter release,$(PROFILE)),--release,--tests $(TEST_FEATURES))
 
-scenarios: profile-build ## The CI scenario set, --quick, on DB (default sqlite; or mariadb-local, or a mysql:// URL)
+scenarios: profile-build ## The CI scenario set, --quick, on DB (default sqlite; or mariadb-local, postgres-local, a mysql:// or postgres:// URL)
 	POOLSTORM_BIN=target/$(PROFILE) scripts/scenarios.sh $(or $(DB),sqlite)
 
 scenarios-mariadb: profile-build ## The CI scenario set on a throwaway MariaDB (or POOLSTORM_MYSQL_URL)

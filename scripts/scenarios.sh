@@ -3,10 +3,12 @@
 #   scripts/scenarios.sh sqlite                 # embedded, a temp file per cell
 #   scripts/scenarios.sh mysql://USER@IP:PORT   # a running server, a fresh database per cell
 #   scripts/scenarios.sh mariadb-local          # a throwaway server poolstorm starts itself
+#   scripts/scenarios.sh postgres-local         # a throwaway PostgreSQL poolstorm starts itself
+#   scripts/scenarios.sh postgres://USER@IP:PORT
 # The managed scenarios run with --db; blackbox.toml runs against a target-app started here on
 # the same backend (a file for sqlite, database `blackbox` on a server). Results: results/.
 set -euo pipefail
-db=${1:?usage: scripts/scenarios.sh sqlite|mariadb-local|mysql://USER@IP:PORT}
+db=${1:?usage: scripts/scenarios.sh sqlite|mariadb-local|postgres-local|mysql://USER@IP:PORT|postgres://USER@IP:PORT}
 bin=${POOLSTORM_BIN:-target/release}
 out=${POOLSTORM_OUT:-results}
 
@@ -18,8 +20,8 @@ status=0
 
 case "$db" in
   sqlite) app_db=() ;;
-  mysql://*|mariadb://*) app_db=(--database-url "${db%/}/blackbox") ;;
-  *) echo "scenarios: blackbox.toml needs sqlite or a mysql:// URL, skipping it for $db" >&2; exit "$status" ;;
+  mysql://*|mariadb://*|postgres://*|postgresql://*) app_db=(--database-url "${db%/}/blackbox") ;;
+  *) echo "scenarios: blackbox.toml needs sqlite or a server's URL, skipping it for $db" >&2; exit "$status" ;;
 esac
 log=$(mktemp)
 "$bin/target-app" "${app_db[@]}" --pool-max 10 --threads 40 >"$log" 2>"$log.err" &

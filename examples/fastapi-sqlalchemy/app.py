@@ -12,8 +12,8 @@ the thread pool under the service's own names; GET /health answers at once.
 
 Settings: --port, --pool-size, --threads, --hold-ms, --pool-timeout (seconds, or `none` to
 wait forever as SQLAlchemy's pool_timeout=None does); the database from --database-url or
-$DATABASE_URL (sqlite:////path or mysql://user:pass@host:port/name), the threads also from
-$THREADS.
+$DATABASE_URL (sqlite:////path, mysql://user:pass@host:port/name or
+postgres://user:pass@host:port/name), the threads also from $THREADS.
 """
 
 import argparse
@@ -63,10 +63,17 @@ def parse_args():
 
 
 def sqlalchemy_url(url):
-    """poolstorm's {db.url} as SQLAlchemy takes it (MySQL through PyMySQL)."""
-    for scheme in ("mysql://", "mariadb://"):
+    """poolstorm's {db.url} as SQLAlchemy takes it (MySQL through PyMySQL, PostgreSQL through
+    pg8000: both pure Python, so the venv needs no compiler and no libpq)."""
+    drivers = {
+        "mysql://": "mysql+pymysql://",
+        "mariadb://": "mysql+pymysql://",
+        "postgres://": "postgresql+pg8000://",
+        "postgresql://": "postgresql+pg8000://",
+    }
+    for scheme, dialect in drivers.items():
         if url.startswith(scheme):
-            return "mysql+pymysql://" + url[len(scheme):]
+            return dialect + url[len(scheme):]
     return url
 
 

@@ -175,7 +175,7 @@ async fn table_ids_at_tn_16_need_17_connections_on_mariadb_from_target_apps_coun
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn identity_ids_need_one_connection_per_request_on_both_engines() {
+async fn identity_ids_need_one_connection_per_request_on_every_engine() {
     for db in crate::support::engines() {
         for extra in [&[][..], &["--probe"][..]] {
             let name = "advise_identity";
@@ -190,7 +190,7 @@ async fn identity_ids_need_one_connection_per_request_on_both_engines() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mode_1_with_a_shared_teardown_agrees_with_its_measured_rule_on_both_engines() {
+async fn mode_1_with_a_shared_teardown_agrees_with_its_measured_rule_on_every_engine() {
     for db in crate::support::engines() {
         let name = "advise_mode1";
         let a = advise(name, &mode1(name), &db, &["--repeat", "1"]).await;

@@ -1,7 +1,8 @@
-//! Faults injected into a running cell: the database server killed, a row lock (on SQLite the
-//! write lock) held from outside, every query slowed down, target-app killed. Each verdict
-//! names the cause and is never `deadlocked`; in the same run, a pool below Tn x (Cm - 1) + 1
-//! without a fault is `deadlocked`, and the faulted cell without its fault is `healthy`.
+//! Faults injected into a running cell, on SQLite, MariaDB and PostgreSQL: the database server
+//! killed, a row lock (on SQLite the write lock) held from outside, every query slowed down
+//! (`SLEEP`, `pg_sleep`), target-app killed. Each verdict names the cause and is never
+//! `deadlocked`; in the same run, a pool below Tn x (Cm - 1) + 1 without a fault is
+//! `deadlocked`, and the faulted cell without its fault is `healthy`.
 //!
 //! Every fault waits for its cell to be running (rows in its messages table) before it
 //! strikes, and is lifted when the next cell starts.
@@ -172,10 +173,28 @@ fn sqlite_file(scenario: &str, cell: usize) -> Option<PathBuf> {
     Some(PathBuf::from(path.split('?').next()?))
 }
 
-/// Rows in the cell's messages table so far (MySQL: on `server`).
+/// The cell's database on a PostgreSQL `server`, as a session named `application`.
+#[cfg(feature = "interop")]
+fn pg_cell_url(server: &str, scenario: &str, cell: usize, application: &str) -> String {
+    format!(
+        "{server}/{}?application_name={application}",
+        db_name(scenario, cell)
+    )
+}
+
+/// Rows in the cell's messages table so far (MySQL or PostgreSQL: on `server`).
 async fn rows(server: Option<&str>, scenario: &str, cell: usize) -> Option<u64> {
     let count = |table: String| format!("SELECT CAST(COUNT(*) AS SIGNED) FROM {table}");
     let n: i64 = match server {
+        #[cfg(feature = "interop")]
+        Some(server) if server.starts_with("postgres") => {
+            let url = pg_cell_url(server, scenario, cell, "poolstorm-test");
+            let mut conn = sqlx::postgres::PgConnection::connect(&url).await.ok()?;
+            sqlx::query_scalar("SELECT COUNT(*) FROM messages")
+                .fetch_one(&mut conn)
+                .await
+                .ok()?
+        }
         Some(server) => {
             let mut conn = MySqlConnection::connect(&format!("{server}/")).await.ok()?;
             let sql = count(format!("{}.messages", db_name(scenario, cell)));
@@ -256,7 +275,7 @@ fn judged(cell: &CellReport, expected: Verdict, words: &[&str]) {
 }
 
 #[cfg(feature = "interop")]
-const MYSQL_CELLS: &str = r#"
+const SERVER_CELLS: &str = r#"
 [[cells]]
 pool_max = 4
 
@@ -282,7 +301,7 @@ pool_max = 5
 async fn on_mariadb_a_row_lock_slow_queries_and_a_killed_app_are_named_not_called_deadlocks() {
     let name = "faults_mysql";
     let server = crate::support::mysql_url();
-    let (_dir, out, child) = launch(name, MYSQL_CELLS, &server);
+    let (_dir, out, child) = launch(name, SERVER_CELLS, &server);
 
     // Cell 2: another session takes the sequence row with SELECT ... FOR UPDATE and leaves its
     // transaction open until cell 3 begins.
@@ -336,20 +355,96 @@ async fn on_mariadb_a_row_lock_slow_queries_and_a_killed_app_are_named_not_calle
 
 #[cfg(feature = "interop")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_row_lock_pg_sleep_and_a_killed_app_are_named_not_called_deadlocks() {
+    let name = "faults_postgres";
+    let server = crate::support::postgres_url();
+    let (_dir, out, child) = launch(name, SERVER_CELLS, &server);
+
+    // Cell 2: another session, in the cell's database (PostgreSQL sessions belong to one),
+    // takes the sequence row with SELECT ... FOR UPDATE and keeps its transaction open until
+    // cell 3 begins.
+    running(Some(&server), name, 2).await;
+    let holder = pg_cell_url(&server, name, 2, "poolstorm-fault");
+    let mut outside = sqlx::postgres::PgConnection::connect(&holder)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut outside).await.unwrap();
+    sqlx::query("SELECT next_val FROM id_sequence WHERE name = 'messages' FOR UPDATE")
+        .execute(&mut outside)
+        .await
+        .unwrap();
+    begun(name, 3).await;
+    sqlx::query("ROLLBACK").execute(&mut outside).await.unwrap();
+    drop(outside);
+
+    kill_app(Some(&server), name, 4).await;
+
+    let (code, stdout, report, _) = finish(child, &out, name).await;
+    let cells = &report.cells;
+    // PostgreSQL's own picture of a pool deadlock: backends idle in their transactions,
+    // waiting for a client that waits for the pool.
+    judged(
+        &cells[0],
+        Verdict::Deadlocked,
+        &[
+            "idle in transaction (ClientRead)",
+            "none active; none waiting on a lock",
+        ],
+    );
+    judged(
+        &cells[1],
+        Verdict::LockContention,
+        &[
+            "wait on a lock held by pid",
+            "application_name `poolstorm-fault`",
+            "idle in transaction, its transaction open",
+            "not one of the app's backends",
+        ],
+    );
+    judged(
+        &cells[2],
+        Verdict::DatabaseSlow,
+        &["running queries (active), the longest for"],
+    );
+    judged(&cells[3], Verdict::TargetDied, &["signal 9 (SIGKILL)"]);
+    judged(&cells[4], Verdict::Healthy, &[]);
+    let version = cells[0].database.as_ref().and_then(|d| d.version.clone());
+    assert!(
+        version
+            .as_deref()
+            .is_some_and(|v| v.starts_with("PostgreSQL ")),
+        "{version:?}"
+    );
+    assert_eq!(code, Some(0), "every rule expected its fault:\n{stdout}");
+}
+
+#[cfg(feature = "interop")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_killed_mid_cell_is_down_not_deadlocked_and_the_finished_cells_are_kept() {
-    let name = "faults_down";
+    a_killed_database_is_down(contract::Engine::Mysql, "faults_down").await;
+}
+
+#[cfg(feature = "interop")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_killed_mid_cell_is_down_not_deadlocked_and_the_finished_cells_are_kept() {
+    a_killed_database_is_down(contract::Engine::Postgres, "faults_pg_down").await;
+}
+
+/// A throwaway server of `engine` killed (SIGKILL to its process group: a crash) while cell
+/// 2 of 3 runs.
+#[cfg(feature = "interop")]
+async fn a_killed_database_is_down(engine: contract::Engine, name: &str) {
     let servers = tempfile::tempdir().unwrap();
-    // Its files in the test's own folder: another test counts the servers left in /tmp.
-    let server =
-        harness::run::database::LocalServer::start_in(contract::Engine::Mysql, servers.path())
-            .await
-            .expect("a local MariaDB server");
+    // Its files in the test's own folder: other tests count the servers left in the temp dir.
+    let server = harness::run::database::LocalServer::start_in(engine, servers.path())
+        .await
+        .expect("a throwaway database server");
     let cells = "[[cells]]\npool_max = 4\n\n[[cells]]\npool_max = 5\n\n[[cells]]\npool_max = 6\n";
     let (_dir, out, child) = launch(name, cells, &server.url);
 
     running(Some(&server.url), name, 2).await;
     let pid = server.pid();
-    kill(Pid::from_raw(pid as i32), Signal::SIGKILL).unwrap();
+    nix::sys::signal::killpg(Pid::from_raw(pid as i32), Signal::SIGKILL).unwrap();
 
     let (code, stdout, report, results) = finish(child, &out, name).await;
     server.stop().await;

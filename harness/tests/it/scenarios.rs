@@ -241,14 +241,58 @@ async fn tiny_scenarios_run_on_mariadb() {
 
 #[cfg(feature = "interop")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiny_scenarios_run_on_postgres() {
+    tiny_scenarios_reach_their_verdicts_and_write_every_file(&crate::support::postgres_url()).await;
+}
+
+#[cfg(feature = "interop")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mariadb_local_starts_and_removes_a_throwaway_server() {
+    a_local_backend_starts_and_removes_a_throwaway_server(
+        "mariadb-local",
+        "mysql://root@127.0.0.1:",
+        "poolstorm-mariadb-",
+    )
+    .await;
+}
+
+#[cfg(feature = "interop")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_local_starts_and_removes_a_throwaway_server() {
+    a_local_backend_starts_and_removes_a_throwaway_server(
+        "postgres-local",
+        "postgres://postgres@127.0.0.1:",
+        "poolstorm-postgres-",
+    )
+    .await;
+}
+
+/// `--db BACKEND` runs a one-cell scenario on a throwaway server at `url_start...`, whose
+/// files (a temp dir named `prefix...`) are gone afterwards.
+#[cfg(feature = "interop")]
+async fn a_local_backend_starts_and_removes_a_throwaway_server(
+    backend: &str,
+    url_start: &str,
+    prefix: &str,
+) {
     let dir = tempfile::tempdir().unwrap();
+    // Its temp files in the test's own folder, to be found and counted.
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
     let file = dir.path().join("one.toml");
     let one_cell = TINY
         .replace("[[cells]]\nroute = \"mode1/dependency\"\n", "")
         .replace("duration = \"4s\"", "duration = \"1s\"");
     std::fs::write(&file, one_cell).unwrap();
-    let output = run(&[&file], "mariadb-local", &dir.path().join("results")).await;
+    let output = Command::new(binary())
+        .arg("run")
+        .arg(&file)
+        .args(["--db", backend, "--progress", "none", "--out"])
+        .arg(dir.path().join("results"))
+        .env("TMPDIR", &tmp)
+        .output()
+        .await
+        .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     let report = ScenarioReport::read(
@@ -259,21 +303,26 @@ async fn mariadb_local_starts_and_removes_a_throwaway_server() {
         report
             .scenario
             .database
-            .starts_with("mariadb-local (mysql://root@127.0.0.1:"),
+            .starts_with(&format!("{backend} ({url_start}")),
         "{}",
         report.scenario.database
     );
-    let leftovers = std::fs::read_dir(std::env::temp_dir())
+    assert_eq!(report.cells[0].verdict(), Some(Verdict::Healthy));
+    assert!(
+        report.cells[0].database.is_some(),
+        "the probe watched the cell's database"
+    );
+    let leftovers = std::fs::read_dir(&tmp)
         .unwrap()
         .filter(|e| {
             e.as_ref()
                 .unwrap()
                 .file_name()
                 .to_string_lossy()
-                .starts_with("poolstorm-mariadb-")
+                .starts_with(prefix)
         })
         .count();
-    assert_eq!(leftovers, 0, "the throwaway datadir is removed");
+    assert_eq!(leftovers, 0, "the throwaway server's files are removed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -408,6 +457,24 @@ async fn sigint_keeps_the_cells_that_finished() {
 #[cfg(feature = "interop")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poolstorm_killed_mid_cell_leaves_no_throwaway_server_and_no_datadir() {
+    killed_mid_cell_leaves_nothing("mariadb-local", "poolstorm-mariadb-", "mysqld.pid").await;
+}
+
+#[cfg(feature = "interop")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poolstorm_killed_mid_cell_leaves_no_throwaway_postgres_and_no_data_directory() {
+    killed_mid_cell_leaves_nothing(
+        "postgres-local",
+        "poolstorm-postgres-",
+        "data/postmaster.pid",
+    )
+    .await;
+}
+
+/// poolstorm SIGKILLed while a cell runs on `backend`: the reaper stops the server (whose pid
+/// is the first line of `pid_file` in its temp dir `prefix...`) and removes its files.
+#[cfg(feature = "interop")]
+async fn killed_mid_cell_leaves_nothing(backend: &str, prefix: &str, pid_file: &str) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("long.toml");
     let one_long_cell = TINY
@@ -420,7 +487,7 @@ async fn a_poolstorm_killed_mid_cell_leaves_no_throwaway_server_and_no_datadir()
     let mut poolstorm = Command::new(binary())
         .arg("run")
         .arg(&file)
-        .args(["--db", "mariadb-local", "--progress", "none", "--out"])
+        .args(["--db", backend, "--progress", "none", "--out"])
         .arg(dir.path().join("results"))
         .env("TMPDIR", &tmp)
         .stdout(std::process::Stdio::null())
@@ -432,20 +499,17 @@ async fn a_poolstorm_killed_mid_cell_leaves_no_throwaway_server_and_no_datadir()
         std::fs::read_dir(&tmp)
             .unwrap()
             .map(|e| e.unwrap().path())
-            .find(|p| {
-                p.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .starts_with("poolstorm-mariadb-")
-            })
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
     };
     let (server_dir, pid) = wait_until(
         Duration::from_secs(60),
         "the throwaway server's pid file",
         async || {
             let d = datadir()?;
-            let pid = std::fs::read_to_string(d.join("mysqld.pid")).ok()?;
-            Some((d, pid.trim().parse::<i32>().ok()?))
+            let pid = std::fs::read_to_string(d.join(pid_file)).ok()?;
+            let pid = pid.lines().next()?.trim().parse::<i32>().ok()?;
+            // initdb's bootstrap run writes a pid file of its own and removes it.
+            crate::support::alive(pid).then_some((d, pid))
         },
     )
     .await;

@@ -100,12 +100,12 @@ pub(crate) fn repo() -> std::path::PathBuf {
         .to_owned()
 }
 
-/// The databases a test that runs "on both engines" uses: SQLite, and in the tier that has a
-/// MariaDB server (feature `interop`, which `make test` turns on) that server too.
+/// The databases a test that runs "on every engine" uses: SQLite, and in the tier that has a
+/// MariaDB and a PostgreSQL server (feature `interop`, which `make test` turns on) those too.
 pub(crate) fn engines() -> Vec<String> {
     let sqlite = "sqlite".to_owned();
     #[cfg(feature = "interop")]
-    return vec![sqlite, mysql_url()];
+    return vec![sqlite, mysql_url(), postgres_url()];
     #[cfg(not(feature = "interop"))]
     vec![sqlite]
 }
@@ -116,6 +116,15 @@ pub(crate) fn engines() -> Vec<String> {
 pub(crate) fn mysql_url() -> String {
     std::env::var("POOLSTORM_MYSQL_URL").expect(
         "this test needs a MySQL/MariaDB server: run `make test` or set POOLSTORM_MYSQL_URL=mysql://USER:PASS@IP:PORT",
+    )
+}
+
+/// The PostgreSQL server the tests use (`make test` starts one with scripts/with-postgres.sh):
+/// `postgres://USER@IP:PORT`, without a database.
+#[cfg(feature = "interop")]
+pub(crate) fn postgres_url() -> String {
+    std::env::var("POOLSTORM_POSTGRES_URL").expect(
+        "this test needs a PostgreSQL server: run `make test` or set POOLSTORM_POSTGRES_URL=postgres://USER:PASS@IP:PORT",
     )
 }
 
