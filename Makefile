@@ -39,14 +39,16 @@ scenarios: profile-build ## The CI scenario set, --quick, on DB (default sqlite;
 scenarios-mariadb: profile-build ## The CI scenario set on a throwaway MariaDB (or POOLSTORM_MYSQL_URL)
 	POOLSTORM_BIN=target/$(PROFILE) scripts/with-mariadb.sh sh -c 'scripts/scenarios.sh "$$POOLSTORM_MYSQL_URL"'
 
-# The container backend's test runs this image (scripts/local-images.sh builds it); set
-# POOLSTORM_MYSQL_IMAGE=mysql:8.4 to test against the registry's.
+# The container backend's tests run these images (scripts/local-images.sh builds them); set
+# POOLSTORM_MYSQL_IMAGE=mysql:8.4 or POOLSTORM_POSTGRES_IMAGE=postgres:16 to test against the
+# registry's.
 TEST_MYSQL_IMAGE ?= $(or $(POOLSTORM_MYSQL_IMAGE),poolstorm-local/mariadb:10.11)
+TEST_POSTGRES_IMAGE ?= $(or $(POOLSTORM_POSTGRES_IMAGE),poolstorm-local/postgres:15)
 
 test: ## Run every test, both tiers; installs what they need as root (Docker engine, local images), else names it
 	scripts/test-deps.sh
 	$(CARGO) build --workspace --tests $(TEST_FEATURES)
-	POOLSTORM_MYSQL_IMAGE=$(TEST_MYSQL_IMAGE) scripts/with-mariadb.sh scripts/with-postgres.sh $(CARGO) test --workspace $(TEST_FEATURES) -- --test-threads=$(TEST_THREADS)
+	POOLSTORM_MYSQL_IMAGE=$(TEST_MYSQL_IMAGE) POOLSTORM_POSTGRES_IMAGE=$(TEST_POSTGRES_IMAGE) scripts/with-mariadb.sh scripts/with-postgres.sh $(CARGO) test --workspace $(TEST_FEATURES) -- --test-threads=$(TEST_THREADS)
 
 k8s-validate: ## Validate deploy/k8s against Kubernetes' own schemas, offline (kubernetes-validate from PyPI, in tools/.venv)
 	scripts/venv.sh tools
@@ -75,6 +77,7 @@ SCENARIO ?= scenarios/mode2-sweep.toml
 ifeq ($(LOCAL_IMAGES),1)
 export POOLSTORM_MYSQL_IMAGE ?= poolstorm-local/mariadb:10.11
 export POOLSTORM_MARIADB_IMAGE ?= poolstorm-local/mariadb:10.11
+export POOLSTORM_POSTGRES_IMAGE ?= poolstorm-local/postgres:15
 export POOLSTORM_BUILDER_IMAGE ?= poolstorm-local/rust:1.95
 export POOLSTORM_RUNTIME_IMAGE ?= poolstorm-local/debian:bookworm
 endif
@@ -93,12 +96,12 @@ containers: ## Every container path for real: image, --db container, compose (LO
 compose-up: ## MySQL 8.4 and target-app on :8080 in containers (needs Docker); returns once MySQL is healthy
 	$(COMPOSE) up --build --detach mysql target-app
 
-compose-run: ## Run SCENARIO in containers on MySQL (DB=mariadb: MariaDB 11; ARGS: more flags); results in ./results
+compose-run: ## Run SCENARIO in containers on MySQL (DB=mariadb: MariaDB 11, DB=postgres: PostgreSQL 16; ARGS: more flags); results in ./results
 	mkdir -p results
-	SCENARIO=$(SCENARIO) POOLSTORM_ARGS='$(ARGS)' POOLSTORM_UID=$$(id -u) POOLSTORM_GID=$$(id -g) $(COMPOSE) $(if $(filter mariadb,$(DB)),--profile mariadb run --rm harness-mariadb,run --rm harness)
+	SCENARIO=$(SCENARIO) POOLSTORM_ARGS='$(ARGS)' POOLSTORM_UID=$$(id -u) POOLSTORM_GID=$$(id -g) $(COMPOSE) $(if $(filter mariadb postgres,$(DB)),--profile $(DB) run --rm harness-$(DB),run --rm harness)
 
 compose-down: ## Stop and remove the containers
-	$(COMPOSE) --profile run --profile mariadb down --remove-orphans
+	$(COMPOSE) --profile run --profile mariadb --profile postgres down --remove-orphans
 
 bench: ## poolstorm vs wrk vs oha on loopback (installs wrk and oha when missing)
 	python3 scripts/bench.py

@@ -20,13 +20,15 @@ per completed request beside its req/s.
 Two more parts measure what watching a service costs: reading its pool from a `[pool]`
 source at 4 Hz (the stub as a command target), and poolstorm's own database probe (a healthy
 mode-2 cell on MySQL/MariaDB: POOLSTORM_MYSQL_URL, else a throwaway server from
-scripts/with-mariadb.sh), each with and without, in interleaved rounds.
+scripts/with-mariadb.sh; and on PostgreSQL: POOLSTORM_POSTGRES_URL, else
+scripts/with-postgres.sh), each with and without, in interleaved rounds.
 
 The shards part runs the tools' load as one process and as 4 `--shard` processes started
 together and merged, and times `poolstorm merge` on shard reports stretched to an hour each.
 
 usage: scripts/bench.py [--rounds N] [--duration S] [--connections C] [--users-rss U]
-                        [--baseline BIN] [--streams S] [--only tools|tls|sampling|probe|shards]
+                        [--baseline BIN] [--streams S]
+                        [--only tools|tls|sampling|probe|probe-postgres|shards]
 """
 import argparse
 import json
@@ -329,7 +331,7 @@ json = {{ title = "hello", contents = "probe cost" }}
 
 def bench_probe(args, server):
     """`poolstorm run` of a healthy mode-2 cell (16 threads, pool 10, an insert per request) on
-    the MySQL server `server`, with and without the database probe, in interleaved rounds;
+    the database server `server`, with and without the database probe, in interleaved rounds;
     returns the req/s and database samples of each round, per variant."""
     runs = {"probe off": [], "probe on": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -449,9 +451,9 @@ def main():
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--users-rss", type=int, default=1000)
     p.add_argument("--streams", type=int, default=4, help="HTTP/2 streams per connection")
-    p.add_argument("--only", choices=["tools", "tls", "sampling", "probe", "shards"],
+    p.add_argument("--only", choices=["tools", "tls", "sampling", "probe", "probe-postgres", "shards"],
                    help="run one part: the tools' table, the cost of reading a service's pool, or "
-                        "the cost of the database probe (needs POOLSTORM_MYSQL_URL)")
+                        "the cost of the database probe on MySQL/MariaDB or on PostgreSQL")
     p.add_argument("--baseline", metavar="BIN",
                    help="another poolstorm binary (an earlier build) measured in the same rounds")
     args = p.parse_args()
@@ -472,17 +474,21 @@ def main():
             stub.wait()
     if args.only in (None, "sampling"):
         sampling_table(args)
-    if args.only in (None, "probe"):
-        server = os.environ.get("POOLSTORM_MYSQL_URL")
+    for part, variable, script, engine in [
+            ("probe", "POOLSTORM_MYSQL_URL", "with-mariadb.sh", "MySQL/MariaDB"),
+            ("probe-postgres", "POOLSTORM_POSTGRES_URL", "with-postgres.sh", "PostgreSQL")]:
+        if args.only not in (None, part):
+            continue
+        server = os.environ.get(variable)
         if server:
-            probe_table(args, server)
+            probe_table(args, server, engine)
         else:
-            # A throwaway MariaDB for this part; says what to install when there is none.
-            again = [os.path.join(ROOT, "scripts", "with-mariadb.sh"), sys.executable,
-                     os.path.abspath(__file__), "--only", "probe", "--rounds", str(args.rounds),
+            # A throwaway server for this part; says what to install when there is none.
+            again = [os.path.join(ROOT, "scripts", script), sys.executable,
+                     os.path.abspath(__file__), "--only", part, "--rounds", str(args.rounds),
                      "--duration", str(args.duration)]
             if subprocess.run(again).returncode != 0:
-                print("bench: the probe's cost was not measured (no MySQL/MariaDB server)",
+                print(f"bench: the probe's cost was not measured (no {engine} server)",
                       file=sys.stderr)
 
 
@@ -535,10 +541,10 @@ def sampling_table(args):
     variants_table(runs, "without [pool]", "without", ["pool samples"], lambda m: [str(m[1])])
 
 
-def probe_table(args, server):
+def probe_table(args, server, engine):
     runs = bench_probe(args, server)
     print(f"\nThe cost of the database probe: a healthy mode-2 cell (16 threads, pool 10, an insert "
-          f"per request) on MySQL/MariaDB, 16 users, {args.duration} s, median of {args.rounds} "
+          f"per request) on {engine}, 16 users, {args.duration} s, median of {args.rounds} "
           f"interleaved runs\n")
     variants_table(runs, "probe off", "probe off", ["database samples"], lambda m: [str(m[1])])
 

@@ -3,7 +3,8 @@
 #   1. `docker build .` (make docker-build) to an image that runs `poolstorm --version` and
 #      `target-app --help`;
 #   2. `make compose-up`, `make compose-run` with a quick scenario whose results land on the
-#      bind mount (./results), then `make compose-down`;
+#      bind mount (./results), on MySQL and with DB=postgres on PostgreSQL, then
+#      `make compose-down`;
 #   3. the runnable steps of .github/workflows/scenarios.yml: its MySQL service container
 #      (health command and all), the CI scenario set against it, and the job summary.
 # (`--db container`, through testcontainers, is a test of `make test`: tests/it/containers.rs.)
@@ -56,6 +57,14 @@ if ((after <= before)); then
   exit 1
 fi
 echo "compose-run: $(find results -path '*mode1-threadpool*' -name report.json | sort | tail -n 1)"
+before=$after
+make --no-print-directory compose-run "${make_args[@]}" DB=postgres SCENARIO=$scenario ARGS=--quick
+after=$(find results -name report.json 2>/dev/null | wc -l)
+if ((after <= before)); then
+  echo "containers: compose-run DB=postgres wrote no report.json into ./results" >&2
+  exit 1
+fi
+echo "compose-run DB=postgres: $(find results -path '*mode1-threadpool*' -name report.json | sort | tail -n 1)"
 make --no-print-directory compose-down "${make_args[@]}"
 left=$(comm -13 <(echo "$existing") <(compose_containers) | grep . || true)
 if [[ -n "$left" ]]; then

@@ -6,23 +6,26 @@
 #                                     runtime base of the Dockerfile (for debian:bookworm-slim)
 #   poolstorm-local/mariadb:10.11     Debian's mariadb-server with a healthcheck (for mysql:8.4
 #                                     and mariadb:11 in docker-compose.yml and --db container)
+#   poolstorm-local/postgres:15       Debian's postgresql-15 with a healthcheck (for postgres:16
+#                                     in docker-compose.yml and --db container:postgres)
 #   poolstorm-local/rust:1.95         the Rust toolchain installed on this machine, with gcc
 #                                     (for rust:1.95-slim-bookworm, the Dockerfile's build stage)
 # The Docker engine must answer (scripts/docker-engine.sh starts one). Use the images with
 # `make ... LOCAL_IMAGES=1`, or the variables `make local-images-env` prints.
 #
-# usage: scripts/local-images.sh [mariadb] [rust]     (no argument: all of them)
+# usage: scripts/local-images.sh [mariadb] [postgres] [rust]     (no argument: all of them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 BASE=poolstorm-local/debian:bookworm
 MARIADB=poolstorm-local/mariadb:10.11
+POSTGRES=poolstorm-local/postgres:15
 RUST=poolstorm-local/rust:1.95
 RUST_VERSION=1.95
 
 scripts/docker-engine.sh
-wanted=" ${*:-mariadb rust} "
+wanted=" ${*:-mariadb postgres rust} "
 
 # The recipe's hash, kept as a label: a changed recipe means a new image.
 recipe() { cat "$@" | sha256sum | cut -c1-16; }
@@ -67,9 +70,18 @@ docker build --network host --force-rm --quiet \
   -f docker/local/mariadb.Dockerfile -t "$MARIADB" docker/local >/dev/null
 echo "local-images: $MARIADB" >&2
 fi
+
+# 3. PostgreSQL from Debian's package, likewise.
+if [[ "$wanted" == *" postgres "* ]]; then
+docker build --network host --force-rm --quiet \
+  --build-arg BASE="$BASE" \
+  --label "poolstorm.recipe=$(recipe docker/local/postgres.Dockerfile docker/local/postgres-entrypoint.sh)" \
+  -f docker/local/postgres.Dockerfile -t "$POSTGRES" docker/local >/dev/null
+echo "local-images: $POSTGRES" >&2
+fi
 [[ "$wanted" == *" rust "* ]] || exit 0
 
-# 3. The Rust builder: this machine's toolchain (relocatable: rustc finds its sysroot beside
+# 4. The Rust builder: this machine's toolchain (relocatable: rustc finds its sysroot beside
 # it), without its documentation, on the Debian base with gcc.
 toolchain=$(rustc --print sysroot)
 have=$(rustc --version | awk '{print $2}')

@@ -57,4 +57,4 @@ fi
 
 scripts/venv.sh examples/fastapi-sqlalchemy
 scripts/venv.sh tools
-scripts/local-images.sh mariadb
+scripts/local-images.sh mariadb postgres

@@ -229,6 +229,17 @@ impl DatabaseUrl {
         Ok(Self { engine, url })
     }
 
+    /// Whether statements must go unnamed: a PostgreSQL URL with sqlx's
+    /// `statement-cache-capacity=0`, the setting for a transaction pooler in front (see
+    /// [`crate::db::statement`]).
+    pub fn unnamed_statements(&self) -> bool {
+        self.engine == Engine::Postgres
+            && self
+                .url
+                .query_pairs()
+                .any(|(k, v)| k == "statement-cache-capacity" && v == "0")
+    }
+
     /// A SQLite database in the file at `path`, created when missing.
     pub fn sqlite_file(path: &std::path::Path) -> Self {
         Self::parse(&format!("sqlite://{}?mode=rwc", path.display()))
@@ -389,6 +400,13 @@ mod tests {
                 .unwrap()
                 .as_str(),
             "postgres://app@127.0.0.1/db?application_name=shop"
+        );
+        let pooled = parse_database_url("postgres://app@127.0.0.1/db?statement-cache-capacity=0");
+        assert!(pooled.unwrap().unnamed_statements(), "behind pgbouncer");
+        assert!(
+            !parse_database_url("postgres://app@127.0.0.1/db")
+                .unwrap()
+                .unnamed_statements()
         );
         assert!(
             parse_database_url("not a url")

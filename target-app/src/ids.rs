@@ -8,6 +8,7 @@ use tokio::sync::Mutex;
 
 use crate::blocking::WorkerSlot;
 use crate::config::IdStrategy;
+use crate::db::statement;
 use crate::db::{
     ADVANCE_SEQUENCE, BUMP_SEQUENCE, ConnScope, Database, Dialect as _, READ_SEQUENCE,
     SEQUENCE_NAME,
@@ -77,11 +78,11 @@ impl IdAllocator {
             IdStrategy::Identity => return Ok(None),
             IdStrategy::SameConn => {
                 let engine = db.engine();
-                sqlx::query(engine.sql(BUMP_SEQUENCE))
+                statement::query(engine.sql(BUMP_SEQUENCE))
                     .bind(SEQUENCE_NAME)
                     .execute(&mut *a)
                     .await?;
-                let next: i64 = sqlx::query_scalar(engine.sql(READ_SEQUENCE))
+                let next: i64 = statement::scalar(engine.sql(READ_SEQUENCE))
                     .bind(SEQUENCE_NAME)
                     .fetch_one(&mut *a)
                     .await?;
@@ -131,11 +132,11 @@ async fn allocate_on_second_connection(
     let mut b = db.acquire(scope).await?;
     let mut tx = sqlx::Connection::begin_with(&mut **b, engine.begin_sequence_tx()).await?;
     for _ in 0..MAX_SEQUENCE_RETRIES {
-        let lo: i64 = sqlx::query_scalar(engine.select_sequence_locked())
+        let lo: i64 = statement::scalar(engine.select_sequence_locked())
             .bind(SEQUENCE_NAME)
             .fetch_one(&mut *tx)
             .await?;
-        let moved = sqlx::query(engine.sql(ADVANCE_SEQUENCE))
+        let moved = statement::query(engine.sql(ADVANCE_SEQUENCE))
             .bind(lo + size)
             .bind(SEQUENCE_NAME)
             .bind(lo)

@@ -157,6 +157,8 @@ fn docker_compose_accepts_the_compose_file() {
             "run",
             "--profile",
             "mariadb",
+            "--profile",
+            "postgres",
             "config",
             "--services",
         ])
@@ -170,8 +172,10 @@ fn docker_compose_accepts_the_compose_file() {
     let expected = [
         "harness",
         "harness-mariadb",
+        "harness-postgres",
         "mariadb",
         "mysql",
+        "postgres",
         "target-app",
     ];
     assert_eq!(
@@ -199,13 +203,15 @@ fn compose_file_dockerfile_and_workflow_name_only_what_exists() {
         "harness",
         "harness-mariadb",
         "mariadb",
+        "postgres",
+        "harness-postgres",
     ] {
         assert!(
             !services[name].is_badvalue(),
             "docker-compose.yml has no service {name}"
         );
     }
-    for service in ["harness", "harness-mariadb"] {
+    for service in ["harness", "harness-mariadb", "harness-postgres"] {
         let entry = services[service]["entrypoint"]
             .as_vec()
             .expect("harness entrypoint");
@@ -241,6 +247,16 @@ fn compose_file_dockerfile_and_workflow_name_only_what_exists() {
         services["mariadb"]["image"].as_str(),
         Some("${POOLSTORM_MARIADB_IMAGE:-mariadb:11}")
     );
+    assert_eq!(
+        services["postgres"]["image"].as_str(),
+        Some(
+            format!(
+                "${{POOLSTORM_POSTGRES_IMAGE:-postgres:{}}}",
+                harness::run::database::POSTGRES_TAG
+            )
+            .as_str()
+        )
+    );
     let dockerfile = read("Dockerfile");
     for (arg, default) in [
         ("BUILDER", "rust:1.95-slim-bookworm"),
@@ -267,12 +283,17 @@ fn compose_file_dockerfile_and_workflow_name_only_what_exists() {
         assert!(repo().join(&path).is_file(), "{path} is named but missing");
     }
     let makefile = read("Makefile");
-    for service in ["harness", "harness-mariadb", "mysql", "target-app"] {
+    // compose-run's DB=mariadb and DB=postgres run harness-mariadb and harness-postgres.
+    for service in ["harness", "harness-$(DB)", "mysql", "target-app"] {
         assert!(
             makefile.contains(service),
             "the Makefile should run compose service {service}"
         );
     }
+    assert!(
+        makefile.contains("$(filter mariadb postgres,$(DB))"),
+        "DB=mariadb and DB=postgres pick their profiles"
+    );
 
     // The workflow: make targets, scripts, scenarios, the MySQL image, the upload and summary.
     let workflow = yaml(".github/workflows/scenarios.yml");
@@ -280,6 +301,10 @@ fn compose_file_dockerfile_and_workflow_name_only_what_exists() {
     assert_eq!(
         job["services"]["mysql"]["image"].as_str(),
         Some(format!("mysql:{}", harness::run::database::MYSQL_TAG).as_str())
+    );
+    assert_eq!(
+        job["services"]["postgres"]["image"].as_str(),
+        Some(format!("postgres:{}", harness::run::database::POSTGRES_TAG).as_str())
     );
     let runs: Vec<String> = job["steps"]
         .as_vec()
@@ -451,11 +476,11 @@ fn container_scenario(dir: &Path, duration: &str) -> PathBuf {
     file
 }
 
-fn run_on_container(file: &Path, out: &Path) -> tokio::process::Command {
+fn run_on_container(file: &Path, out: &Path, backend: &str) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(binary());
     cmd.arg("run")
         .arg(file)
-        .args(["--db", "container", "--progress", "none", "--out"])
+        .args(["--db", backend, "--progress", "none", "--out"])
         .arg(out);
     cmd
 }
@@ -466,25 +491,58 @@ fn run_on_container(file: &Path, out: &Path) -> tokio::process::Command {
 /// saying how to get them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_container_backend_runs_a_scenario_and_removes_its_container_also_after_ctrl_c() {
+    a_container_runs_a_scenario_and_is_removed(
+        contract::Engine::Mysql,
+        "container",
+        "mysql://root@",
+    )
+    .await;
+}
+
+/// The same with PostgreSQL: `container:postgres` (`POOLSTORM_POSTGRES_IMAGE`, which `make
+/// test` points at the stand-in scripts/local-images.sh builds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_postgres_container_backend_runs_a_scenario_and_removes_its_container_also_after_ctrl_c()
+ {
+    a_container_runs_a_scenario_and_is_removed(
+        contract::Engine::Postgres,
+        "container:postgres",
+        "postgres://postgres@",
+    )
+    .await;
+}
+
+/// `--db backend` runs a scenario on a fresh `engine` container whose URL starts with `url`,
+/// removed at the end and after Ctrl-C.
+async fn a_container_runs_a_scenario_and_is_removed(
+    engine: contract::Engine,
+    backend: &str,
+    url: &str,
+) {
     let address = harness::run::database::engine_address();
     assert!(
         harness::run::database::engine_answers(&address).await,
         "this test needs a Docker engine at {address}: `make test` starts one as root (scripts/docker-engine.sh), or run `sudo dockerd &`"
     );
-    let (name, tag) = harness::run::database::image(contract::Engine::Mysql);
+    let (name, tag) = harness::run::database::image(engine);
     let image = format!("{name}:{tag}");
     assert!(
         docker(&["image", "inspect", &image]).is_ok(),
-        "this test needs the image {image}: `make local-images` builds poolstorm-local/mariadb:10.11 from Debian's packages, and `make test` sets {}=poolstorm-local/mariadb:10.11",
-        harness::run::database::IMAGE_VARIABLE
+        "this test needs the image {image}: `make local-images` builds the stand-ins (poolstorm-local/mariadb:10.11, poolstorm-local/postgres:15) from Debian's packages, and `make test` sets {} and {} to them",
+        harness::run::database::IMAGE_VARIABLE,
+        harness::run::database::POSTGRES_IMAGE_VARIABLE
     );
     let dir = tempfile::tempdir().unwrap();
     let before = containers_of(&image);
 
-    let out = run_on_container(&container_scenario(dir.path(), "1s"), &dir.path().join("r"))
-        .output()
-        .await
-        .unwrap();
+    let out = run_on_container(
+        &container_scenario(dir.path(), "1s"),
+        &dir.path().join("r"),
+        backend,
+    )
+    .output()
+    .await
+    .unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -499,7 +557,7 @@ async fn the_container_backend_runs_a_scenario_and_removes_its_container_also_af
     // run inside a container (testcontainers' choice, after /.dockerenv).
     let database = &report.scenario.database;
     let host = database
-        .strip_prefix(&format!("container {image} (mysql://root@"))
+        .strip_prefix(&format!("container {image} ({url}"))
         .and_then(|rest| rest.rsplit_once(':'))
         .map(|(host, _)| host);
     assert!(
@@ -510,7 +568,7 @@ async fn the_container_backend_runs_a_scenario_and_removes_its_container_also_af
 
     // Ctrl-C once the cell runs on its container.
     let results = dir.path().join("interrupted");
-    let child = run_on_container(&container_scenario(dir.path(), "60s"), &results)
+    let child = run_on_container(&container_scenario(dir.path(), "60s"), &results, backend)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
@@ -551,7 +609,7 @@ async fn the_container_backend_without_an_engine_says_what_to_use_instead() {
     let file = container_scenario(dir.path(), "1s");
     let started = std::time::Instant::now();
     let nowhere = format!("unix://{}", dir.path().join("no-docker.sock").display());
-    let out = run_on_container(&file, &dir.path().join("r"))
+    let out = run_on_container(&file, &dir.path().join("r"), "container")
         .env("DOCKER_HOST", nowhere)
         .output()
         .await

@@ -5,6 +5,7 @@
 mod dialect;
 mod lease;
 mod schema;
+pub mod statement;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,6 +57,7 @@ impl Database {
     ) -> Result<Arc<Self>, sqlx::Error> {
         sqlx::any::install_default_drivers();
         let engine = url.engine;
+        statement::set_named(!url.unnamed_statements());
         let options = AnyPoolOptions::new()
             .max_connections(settings.max)
             .min_connections(settings.min)
@@ -68,7 +70,7 @@ impl Database {
                         "PRAGMA synchronous = NORMAL",
                         "PRAGMA busy_timeout = 5000",
                     ] {
-                        sqlx::query(pragma).execute(&mut *conn).await?;
+                        statement::query(pragma).execute(&mut *conn).await?;
                     }
                     Ok(())
                 })
@@ -116,7 +118,7 @@ impl Database {
                         Engine::Postgres => PG_SLEEP,
                         Engine::Sqlite | Engine::Mysql => SLEEP,
                     };
-                    sqlx::query(self.engine.sql(sleep))
+                    statement::query(self.engine.sql(sleep))
                         .bind(self.settings.checkout_delay.as_secs_f64())
                         .execute(&mut **lease)
                         .await?;

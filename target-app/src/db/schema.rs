@@ -8,6 +8,7 @@ use super::dialect::{MAX_MESSAGE_ID, READ_SEQUENCE, SEQUENCE_NAME};
 use url::Url;
 
 use super::dialect::Dialect as _;
+use super::statement;
 use crate::config::{DatabaseUrl, Engine};
 
 /// Raises the sequence row to a floor (never lowers it).
@@ -17,19 +18,19 @@ const RAISE_SEQUENCE: &str = "UPDATE id_sequence SET next_val = ? WHERE name = ?
 /// Returns the lowest id any strategy may hand out next.
 pub(super) async fn prepare(pool: &AnyPool, engine: Engine) -> Result<i64, sqlx::Error> {
     for statement in engine.schema() {
-        sqlx::query(*statement).execute(pool).await?;
+        statement::query(*statement).execute(pool).await?;
     }
-    let next_val: i64 = sqlx::query_scalar(engine.sql(READ_SEQUENCE))
+    let next_val: i64 = statement::scalar(engine.sql(READ_SEQUENCE))
         .bind(SEQUENCE_NAME)
         .fetch_one(pool)
         .await?;
-    let max_id: i64 = sqlx::query_scalar(MAX_MESSAGE_ID).fetch_one(pool).await?;
-    let auto_increment: i64 = sqlx::query_scalar(engine.select_auto_increment())
+    let max_id: i64 = statement::scalar(MAX_MESSAGE_ID).fetch_one(pool).await?;
+    let auto_increment: i64 = statement::scalar(engine.select_auto_increment())
         .fetch_one(pool)
         .await?;
     let floor = next_val.max(max_id + 1).max(auto_increment + 1);
 
-    sqlx::query(engine.sql(RAISE_SEQUENCE))
+    statement::query(engine.sql(RAISE_SEQUENCE))
         .bind(floor)
         .bind(SEQUENCE_NAME)
         .bind(floor)
@@ -49,23 +50,27 @@ async fn raise_auto_increment(
 ) -> Result<(), sqlx::Error> {
     match engine {
         Engine::Sqlite => {
-            sqlx::query("INSERT OR IGNORE INTO sqlite_sequence (name, seq) VALUES ('messages', 0)")
-                .execute(pool)
-                .await?;
-            sqlx::query("UPDATE sqlite_sequence SET seq = ? WHERE name = 'messages' AND seq < ?")
-                .bind(last)
-                .bind(last)
-                .execute(pool)
-                .await?;
+            statement::query(
+                "INSERT OR IGNORE INTO sqlite_sequence (name, seq) VALUES ('messages', 0)",
+            )
+            .execute(pool)
+            .await?;
+            statement::query(
+                "UPDATE sqlite_sequence SET seq = ? WHERE name = 'messages' AND seq < ?",
+            )
+            .bind(last)
+            .bind(last)
+            .execute(pool)
+            .await?;
         }
         Engine::Mysql => {
             // DDL takes no parameters; `last` is an integer we computed, never input.
             let ddl = format!("ALTER TABLE messages AUTO_INCREMENT = {}", last + 1);
-            sqlx::query(AssertSqlSafe(ddl)).execute(pool).await?;
+            statement::query(AssertSqlSafe(ddl)).execute(pool).await?;
         }
         Engine::Postgres => {
             // The next identity value is `last + 1`; a row, not `void`, for the Any driver.
-            sqlx::query("SELECT setval(pg_get_serial_sequence('messages', 'id'), $1)")
+            statement::query("SELECT setval(pg_get_serial_sequence('messages', 'id'), $1)")
                 .bind(last)
                 .execute(pool)
                 .await?;
@@ -105,7 +110,10 @@ pub(super) async fn create_database(url: &DatabaseUrl) -> Result<(), sqlx::Error
         Engine::Postgres => format!("CREATE DATABASE \"{name}\""),
         Engine::Sqlite | Engine::Mysql => format!("CREATE DATABASE IF NOT EXISTS `{name}`"),
     };
-    match sqlx::query(AssertSqlSafe(create)).execute(&mut conn).await {
+    match statement::query(AssertSqlSafe(create))
+        .execute(&mut conn)
+        .await
+    {
         Err(err)
             if err
                 .as_database_error()

@@ -14,6 +14,7 @@ use tokio::runtime::Handle;
 
 use super::detached;
 use crate::config::{MAX_HOLD_MS, Teardown};
+use crate::db::statement;
 use crate::db::{ConnScope, Database, Lease};
 use crate::error::AppError;
 use crate::state::App;
@@ -97,7 +98,7 @@ impl Session {
                 self.conn = Some(self.db.acquire(&self.scope).await?);
             }
             let conn = self.conn.as_mut().expect("checked out above");
-            Ok(sqlx::query_scalar::<_, i64>("SELECT 1")
+            Ok(statement::scalar::<i64>("SELECT 1")
                 .fetch_one(&mut ***conn)
                 .await?)
         })
@@ -182,7 +183,7 @@ pub(super) async fn async_handler(request: Mode1Request) -> Result<Json<Answer>,
     let Mode1Request { app, scope, hold } = request;
     detached(async move {
         let mut conn = app.db.acquire(&scope).await?;
-        let value = sqlx::query_scalar::<_, i64>("SELECT 1")
+        let value = statement::scalar::<i64>("SELECT 1")
             .fetch_one(&mut **conn)
             .await?;
         tokio::time::sleep(hold).await;

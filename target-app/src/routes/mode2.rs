@@ -22,6 +22,7 @@ use crate::db::{
 };
 use contract::MessageStats;
 
+use crate::db::statement;
 use crate::error::AppError;
 use crate::state::App;
 
@@ -94,7 +95,7 @@ async fn insert(
     }
     let id = match app.ids.next_id(&app.db, scope, &mut tx, slot).await? {
         Some(id) => {
-            sqlx::query(app.db.engine().sql(INSERT_MESSAGE_WITH_ID))
+            statement::query(app.db.engine().sql(INSERT_MESSAGE_WITH_ID))
                 .bind(id)
                 .bind(message.title)
                 .bind(message.contents)
@@ -117,13 +118,13 @@ async fn insert_with_identity(
 ) -> Result<i64, AppError> {
     match engine {
         Engine::Sqlite | Engine::Postgres => {
-            Ok(sqlx::query_scalar(engine.sql(INSERT_MESSAGE_RETURNING_ID))
+            Ok(statement::scalar(engine.sql(INSERT_MESSAGE_RETURNING_ID))
                 .bind(message.title)
                 .bind(message.contents)
                 .fetch_one(conn)
                 .await?)
         }
-        Engine::Mysql => sqlx::query(INSERT_MESSAGE)
+        Engine::Mysql => statement::query(INSERT_MESSAGE)
             .bind(message.title)
             .bind(message.contents)
             .execute(conn)
@@ -136,7 +137,7 @@ async fn insert_with_identity(
 /// `GET /mode2/messages/stats`: rows, distinct ids and the largest id, for the harness to
 /// check that every 201 it counted is one row with its own id.
 pub(super) async fn stats(State(app): State<Arc<App>>) -> Result<Json<MessageStats>, AppError> {
-    let (rows, distinct_ids, max_id): (i64, i64, i64) = sqlx::query_as(MESSAGE_STATS)
+    let (rows, distinct_ids, max_id): (i64, i64, i64) = statement::rows(MESSAGE_STATS)
         .fetch_one(app.db.pool())
         .await?;
     Ok(Json(MessageStats {
