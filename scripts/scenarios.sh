@@ -14,9 +14,13 @@ out=${POOLSTORM_OUT:-results}
 
 scripts/venv.sh examples/fastapi-sqlalchemy   # fastapi-sqlalchemy.toml runs it
 status=0
+# pgbouncer.toml puts pgbouncer in front of PostgreSQL: it runs on PostgreSQL backends only.
+pooled=()
+case "$db" in postgres-local|postgres://*|postgresql://*) pooled=(scenarios/pgbouncer.toml) ;; esac
 "$bin/poolstorm" run --quick --db "$db" --out "$out" --progress plain \
   scenarios/mode1-threadpool.toml scenarios/mode1-sweep.toml \
-  scenarios/mode2-sequence.toml scenarios/mode2-sweep.toml scenarios/fastapi-sqlalchemy.toml || status=$?
+  scenarios/mode2-sequence.toml scenarios/mode2-sweep.toml scenarios/fastapi-sqlalchemy.toml \
+  "${pooled[@]}" || status=$?
 
 case "$db" in
   sqlite) app_db=() ;;

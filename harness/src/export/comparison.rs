@@ -62,12 +62,18 @@ pub fn row(c: &CellReport) -> [String; 12] {
     let (pool, blocking) = if c.pool_samples.is_empty() {
         ("-".to_owned(), "-".to_owned())
     } else {
+        // A source without request threads (pgbouncer's console, most services' metrics).
+        let threads = c.pool_samples.iter().any(|s| s.blocking_threads.is_some());
         (
             format!("{}/{} ({})", p.pool_in_use, p.pool_max, p.pool_waiting),
-            format!(
-                "{}/{} ({})",
-                p.blocking_busy, p.blocking_threads, p.blocking_queued
-            ),
+            if threads {
+                format!(
+                    "{}/{} ({})",
+                    p.blocking_busy, p.blocking_threads, p.blocking_queued
+                )
+            } else {
+                "-".to_owned()
+            },
         )
     };
     [

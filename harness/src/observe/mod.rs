@@ -6,6 +6,8 @@
 pub mod database;
 pub mod metrics;
 pub mod periodic;
+#[cfg(feature = "postgres")]
+pub mod pgbouncer;
 mod target_app;
 
 use std::collections::BTreeMap;
@@ -249,6 +251,12 @@ pub enum PoolSource {
         /// How long one scrape may take.
         timeout: Duration,
     },
+    /// A pgbouncer's admin console (`SHOW POOLS`), the pool of one database.
+    Pgbouncer {
+        admin_url: String,
+        database: String,
+        timeout: Duration,
+    },
 }
 
 /// A stretch of time with no sample: the source failed or did not answer.
@@ -362,6 +370,11 @@ impl PoolSource {
                 format!("{}/debug/pool", base_url.trim_end_matches('/'))
             }
             PoolSource::Metrics { url, .. } => url.clone(),
+            PoolSource::Pgbouncer {
+                admin_url,
+                database,
+                ..
+            } => format!("{admin_url} (SHOW POOLS, database {database})"),
         }
     }
 
@@ -401,6 +414,18 @@ impl PoolSource {
                 let sample = PoolSample::from_reading(t_ms, &reading, waits_at_start);
                 Ok((sample, reading))
             }
+            #[cfg(feature = "postgres")]
+            PoolSource::Pgbouncer {
+                admin_url,
+                database,
+                timeout,
+            } => {
+                let reading = pgbouncer::read(admin_url, database, *timeout).await?;
+                let sample = PoolSample::from_reading(t_ms, &reading, waits_at_start);
+                Ok((sample, reading))
+            }
+            #[cfg(not(feature = "postgres"))]
+            PoolSource::Pgbouncer { .. } => Err(SampleError::NotBuilt),
         }
     }
 }
@@ -414,6 +439,12 @@ enum SampleError {
     Scrape(#[from] metrics::ScrapeError),
     #[error("none of the pool's metrics found ({0})")]
     NoneFound(String),
+    #[cfg(feature = "postgres")]
+    #[error(transparent)]
+    Console(#[from] pgbouncer::ConsoleError),
+    #[cfg(not(feature = "postgres"))]
+    #[error("this poolstorm was built without PostgreSQL, and so without pgbouncer's console")]
+    NotBuilt,
 }
 
 /// The sampler's state, shared with the live view.

@@ -48,8 +48,8 @@ fn every_shipped_scenario_parses_in_full_and_quick_form() {
         }
     }
     assert_eq!(
-        found, 6,
-        "mode1-threadpool, mode1-sweep, mode2-sequence, mode2-sweep, blackbox, fastapi-sqlalchemy"
+        found, 7,
+        "mode1-threadpool, mode1-sweep, mode2-sequence, mode2-sweep, blackbox, fastapi-sqlalchemy, pgbouncer"
     );
 }
 
@@ -265,6 +265,67 @@ async fn postgres_local_starts_and_removes_a_throwaway_server() {
         "poolstorm-postgres-",
     )
     .await;
+}
+
+/// The shipped pgbouncer scenario: target-app's own pool is large, pgbouncer's in transaction
+/// mode is the one that locks, below Tn x (Cm - 1) + 1 = 17 and not at it, and the evidence is
+/// pgbouncer's own counters beside PostgreSQL's view. Each cell's pgbouncer is gone after.
+#[cfg(feature = "interop")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgbouncers_pool_locks_below_the_formula_and_holds_at_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let out = dir.path().join("results");
+    let output = Command::new(binary())
+        .arg("run")
+        .arg(repo().join("scenarios/pgbouncer.toml"))
+        .args(["--quick", "--db", &crate::support::postgres_url()])
+        .args(["--progress", "none", "--out"])
+        .arg(&out)
+        .env("TMPDIR", &tmp)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report =
+        ScenarioReport::read(&latest_results(&out, "pgbouncer").join("report.json")).unwrap();
+    let verdicts: Vec<_> = report.cells.iter().map(|c| c.verdict().unwrap()).collect();
+    assert_eq!(
+        verdicts,
+        [
+            Verdict::Deadlocked,
+            Verdict::Deadlocked,
+            Verdict::Healthy,
+            Verdict::Healthy
+        ],
+        "default_pool_size 8, 16, 17, 24"
+    );
+    let evidence = &report.cells[1].judgement.as_ref().unwrap().evidence;
+    for words in [
+        "16/16 connections in use (sv_active of pool_size)",
+        "callers wait for a connection (cl_waiting)",
+        "16 idle in transaction (ClientRead)",
+    ] {
+        assert!(evidence.contains(words), "{evidence}");
+    }
+    let source = report.cells[0].pool_source.as_ref().unwrap();
+    assert!(
+        source.url.contains("/pgbouncer (SHOW POOLS"),
+        "{}",
+        source.url
+    );
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "pgbouncer's files are removed: {left:?}");
 }
 
 /// `--db BACKEND` runs a one-cell scenario on a throwaway server at `url_start...`, whose

@@ -84,7 +84,16 @@ impl Database {
             }
             other => other?,
         };
-        schema::prepare(&pool, engine).await?;
+        if engine == Engine::Postgres {
+            // One transaction: behind a transaction pooler its statements all keep one server
+            // connection, and so do the two round trips of each unnamed statement.
+            let mut tx = pool.begin().await?;
+            schema::prepare(&mut tx, engine).await?;
+            tx.commit().await?;
+        } else {
+            let mut conn = pool.acquire().await?;
+            schema::prepare(&mut conn, engine).await?;
+        }
         Ok(Arc::new(Self {
             pool,
             engine,

@@ -2,7 +2,7 @@
 //! at every start both the sequence row and the auto-increment counter are raised above every
 //! id either of them (or any row) has handed out, whichever strategy ran before.
 
-use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Connection as _};
+use sqlx::{AnyConnection, AssertSqlSafe, Connection as _};
 
 use super::dialect::{MAX_MESSAGE_ID, READ_SEQUENCE, SEQUENCE_NAME};
 use url::Url;
@@ -16,17 +16,19 @@ const RAISE_SEQUENCE: &str = "UPDATE id_sequence SET next_val = ? WHERE name = ?
 
 /// Creates the tables and the sequence row when missing, then reconciles the id counters.
 /// Returns the lowest id any strategy may hand out next.
-pub(super) async fn prepare(pool: &AnyPool, engine: Engine) -> Result<i64, sqlx::Error> {
+pub(super) async fn prepare(conn: &mut AnyConnection, engine: Engine) -> Result<i64, sqlx::Error> {
     for statement in engine.schema() {
-        statement::query(*statement).execute(pool).await?;
+        statement::query(*statement).execute(&mut *conn).await?;
     }
     let next_val: i64 = statement::scalar(engine.sql(READ_SEQUENCE))
         .bind(SEQUENCE_NAME)
-        .fetch_one(pool)
+        .fetch_one(&mut *conn)
         .await?;
-    let max_id: i64 = statement::scalar(MAX_MESSAGE_ID).fetch_one(pool).await?;
+    let max_id: i64 = statement::scalar(MAX_MESSAGE_ID)
+        .fetch_one(&mut *conn)
+        .await?;
     let auto_increment: i64 = statement::scalar(engine.select_auto_increment())
-        .fetch_one(pool)
+        .fetch_one(&mut *conn)
         .await?;
     let floor = next_val.max(max_id + 1).max(auto_increment + 1);
 
@@ -34,17 +36,17 @@ pub(super) async fn prepare(pool: &AnyPool, engine: Engine) -> Result<i64, sqlx:
         .bind(floor)
         .bind(SEQUENCE_NAME)
         .bind(floor)
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
     if auto_increment + 1 < floor {
-        raise_auto_increment(pool, engine, floor - 1).await?;
+        raise_auto_increment(conn, engine, floor - 1).await?;
     }
     Ok(floor)
 }
 
 /// Makes the next auto-increment id at least `last + 1`.
 async fn raise_auto_increment(
-    pool: &AnyPool,
+    conn: &mut AnyConnection,
     engine: Engine,
     last: i64,
 ) -> Result<(), sqlx::Error> {
@@ -53,26 +55,28 @@ async fn raise_auto_increment(
             statement::query(
                 "INSERT OR IGNORE INTO sqlite_sequence (name, seq) VALUES ('messages', 0)",
             )
-            .execute(pool)
+            .execute(&mut *conn)
             .await?;
             statement::query(
                 "UPDATE sqlite_sequence SET seq = ? WHERE name = 'messages' AND seq < ?",
             )
             .bind(last)
             .bind(last)
-            .execute(pool)
+            .execute(&mut *conn)
             .await?;
         }
         Engine::Mysql => {
             // DDL takes no parameters; `last` is an integer we computed, never input.
             let ddl = format!("ALTER TABLE messages AUTO_INCREMENT = {}", last + 1);
-            statement::query(AssertSqlSafe(ddl)).execute(pool).await?;
+            statement::query(AssertSqlSafe(ddl))
+                .execute(&mut *conn)
+                .await?;
         }
         Engine::Postgres => {
             // The next identity value is `last + 1`; a row, not `void`, for the Any driver.
             statement::query("SELECT setval(pg_get_serial_sequence('messages', 'id'), $1)")
                 .bind(last)
-                .execute(pool)
+                .execute(&mut *conn)
                 .await?;
         }
     }

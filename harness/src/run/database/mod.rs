@@ -5,6 +5,7 @@
 #[cfg(feature = "containers")]
 mod container;
 mod mariadb_local;
+mod pgbouncer;
 mod postgres_local;
 
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ pub use container::{
     ContainerServer, IMAGE_VARIABLE, MYSQL_TAG, POSTGRES_IMAGE_VARIABLE, POSTGRES_TAG,
     engine_address, engine_answers, image,
 };
+pub use pgbouncer::{Pgbouncer, PoolerSettings};
 
 use crate::base::reaper::WatchedDir;
 use crate::run::scenario::Backend;

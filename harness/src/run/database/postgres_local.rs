@@ -40,7 +40,7 @@ fn programs() -> Option<PathBuf> {
 }
 
 /// The user the server runs as: `postgres` when poolstorm is root, else poolstorm's own.
-fn server_user() -> Result<Option<User>, DatabaseError> {
+pub(super) fn server_user() -> Result<Option<User>, DatabaseError> {
     if !Uid::effective().is_root() {
         return Ok(None);
     }

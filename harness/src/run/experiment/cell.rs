@@ -234,12 +234,17 @@ pub(super) async fn run(ctx: &Context<'_>, cell: &Cell, monitor: &mut dyn Monito
     }
 }
 
-/// Stops the cell's service, if poolstorm started one.
+/// Stops the cell's service, if poolstorm started one, then the pooler in front of its
+/// database.
 async fn stop(up: Up) -> Option<ServiceExit> {
-    match up.service {
+    let exit = match up.service {
         Some(service) => Some(service.stop().await),
         None => None,
+    };
+    if let Some(pooler) = up.pooler {
+        pooler.stop().await;
     }
+    exit
 }
 
 fn unchecked(created: u64, unanswered: u64, message: String) -> Integrity {

@@ -9,10 +9,10 @@ use super::error::{CellError, MissingProgram, Problem};
 use crate::observe::PoolSource;
 use crate::observe::database::DbTarget;
 use crate::run::app;
-use crate::run::database::CellDatabase;
+use crate::run::database::{CellDatabase, Pgbouncer, PoolerSettings};
 use crate::run::scenario::params::{self, Section};
 use crate::run::scenario::template::{Bindings, DbValues};
-use crate::run::scenario::{Cell, CommandSpec, TargetSpec};
+use crate::run::scenario::{Cell, CommandSpec, PoolFrom, Pooler, TargetSpec};
 use crate::run::service::{Launch, Ready, Service, free_port};
 
 /// How long after SIGTERM a command target is killed.
@@ -27,13 +27,33 @@ pub fn app_flags(cell: &Cell) -> Vec<String> {
         .collect()
 }
 
+/// The cell's pgbouncer settings (every cell of a pooled scenario has them, defaults
+/// included).
+fn pooler_settings(cell: &Cell) -> PoolerSettings {
+    let value = |name: &str| {
+        cell.get(name)
+            .cloned()
+            .or_else(|| params::find(name)?.default_value())
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+    };
+    PoolerSettings {
+        pool_mode: value("pool_mode"),
+        default_pool_size: value("default_pool_size").parse().unwrap_or(1),
+    }
+}
+
 /// A cell's target, up and ready.
 #[derive(Debug)]
 pub(super) struct Up {
     pub(super) base_url: String,
     /// The service poolstorm started (none for an external target).
     pub(super) service: Option<Service>,
+    /// The cell's database as poolstorm reaches it, past any pooler.
     pub(super) db: Option<CellDatabase>,
+    /// The pgbouncer in front of it, when the scenario has one.
+    pub(super) pooler: Option<Pgbouncer>,
+    /// What the service's `{db.*}` templates take: the database, or the pooler in front.
     db_values: Option<DbValues>,
     ports: BTreeMap<String, u16>,
     /// What was started, for the report: target-app's flags or the command line.
@@ -68,6 +88,11 @@ impl Up {
     /// may be target-app, else nowhere.
     pub(super) fn pool_source(&self, ctx: &Context<'_>, cell: &Cell) -> Option<PoolSource> {
         match (&ctx.scenario.pool, &ctx.scenario.target) {
+            (Some(pool), _) if pool.from == PoolFrom::Pgbouncer => Some(PoolSource::Pgbouncer {
+                admin_url: self.pooler.as_ref()?.admin_url(),
+                database: self.db.as_ref()?.values().name,
+                timeout: pool.timeout,
+            }),
             (Some(pool), _) => {
                 let url = self.bindings(cell).render(&pool.url);
                 let url = if url.starts_with('/') {
@@ -103,6 +128,7 @@ pub(super) async fn bring_up(
         base_url: String::new(),
         service: None,
         db: None,
+        pooler: None,
         db_values: None,
         ports: BTreeMap::new(),
         command_line: Vec::new(),
@@ -117,7 +143,14 @@ pub(super) async fn bring_up(
         let port = free_port().map_err(CellError::Port)?;
         up.ports.insert(name.clone(), port);
     }
-    let values = db.values();
+    if let Some(Pooler::Pgbouncer) = scenario.pooler {
+        up.pooler = Some(Pgbouncer::start(&db, &pooler_settings(cell)).await?);
+    }
+    let reached = match &up.pooler {
+        Some(pooler) => pooler.pooled(&db),
+        None => db.clone(),
+    };
+    let values = reached.values();
     if let Some(password) = &values.password {
         ctx.redactor.add(password);
     }
@@ -127,7 +160,11 @@ pub(super) async fn bring_up(
             let binary = ctx.binary.ok_or(CellError::NoBinary)?;
             let mut flags = app_flags(cell);
             up.command_line.clone_from(&flags);
-            flags.extend(["--database-url".to_owned(), db.url.clone()]);
+            let url = match &up.pooler {
+                Some(pooler) => pooler.target_app_url(&db),
+                None => db.url.clone(),
+            };
+            flags.extend(["--database-url".to_owned(), url]);
             app::launch(binary, &flags, log)?
         }
         TargetSpec::Command(spec) => {

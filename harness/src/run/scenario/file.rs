@@ -20,6 +20,9 @@ pub(super) struct RawScenario {
     pub(super) app: Table,
     #[serde(default)]
     pub(super) load: Table,
+    /// `[pgbouncer]`: the pooler's settings (`pool_mode`, `default_pool_size`).
+    #[serde(default)]
+    pub(super) pgbouncer: Table,
     #[serde(default)]
     pub(super) vars: Table,
     #[serde(default)]
@@ -62,6 +65,8 @@ pub(super) struct RawDatabase {
     pub(super) url: Option<Spanned<String>>,
     /// Watch the database from poolstorm's own connection (default true).
     pub(super) probe: Option<bool>,
+    /// A pool poolstorm starts in front of each cell's database (`"pgbouncer"`).
+    pub(super) pooler: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

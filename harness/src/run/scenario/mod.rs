@@ -164,9 +164,26 @@ pub struct CommandSpec {
     pub setup: Option<String>,
 }
 
+/// What `[pool]` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolFrom {
+    /// The service's metrics at `url`, through a mapping.
+    Metrics,
+    /// The admin console of the pgbouncer poolstorm starts (`source = "pgbouncer"`).
+    Pgbouncer,
+}
+
+/// A pool poolstorm starts between each cell's service and its database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pooler {
+    /// Debian's pgbouncer, with the cell's `pool_mode` and `default_pool_size`.
+    Pgbouncer,
+}
+
 /// `[pool]`: where a target's pool is read from when not from target-app's `/debug/pool`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoolSpec {
+    pub from: PoolFrom,
     /// A URL template, or a path (`/metrics`) joined to the target's URL.
     pub url: String,
     pub mapping: crate::observe::Mapping,
@@ -330,6 +347,8 @@ pub struct Scenario {
     pub secrets: Vec<String>,
     /// Watch each cell's database from poolstorm's own connection (`[database] probe`).
     pub probe_database: bool,
+    /// A pool poolstorm starts in front of each cell's database (`[database] pooler`).
+    pub pooler: Option<Pooler>,
 }
 
 impl Scenario {

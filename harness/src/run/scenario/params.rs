@@ -17,6 +17,8 @@ pub enum Section {
     App,
     /// A load setting.
     Load,
+    /// A pgbouncer setting (`[database] pooler = "pgbouncer"` only).
+    Pgbouncer,
 }
 
 /// A default value.
@@ -119,6 +121,27 @@ const APP: &[Param] = &[
     ),
 ];
 
+/// pgbouncer's pool modes, in its documentation's order.
+pub const POOL_MODES: [&str; 3] = ["session", "transaction", "statement"];
+
+/// pgbouncer's settings a cell may vary, with pgbouncer's own defaults.
+const PGBOUNCER: &[Param] = &[
+    Param {
+        name: "pool_mode",
+        section: Section::Pgbouncer,
+        kind: Kind::Choice(&POOL_MODES),
+        default: Preset::Text("session"),
+        doc: "when pgbouncer gives a server connection back: at the client's disconnect, its transaction's end, or its statement's",
+    },
+    Param {
+        name: "default_pool_size",
+        section: Section::Pgbouncer,
+        kind: Kind::Int { min: 1, max: 10000 },
+        default: Preset::Int(20),
+        doc: "pgbouncer's server connections per user and database",
+    },
+];
+
 impl From<&'static Setting> for Param {
     fn from(s: &'static Setting) -> Self {
         Param {
@@ -131,14 +154,18 @@ impl From<&'static Setting> for Param {
     }
 }
 
-/// Every parameter: target-app's first, then the load settings a scenario sets in `[load]`.
+/// Every parameter: target-app's first, then the load settings a scenario sets in `[load]`,
+/// then pgbouncer's.
 pub fn all() -> impl Iterator<Item = Param> {
-    APP.iter().copied().chain(
-        SETTINGS
-            .iter()
-            .filter(|s| s.table.is_none())
-            .map(Param::from),
-    )
+    APP.iter()
+        .copied()
+        .chain(
+            SETTINGS
+                .iter()
+                .filter(|s| s.table.is_none())
+                .map(Param::from),
+        )
+        .chain(PGBOUNCER.iter().copied())
 }
 
 /// The parameter called `name`.
@@ -152,9 +179,14 @@ pub fn names() -> Vec<&'static str> {
 }
 
 /// The parameters a target of this kind takes: target-app's settings only when poolstorm
-/// manages target-app (another target's `[vars]` may use their names for its own settings).
+/// manages target-app (another target's `[vars]` may use their names for its own settings);
+/// pgbouncer's for every target poolstorm gives a database.
 pub fn for_target(kind: TargetKind) -> impl Iterator<Item = Param> {
-    all().filter(move |p| kind == TargetKind::Managed || p.section == Section::Load)
+    all().filter(move |p| match p.section {
+        Section::App => kind == TargetKind::Managed,
+        Section::Load => true,
+        Section::Pgbouncer => kind != TargetKind::External,
+    })
 }
 
 /// The parameter called `name` for a target of this kind.

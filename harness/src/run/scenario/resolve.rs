@@ -15,8 +15,8 @@ use super::file::{OneOrMany, RawScenario, RawTarget, Table};
 use super::params::{self, Section};
 use super::template::{Name, placeholders};
 use super::{
-    Backend, Cell, CommandSpec, DERIVED, Overrides, PoolSpec, Rule, Scenario, ScenarioError,
-    StallSpec, TargetKind, TargetSpec, TaskTemplate,
+    Backend, Cell, CommandSpec, DERIVED, Overrides, PoolFrom, PoolSpec, Pooler, Rule, Scenario,
+    ScenarioError, StallSpec, TargetKind, TargetSpec, TaskTemplate,
 };
 use crate::base::expr::Expr;
 use crate::base::param::{Kind, ParamValue};
@@ -41,7 +41,16 @@ pub(super) fn resolve(
 ) -> Result<Scenario, ScenarioError> {
     let at = Locator { path, source };
     let raw: RawScenario = toml::from_str(source).map_err(|e| at.error(e.span(), e.message()))?;
-    Resolver { at, overrides }.resolve(raw, source)
+    let pooled = raw
+        .database
+        .as_ref()
+        .is_some_and(|d| d.get_ref().pooler.is_some());
+    Resolver {
+        at,
+        overrides,
+        pooled,
+    }
+    .resolve(raw, source)
 }
 
 /// Turns byte offsets into `file:line:col`.
@@ -91,6 +100,8 @@ impl Locator<'_> {
 struct Resolver<'a> {
     at: Locator<'a>,
     overrides: &'a Overrides,
+    /// `[database] pooler` is set: pgbouncer's parameters apply.
+    pooled: bool,
 }
 
 impl Resolver<'_> {
@@ -101,6 +112,7 @@ impl Resolver<'_> {
     fn resolve(&self, raw: RawScenario, source: &str) -> Result<Scenario, ScenarioError> {
         let target = self.target(&raw)?;
         let backend = self.backend(&raw)?;
+        let pooler = self.pooler(&raw, &backend)?;
         let kind = target.kind();
         let vars: Vec<String> = raw.vars.keys().map(|k| k.get_ref().clone()).collect();
         for key in raw.vars.keys() {
@@ -119,10 +131,18 @@ impl Resolver<'_> {
 
         // Effective values: defaults, then [app]/[load]/[vars], then [quick] under --quick.
         let mut base: BTreeMap<String, ParamValue> = params::for_target(kind)
+            .filter(|p| p.section != Section::Pgbouncer || self.pooled)
             .filter_map(|p| Some((p.name.to_owned(), p.default_value()?)))
             .collect();
         self.apply_table(&raw.app, Some(Section::App), &vars, kind, &mut base)?;
         self.apply_table(&raw.load, Some(Section::Load), &vars, kind, &mut base)?;
+        self.apply_table(
+            &raw.pgbouncer,
+            Some(Section::Pgbouncer),
+            &vars,
+            kind,
+            &mut base,
+        )?;
         for (key, value) in &raw.vars {
             let v = ParamValue::from_toml(value.get_ref())
                 .map_err(|m| self.at.caused(Some(value.span()), m))?;
@@ -162,7 +182,43 @@ impl Resolver<'_> {
                 .as_ref()
                 .and_then(|d| d.get_ref().probe)
                 .unwrap_or(true),
+            pooler,
         })
+    }
+
+    /// `[database] pooler`: `"pgbouncer"`, in front of a PostgreSQL backend only.
+    fn pooler(
+        &self,
+        raw: &RawScenario,
+        backend: &Backend,
+    ) -> Result<Option<Pooler>, ScenarioError> {
+        let Some(name) = raw
+            .database
+            .as_ref()
+            .and_then(|d| d.get_ref().pooler.as_ref())
+        else {
+            return Ok(None);
+        };
+        if name.get_ref() != "pgbouncer" {
+            return self.error(
+                name.span(),
+                format!(
+                    "unknown pooler `{}`; the pooler is pgbouncer",
+                    name.get_ref()
+                ),
+            );
+        }
+        if backend.engine() != contract::Engine::Postgres {
+            return self.error(
+                name.span(),
+                format!(
+                    "pooler = \"pgbouncer\" sits in front of PostgreSQL, and this scenario's backend is {} ({}); use postgres-local, container:postgres or a postgres:// URL",
+                    backend.name(),
+                    backend.engine()
+                ),
+            );
+        }
+        Ok(Some(Pooler::Pgbouncer))
     }
 
     /// `secrets = [...]`: each a `[vars]` or `[target] env` key.
@@ -389,8 +445,39 @@ impl Resolver<'_> {
                     .error(Some(v.span()), format!("pool.{key} must be a string"))
             })
         };
+        if let Some((key, value)) = table
+            .get_ref()
+            .iter()
+            .find(|(k, _)| k.get_ref() == "source")
+        {
+            let source = text(value, "source")?;
+            if source != "pgbouncer" {
+                return self.error(
+                    value.span(),
+                    format!("unknown pool source `{source}`; the source is pgbouncer (its admin console), or leave source out and give url"),
+                );
+            }
+            if !self.pooled {
+                return self.error(
+                    key.span(),
+                    "pool.source = \"pgbouncer\" reads the pgbouncer poolstorm starts: set [database] pooler = \"pgbouncer\"",
+                );
+            }
+            if let Some((other, _)) = table
+                .get_ref()
+                .iter()
+                .find(|(k, _)| !["source", "timeout"].contains(&k.get_ref().as_str()))
+            {
+                return self.error(
+                    other.span(),
+                    format!("pool.{} does not go with source = \"pgbouncer\", whose gauges are pgbouncer's own (SHOW POOLS)", other.get_ref()),
+                );
+            }
+        }
+        let mut from = PoolFrom::Metrics;
         for (key, value) in table.get_ref() {
             match key.get_ref().as_str() {
+                "source" => from = PoolFrom::Pgbouncer,
                 "url" => url = Some(text(value, "url")?),
                 "preset" => {
                     let name = text(value, "preset")?;
@@ -442,7 +529,7 @@ impl Resolver<'_> {
                         return self.error(
                             key.span(),
                             format!(
-                                "unknown [pool] key `{other}`; keys are url, preset, labels, timeout and the gauges {}",
+                                "unknown [pool] key `{other}`; keys are url, preset, labels, timeout, source and the gauges {}",
                                 Gauge::ALL.iter().map(|g| g.key()).collect::<Vec<_>>().join(", ")
                             ),
                         );
@@ -457,6 +544,15 @@ impl Resolver<'_> {
         }
         for (gauge, selector) in own {
             mapping.set(gauge, selector);
+        }
+        if from == PoolFrom::Pgbouncer {
+            return Ok(Some(PoolSpec {
+                from,
+                url: String::new(),
+                mapping,
+                preset: None,
+                timeout,
+            }));
         }
         let Some(url) = url else {
             return self.error(table.span(), "[pool] needs url = \"http://...\" (or a path such as \"/metrics\" on the target's URL)");
@@ -479,6 +575,7 @@ impl Resolver<'_> {
             );
         }
         Ok(Some(PoolSpec {
+            from,
             url,
             mapping,
             preset: preset_name,
@@ -695,6 +792,14 @@ impl Resolver<'_> {
                 ),
             );
         }
+        if param.section == Section::Pgbouncer && !self.pooled {
+            return self.error(
+                key.span(),
+                format!(
+                    "`{name}` is a pgbouncer setting; set [database] pooler = \"pgbouncer\" for poolstorm to start one"
+                ),
+            );
+        }
         param
             .normalize(value.get_ref())
             .map_err(|m| self.at.caused(Some(value.span()), m))
@@ -792,6 +897,11 @@ impl Resolver<'_> {
                 if param.section == Section::App && kind != TargetKind::Managed {
                     return Err(err(format!(
                         "`{key}` is a target-app flag; the target is {kind}"
+                    )));
+                }
+                if param.section == Section::Pgbouncer && !self.pooled {
+                    return Err(err(format!(
+                        "`{key}` is a pgbouncer setting and this scenario has no pooler"
                     )));
                 }
                 param

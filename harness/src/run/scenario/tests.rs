@@ -616,3 +616,70 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn pgbouncer_sits_in_front_of_postgres_only_and_its_settings_are_cell_parameters() {
+    let pooled = |backend: &str, extra: &str| {
+        BASE.replace(
+            "name = \"t\"",
+            &format!(
+                "name = \"t\"\n[database]\nbackend = \"{backend}\"\npooler = \"pgbouncer\"\n[pool]\nsource = \"pgbouncer\"\n{extra}"
+            ),
+        )
+    };
+    let s = parse_text(&format!(
+        "{}\n[matrix]\ndefault_pool_size = [8, 17]\n",
+        pooled("postgres-local", "[pgbouncer]\npool_mode = \"transaction\"")
+    ))
+    .unwrap();
+    assert_eq!(s.pooler, Some(Pooler::Pgbouncer));
+    assert_eq!(s.pool.as_ref().map(|p| p.from), Some(PoolFrom::Pgbouncer));
+    let sizes: Vec<String> = s
+        .cells
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}",
+                c.get("pool_mode").unwrap(),
+                c.get("default_pool_size").unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(sizes, ["transaction 8", "transaction 17"]);
+
+    let e = parse_text(&pooled("sqlite", "")).unwrap_err();
+    assert!(
+        e.message
+            .contains("pooler = \"pgbouncer\" sits in front of PostgreSQL"),
+        "{}",
+        e.message
+    );
+    let e = parse_text(
+        &pooled("postgres-local", "").replace("pooler = \"pgbouncer\"", "pooler = \"odyssey\""),
+    )
+    .unwrap_err();
+    assert!(
+        e.message.contains("unknown pooler `odyssey`"),
+        "{}",
+        e.message
+    );
+    // Without a pooler, its settings and its source are errors that say how to get one.
+    let e = parse_text(&format!("{BASE}\n[[cells]]\ndefault_pool_size = 8\n")).unwrap_err();
+    assert!(
+        e.message
+            .contains("`default_pool_size` is a pgbouncer setting; set [database] pooler"),
+        "{}",
+        e.message
+    );
+    let e = parse_text(&format!("{BASE}\n[pool]\nsource = \"pgbouncer\"\n")).unwrap_err();
+    assert!(
+        e.message.contains("set [database] pooler = \"pgbouncer\""),
+        "{}",
+        e.message
+    );
+    let plain = parse_text(BASE).unwrap();
+    assert!(
+        plain.cells[0].get("pool_mode").is_none(),
+        "a scenario without a pooler carries no pgbouncer defaults"
+    );
+}
