@@ -49,7 +49,8 @@ compose_containers() { docker ps -aq --filter label=com.docker.compose.service |
 existing=$(compose_containers)
 make --no-print-directory compose-up "${make_args[@]}"
 scenario=scenarios/mode1-threadpool.toml
-before=$(find results -name report.json 2>/dev/null | wc -l)
+mkdir -p results   # counted before compose-run makes it: find fails on a missing folder
+before=$(find results -name report.json | wc -l)
 make --no-print-directory compose-run "${make_args[@]}" SCENARIO=$scenario ARGS=--quick
 after=$(find results -name report.json 2>/dev/null | wc -l)
 if ((after <= before)); then
