@@ -117,7 +117,7 @@ const APP: &[Param] = &[
         "query_delay_ms",
         int(app::QUERY_DELAY_MS),
         Preset::Int(app::QUERY_DELAY_MS.default),
-        "ms of server-side SELECT SLEEP on every checkout (MySQL/MariaDB; a slow database)",
+        "ms of a server-side sleep on every checkout (SELECT SLEEP on MySQL/MariaDB, pg_sleep on PostgreSQL; a slow database)",
     ),
 ];
 
