@@ -140,6 +140,18 @@ when = "pool_max >= threads * (cm - 1) + 1"
 verdict = "healthy"
 "#;
 
+/// Asserts that a run exited 0, showing what it wrote when it did not; its stdout.
+fn succeeded(output: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
 /// `(tests, failures)` of the `<testsuite>` in a JUnit file.
 fn junit_counts(xml: &str) -> (u64, u64) {
     let suite = &xml[xml.find("<testsuite ").expect("a testsuite")..];
@@ -158,13 +170,7 @@ async fn tiny_scenarios_reach_their_verdicts_and_write_every_file(db: &str) {
     std::fs::write(&two, TINY_MODE2).unwrap();
     let out = dir.path().join("results");
     let output = run(&[&one, &two], db, &out).await;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = succeeded(&output);
     assert!(stdout.contains("DEADLOCKED"), "{stdout}");
 
     let results = latest_results(&out, "tiny");
@@ -287,13 +293,7 @@ async fn pgbouncers_pool_locks_below_the_formula_and_holds_at_it() {
         .output()
         .await
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    succeeded(&output);
     let report =
         ScenarioReport::read(&latest_results(&out, "pgbouncer").join("report.json")).unwrap();
     let verdicts: Vec<_> = report.cells.iter().map(|c| c.verdict().unwrap()).collect();
@@ -326,6 +326,61 @@ async fn pgbouncers_pool_locks_below_the_formula_and_holds_at_it() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert!(left.is_empty(), "pgbouncer's files are removed: {left:?}");
+}
+
+/// A command target behind pgbouncer: the FastAPI example's `{db.url}` is pgbouncer's (in
+/// transaction mode, which pg8000's unnamed statements go through), and its own SQLAlchemy
+/// pool still deadlocks where it does without one.
+#[cfg(feature = "interop")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_target_reaches_its_database_through_pgbouncer() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped =
+        std::fs::read_to_string(repo().join("scenarios/fastapi-sqlalchemy.toml")).unwrap();
+    let pooled = shipped
+        .replace("name = \"fastapi-sqlalchemy\"", "name = \"fastapi_pgbouncer\"")
+        .replace(
+            "[target]",
+            "[database]\npooler = \"pgbouncer\"\n[pgbouncer]\npool_mode = \"transaction\"\n\n[target]",
+        )
+        .replace("\"--hold-ms={hold_ms}\"", "\"--hold-ms={hold_ms}\", \"--database-url={db.url}\"")
+        .replace(
+            "cwd = \"../examples/fastapi-sqlalchemy\"",
+            &format!(
+                "cwd = \"{}\"",
+                repo().join("examples/fastapi-sqlalchemy").display()
+            ),
+        );
+    let file = dir.path().join("fastapi_pgbouncer.toml");
+    std::fs::write(&file, pooled).unwrap();
+    let out = dir.path().join("results");
+    let output = run(&[&file], &crate::support::postgres_url(), &out).await;
+    succeeded(&output);
+    let report =
+        ScenarioReport::read(&latest_results(&out, "fastapi_pgbouncer").join("report.json"))
+            .unwrap();
+    let verdicts: Vec<_> = report.cells.iter().map(|c| c.verdict().unwrap()).collect();
+    assert_eq!(
+        verdicts,
+        [
+            Verdict::Deadlocked,
+            Verdict::Healthy,
+            Verdict::Deadlocked,
+            Verdict::Healthy
+        ]
+    );
+    // {db.url} is pgbouncer's address, not the server's.
+    let server = crate::support::postgres_url();
+    let server_port = server.rsplit(':').next().unwrap();
+    let given = report.cells[0]
+        .command
+        .iter()
+        .find_map(|a| a.strip_prefix("--database-url="))
+        .expect("the command got {db.url}");
+    assert!(
+        given.starts_with("postgres://") && !given.contains(&format!(":{server_port}/")),
+        "{given} goes through pgbouncer, not to {server}"
+    );
 }
 
 /// `--db BACKEND` runs a one-cell scenario on a throwaway server at `url_start...`, whose
