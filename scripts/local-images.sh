@@ -62,23 +62,19 @@ SOURCES
 fi
 echo "local-images: $BASE" >&2
 
-# 2. MariaDB from Debian's package (layer-cached by docker build).
-if [[ "$wanted" == *" mariadb "* ]]; then
-docker build --network host --force-rm --quiet \
-  --build-arg BASE="$BASE" \
-  --label "poolstorm.recipe=$(recipe docker/local/mariadb.Dockerfile docker/local/mariadb-entrypoint.sh)" \
-  -f docker/local/mariadb.Dockerfile -t "$MARIADB" docker/local >/dev/null
-echo "local-images: $MARIADB" >&2
-fi
-
-# 3. PostgreSQL from Debian's package, likewise.
-if [[ "$wanted" == *" postgres "* ]]; then
-docker build --network host --force-rm --quiet \
-  --build-arg BASE="$BASE" \
-  --label "poolstorm.recipe=$(recipe docker/local/postgres.Dockerfile docker/local/postgres-entrypoint.sh)" \
-  -f docker/local/postgres.Dockerfile -t "$POSTGRES" docker/local >/dev/null
-echo "local-images: $POSTGRES" >&2
-fi
+# 2. and 3. MariaDB and PostgreSQL from Debian's packages (layer-cached by docker build): each
+# docker/local/NAME.Dockerfile with its NAME-entrypoint.sh, when NAME is wanted.
+server_image() {
+  local name=$1 tag=$2
+  [[ "$wanted" == *" $name "* ]] || return 0
+  docker build --network host --force-rm --quiet \
+    --build-arg BASE="$BASE" \
+    --label "poolstorm.recipe=$(recipe "docker/local/$name.Dockerfile" "docker/local/$name-entrypoint.sh")" \
+    -f "docker/local/$name.Dockerfile" -t "$tag" docker/local >/dev/null
+  echo "local-images: $tag" >&2
+}
+server_image mariadb "$MARIADB"
+server_image postgres "$POSTGRES"
 [[ "$wanted" == *" rust "* ]] || exit 0
 
 # 4. The Rust builder: this machine's toolchain (relocatable: rustc finds its sysroot beside
